@@ -1,0 +1,494 @@
+"""Batched generation, logit readout and activation capture with per-row injections.
+
+One :class:`Engine` wraps a :class:`~introscope.models.LoadedModel`. Every call takes a list
+of prompts (already chat-templated text) and, per row, zero or more
+:class:`~introscope.steering.Injection`s, and runs them as one batch.
+
+How a batch runs:
+
+1. Each prompt is tokenized on its own; windows are resolved to token ranges per row.
+2. **Shared-prefix reuse.** The longest token prefix common to all rows *and* ending before
+   the earliest injected position is run once (batch 1, no hooks) and its KV cache is copied
+   to every row. Prefixes are kept in a small LRU, so a sweep over one preamble computes it
+   once. Rows then differ only in their suffixes, which are left-padded *between* the prefix
+   and the suffix; explicit ``position_ids`` keep every real token at its true position.
+3. The suffix pass and every decoding step run with the steering hooks active; the engine
+   tells the hooks the true position of each column before each forward call.
+4. Greedy decoding, or sampling with a per-row ``torch.Generator`` so a row's draws never
+   depend on its batchmates.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from introscope.layers import LayerSpec, block_output, resolve_layers
+from introscope.models import LoadedModel
+from introscope.steering import (
+    Injection,
+    Positions,
+    ResolvedInjection,
+    SteeringHooks,
+    resolve_injection,
+)
+
+RowInjections = Injection | Sequence[Injection] | None
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One row's completion."""
+
+    text: str
+    token_ids: tuple[int, ...]
+    n_prompt_tokens: int
+    finished: bool  # ended on an end-of-sequence token rather than the length limit
+
+
+@dataclass
+class _Encoded:
+    ids: list[int]
+    offsets: list[tuple[int, int]]
+    text: str
+
+
+@dataclass
+class _Prepared:
+    """A batch after tokenization and window resolution."""
+
+    rows: list[_Encoded]
+    resolved: list[list[ResolvedInjection]]
+    prompt_lens: list[int]  # before any appended continuation tokens
+
+
+def _as_list(inj: RowInjections) -> list[Injection]:
+    if inj is None:
+        return []
+    if isinstance(inj, Injection):
+        return [inj]
+    return list(inj)
+
+
+def common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
+    first = seqs[0]
+    n = min(len(s) for s in seqs)
+    for i in range(n):
+        t = first[i]
+        if any(s[i] != t for s in seqs):
+            return i
+    return n
+
+
+class Engine:
+    """Runs batches with per-row injections on one model."""
+
+    def __init__(self, lm: LoadedModel, *, prefix_cache_size: int = 4) -> None:
+        self.lm = lm
+        self.model = lm.model
+        params = inspect.signature(self.model.forward).parameters
+        self._cache_kw = "cache" if "cache" in params else "past_key_values"
+        self._has_logits_to_keep = "logits_to_keep" in params
+        self._prefix_cache: OrderedDict[tuple[int, ...], Any] = OrderedDict()
+        self._prefix_cache_size = prefix_cache_size
+        self.stats = {"prefix_hits": 0, "prefix_misses": 0, "prefix_tokens_reused": 0}
+        tok = lm.tokenizer
+        eos: set[int] = set()
+        for t in (tok.eos_token_id, getattr(self.model.generation_config, "eos_token_id", None)):
+            if isinstance(t, int):
+                eos.add(t)
+            elif isinstance(t, list | tuple):
+                eos.update(int(x) for x in t)
+        self.eos_ids = eos
+        self.pad_id = int(tok.pad_token_id if tok.pad_token_id is not None else min(eos, default=0))
+
+    # ----------------------------------------------------------------- preparation
+    def encode(self, text: str) -> _Encoded:
+        enc = self.lm.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        offsets = [(int(a), int(b)) for a, b in enc["offset_mapping"]]
+        return _Encoded(list(enc["input_ids"]), offsets, text)
+
+    def prepare(
+        self,
+        prompts: Sequence[str],
+        injections: Sequence[RowInjections] | None,
+        suffixes: Sequence[Sequence[int]] | None = None,
+    ) -> _Prepared:
+        if injections is None:
+            injections = [None] * len(prompts)
+        if len(injections) != len(prompts):
+            raise ValueError("Give one injection entry (or None) per prompt.")
+        rows = [self.encode(p) for p in prompts]
+        plens = [len(r.ids) for r in rows]
+        resolved = []
+        for i, (row, inj) in enumerate(zip(rows, injections, strict=True)):
+            # Windows are resolved against the prompt; appended continuation tokens (for
+            # scoring) count as "generated" positions.
+            plen = len(row.ids)
+            resolved.append(
+                [
+                    resolve_injection(
+                        x, self.lm.n_layers, self.lm.hidden_size, plen, row.offsets, row.text
+                    )
+                    for x in _as_list(inj)
+                ]
+            )
+            if suffixes is not None:
+                row.ids = row.ids + list(suffixes[i])
+        return _Prepared(rows, resolved, plens)
+
+    # ----------------------------------------------------------------- forward plumbing
+    def _forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        position_ids: torch.Tensor,
+        cache: Any,
+        *,
+        use_cache: bool,
+        last_only: bool,
+    ) -> Any:
+        kwargs: dict[str, Any] = {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "position_ids": position_ids,
+            "use_cache": use_cache,
+            self._cache_kw: cache,
+        }
+        if last_only and self._has_logits_to_keep:
+            kwargs["logits_to_keep"] = 1
+        return self.model(**kwargs)
+
+    def _out_cache(self, out: Any) -> Any:
+        return getattr(out, "cache", None) or getattr(out, "past_key_values", None)
+
+    def _prefix(self, key: tuple[int, ...], batch: int) -> Any:
+        """KV cache of ``key`` (computed once, LRU-kept), copied and expanded to ``batch``."""
+        cached = self._prefix_cache.get(key)
+        if cached is None:
+            self.stats["prefix_misses"] += 1
+            dev = self.lm.device
+            ids = torch.tensor([list(key)], device=dev)
+            n = len(key)
+            out = self._forward(
+                ids,
+                torch.ones(1, n, dtype=torch.long, device=dev),
+                torch.arange(n, device=dev)[None],
+                None,
+                use_cache=True,
+                last_only=True,
+            )
+            cached = self._out_cache(out)
+            self._prefix_cache[key] = cached
+            while len(self._prefix_cache) > self._prefix_cache_size:
+                self._prefix_cache.popitem(last=False)
+        else:
+            self.stats["prefix_hits"] += 1
+            self._prefix_cache.move_to_end(key)
+        self.stats["prefix_tokens_reused"] += len(key) * batch
+        cache = copy.deepcopy(cached)
+        if batch > 1:
+            cache.batch_repeat_interleave(batch)
+        return cache
+
+    def _prefix_len(self, prep: _Prepared, hooks: SteeringHooks | None) -> int:
+        ids = [r.ids for r in prep.rows]
+        p = common_prefix_len(ids)
+        # Every row keeps its last prompt token out of the prefix: its logits are needed.
+        p = min(p, min(prep.prompt_lens) - 1)
+        if hooks is not None:
+            p = min(p, hooks.earliest_start())
+        return max(p, 0)
+
+    def _batch_inputs(
+        self, seqs: Sequence[Sequence[int]], prefix: int
+    ) -> tuple[torch.Tensor, torch.Tensor, Positions]:
+        """Left-pad the suffixes after a shared prefix of length ``prefix``.
+
+        Returns input ids ``[B, S]``, the 2-D attention mask over ``prefix + S`` columns,
+        and the true positions / validity of the ``S`` suffix columns.
+        """
+        dev = self.lm.device
+        suffixes = [list(s[prefix:]) for s in seqs]
+        width = max(len(s) for s in suffixes)
+        b = len(seqs)
+        ids = torch.full((b, width), self.pad_id, dtype=torch.long)
+        valid = torch.zeros(b, width, dtype=torch.bool)
+        position = torch.zeros(b, width, dtype=torch.long)
+        for r, s in enumerate(suffixes):
+            n = len(s)
+            if n:
+                ids[r, width - n :] = torch.tensor(s)
+                valid[r, width - n :] = True
+                position[r, width - n :] = torch.arange(prefix, prefix + n)
+        mask = torch.cat([torch.ones(b, prefix, dtype=torch.long), valid.long()], dim=1)
+        return ids.to(dev), mask.to(dev), Positions(position.to(dev), valid.to(dev))
+
+    def _hooks(self, prep: _Prepared) -> SteeringHooks | None:
+        if not any(prep.resolved):
+            return None
+        return SteeringHooks(self.lm.layers, prep.resolved, self.lm.device, self.lm.dtype)
+
+    @contextmanager
+    def _maybe_active(self, hooks: SteeringHooks | None) -> Iterator[None]:
+        if hooks is None:
+            yield
+        else:
+            with hooks.active():
+                yield
+
+    def _run_prompt(
+        self,
+        prep: _Prepared,
+        hooks: SteeringHooks | None,
+        *,
+        reuse_prefix: bool,
+        use_cache: bool,
+        last_only: bool,
+    ) -> tuple[Any, torch.Tensor, Positions, int]:
+        """Forward the whole prompt batch; returns (output, attention mask, positions, P)."""
+        seqs = [r.ids for r in prep.rows]
+        prefix = self._prefix_len(prep, hooks) if (reuse_prefix and use_cache) else 0
+        cache = None
+        if prefix > 0:
+            if hooks is not None:
+                hooks.paused = True
+            try:
+                cache = self._prefix(tuple(seqs[0][:prefix]), len(seqs))
+            finally:
+                if hooks is not None:
+                    hooks.paused = False
+        ids, mask, pos = self._batch_inputs(seqs, prefix)
+        if hooks is not None:
+            hooks.positions = pos
+        out = self._forward(
+            ids, mask, pos.position, cache, use_cache=use_cache, last_only=last_only
+        )
+        return out, mask, pos, prefix
+
+    # ----------------------------------------------------------------- public API
+    @torch.inference_mode()
+    def generate(
+        self,
+        prompts: Sequence[str],
+        injections: Sequence[RowInjections] | None = None,
+        *,
+        max_new_tokens: int = 48,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seeds: Sequence[int] | None = None,
+        use_cache: bool = True,
+        reuse_prefix: bool = True,
+    ) -> list[Generation]:
+        """Generate for every prompt in one batch; row ``i`` gets ``injections[i]``."""
+        if temperature < 0 or not 0 < top_p <= 1:
+            raise ValueError("temperature must be >= 0 and top_p in (0, 1].")
+        prep = self.prepare(prompts, injections)
+        b = len(prompts)
+        gens: list[torch.Generator] = []
+        if temperature > 0:
+            if seeds is None or len(seeds) != b:
+                raise ValueError("Sampling needs one seed per row (seeds=...).")
+            for s in seeds:
+                g = torch.Generator(device=self.lm.device)
+                g.manual_seed(int(s))
+                gens.append(g)
+        hooks = self._hooks(prep)
+        lengths = torch.tensor([len(r.ids) for r in prep.rows], device=self.lm.device)
+        out_tokens: list[list[int]] = [[] for _ in range(b)]
+        done = [False] * b
+        with self._maybe_active(hooks):
+            out, mask, pos, _ = self._run_prompt(
+                prep, hooks, reuse_prefix=reuse_prefix, use_cache=use_cache, last_only=True
+            )
+            cache = self._out_cache(out) if use_cache else None
+            all_ids, all_pos = None, pos
+            if not use_cache:
+                all_ids, _, all_pos = self._batch_inputs([r.ids for r in prep.rows], 0)
+            logits = out.logits[:, -1, :]
+            for step in range(max_new_tokens):
+                nxt = self._choose(logits, temperature, top_p, gens)
+                for r in range(b):
+                    if not done[r]:
+                        t = int(nxt[r])
+                        if t in self.eos_ids:
+                            done[r] = True
+                        else:
+                            out_tokens[r].append(t)
+                if all(done) or step == max_new_tokens - 1:
+                    break
+                new_pos = (lengths + step)[:, None]
+                ones = torch.ones(b, 1, dtype=torch.long, device=mask.device)
+                mask = torch.cat([mask, ones], dim=1)
+                if use_cache:
+                    step_pos = Positions(new_pos, torch.ones_like(new_pos, dtype=torch.bool))
+                    if hooks is not None:
+                        hooks.positions = step_pos
+                    out = self._forward(
+                        nxt[:, None], mask, new_pos, cache, use_cache=True, last_only=True
+                    )
+                    cache = self._out_cache(out)
+                else:
+                    assert all_ids is not None
+                    all_ids = torch.cat([all_ids, nxt[:, None]], dim=1)
+                    all_pos = Positions(
+                        torch.cat([all_pos.position, new_pos], dim=1),
+                        torch.cat([all_pos.valid, ones.bool()], dim=1),
+                    )
+                    if hooks is not None:
+                        hooks.positions = all_pos
+                    out = self._forward(
+                        all_ids, mask, all_pos.position, None, use_cache=False, last_only=True
+                    )
+                logits = out.logits[:, -1, :]
+        tok = self.lm.tokenizer
+        return [
+            Generation(
+                text=tok.decode(ts, skip_special_tokens=True),
+                token_ids=tuple(ts),
+                n_prompt_tokens=len(prep.rows[r].ids),
+                finished=done[r],
+            )
+            for r, ts in enumerate(out_tokens)
+        ]
+
+    def _choose(
+        self,
+        logits: torch.Tensor,
+        temperature: float,
+        top_p: float,
+        gens: Sequence[torch.Generator],
+    ) -> torch.Tensor:
+        if temperature == 0:
+            return logits.argmax(dim=-1)
+        probs = torch.softmax(logits.float() / temperature, dim=-1)
+        if top_p < 1:
+            sorted_p, idx = probs.sort(dim=-1, descending=True)
+            keep = sorted_p.cumsum(-1) - sorted_p < top_p
+            sorted_p = sorted_p * keep
+            probs = torch.zeros_like(probs).scatter(-1, idx, sorted_p)
+        picks = [torch.multinomial(probs[r], 1, generator=g) for r, g in enumerate(gens)]
+        return torch.cat(picks)
+
+    @torch.inference_mode()
+    def next_token_logprobs(
+        self,
+        prompts: Sequence[str],
+        injections: Sequence[RowInjections] | None = None,
+        *,
+        reuse_prefix: bool = True,
+    ) -> torch.Tensor:
+        """Log-probabilities ``[B, vocab]`` of the token after each prompt (one forward)."""
+        prep = self.prepare(prompts, injections)
+        hooks = self._hooks(prep)
+        with self._maybe_active(hooks):
+            out, *_ = self._run_prompt(
+                prep, hooks, reuse_prefix=reuse_prefix, use_cache=True, last_only=True
+            )
+        return torch.log_softmax(out.logits[:, -1, :].float(), dim=-1)
+
+    @torch.inference_mode()
+    def continuation_logprobs(
+        self,
+        prompts: Sequence[str],
+        continuations: Sequence[str],
+        injections: Sequence[RowInjections] | None = None,
+        *,
+        reuse_prefix: bool = True,
+    ) -> list[float]:
+        """Total log-probability of each continuation text after its prompt.
+
+        Continuation tokens sit after the prompt, so an open-ended window (``from``/``all``)
+        covers them as it would generated tokens.
+        """
+        if len(continuations) != len(prompts):
+            raise ValueError("Give one continuation per prompt.")
+        cont_ids = [
+            self.lm.tokenizer(c, add_special_tokens=False)["input_ids"] for c in continuations
+        ]
+        if any(len(c) == 0 for c in cont_ids):
+            raise ValueError("A continuation is empty.")
+        prep = self.prepare(prompts, injections, suffixes=cont_ids)
+        hooks = self._hooks(prep)
+        with self._maybe_active(hooks):
+            out, *_ = self._run_prompt(
+                prep, hooks, reuse_prefix=reuse_prefix, use_cache=True, last_only=False
+            )
+        logp = torch.log_softmax(out.logits.float(), dim=-1)
+        width = logp.shape[1]
+        totals = []
+        for r, c in enumerate(cont_ids):
+            n = len(c)
+            # Column j predicts the token at column j+1; the continuation occupies the last n
+            # columns, so its tokens are predicted by columns width-n-1 .. width-2.
+            cols = torch.arange(width - n - 1, width - 1, device=logp.device)
+            tgt = torch.tensor(c, device=logp.device)
+            totals.append(float(logp[r, cols, tgt].sum()))
+        return totals
+
+    @torch.inference_mode()
+    def capture(
+        self,
+        prompts: Sequence[str],
+        layers: LayerSpec | Sequence[LayerSpec],
+        *,
+        positions: str = "last",
+        injections: Sequence[RowInjections] | None = None,
+        reuse_prefix: bool = False,
+    ) -> torch.Tensor | list[torch.Tensor]:
+        """Residual-stream activations (decoder-block outputs) at ``layers``.
+
+        ``positions``: ``"last"`` -> tensor ``[B, n_layers, d]``; ``"all"`` -> list of
+        ``[len_i, n_layers, d]``; any other string is a substring of the prompt whose tokens
+        are returned (list of ``[n_tok_i, n_layers, d]``). With injections, activations are
+        read after the injection at the same layer. Left padding is handled by true
+        positions, so each row matches its unpadded run.
+        """
+        idx = resolve_layers(layers, self.lm.n_layers)
+        prep = self.prepare(prompts, injections)
+        spans: list[tuple[int, int]] = []
+        for row in prep.rows:
+            if positions == "last":
+                spans.append((len(row.ids) - 1, len(row.ids)))
+            elif positions == "all":
+                spans.append((0, len(row.ids)))
+            else:
+                from introscope.steering import Window
+
+                s, e = Window.span_marker(positions).resolve(len(row.ids), row.offsets, row.text)
+                spans.append((s, e))
+        hooks = self._hooks(prep)
+        grabbed: dict[int, torch.Tensor] = {}
+        handles = []
+
+        def grab(layer: int) -> Any:
+            def hook(_m: Any, _a: Any, output: Any) -> None:
+                grabbed[layer] = block_output(output).detach()
+
+            return hook
+
+        with self._maybe_active(hooks):
+            try:
+                for layer in idx:
+                    handles.append(self.lm.layers[layer].register_forward_hook(grab(layer)))
+                _out, _mask, pos, _prefix = self._run_prompt(
+                    prep, hooks, reuse_prefix=reuse_prefix, use_cache=reuse_prefix, last_only=True
+                )
+            finally:
+                for h in handles:
+                    h.remove()
+        stacked = torch.stack([grabbed[layer] for layer in idx], dim=2)  # [B, S, L, d]
+        results = []
+        for r, (s, e) in enumerate(spans):
+            cols = ((pos.position[r] >= s) & (pos.position[r] < e) & pos.valid[r]).nonzero()
+            results.append(stacked[r, cols[:, 0]].float())
+        if positions == "last":
+            return torch.stack([x[0] for x in results])
+        return results

@@ -1,0 +1,41 @@
+"""User-facing errors.
+
+Every error a user can cause (bad model id, layer out of range, malformed spec, NaN vector,
+missing judge key, unreachable endpoint) is an :class:`IntroscopeError` whose message is one
+clear sentence. The CLI prints that sentence and exits non-zero; it never shows a traceback
+for these.
+"""
+
+from __future__ import annotations
+
+
+class IntroscopeError(Exception):
+    """Base class: the message is a complete sentence meant for the user."""
+
+
+class ModelLoadError(IntroscopeError):
+    """A model spec could not be resolved or loaded."""
+
+
+class LayerError(IntroscopeError):
+    """A layer spec is malformed or out of range, or the architecture is unknown."""
+
+
+class InjectionError(IntroscopeError):
+    """An injection is malformed (NaN vector, wrong size, bad window...)."""
+
+
+class VectorError(IntroscopeError):
+    """A vector file is missing, malformed, or was made for another model."""
+
+
+class SpecError(IntroscopeError):
+    """An experiment spec is malformed."""
+
+
+class JudgeError(IntroscopeError):
+    """The LLM judge is misconfigured (missing key, bad URL)."""
+
+
+class StoreError(IntroscopeError):
+    """A run directory or its store is missing or inconsistent."""

@@ -1,0 +1,1 @@
+"""Graders: rule-based graders and an LLM judge over any OpenAI-compatible endpoint."""

@@ -1,0 +1,311 @@
+"""Concept vectors, contrastive vectors and their controls; safetensors I/O.
+
+The paper's method (DESIGN §3.1): for each word, the residual activation at the last prompt
+token (after the assistant header) of a user turn asking about the word (lowercased), minus
+the mean of the same activation over the baseline words. All layers come from one batched
+pass, so a :class:`VectorSet` holds ``[n_layers, hidden]`` per word.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from introscope import __version__
+from introscope.engine import Engine
+from introscope.errors import VectorError
+from introscope.layers import LayerSpec, resolve_layer
+from introscope.models import LoadedModel
+from introscope.steering import Injection, Window
+
+PAPER_TEMPLATE = "Tell me about {word}."
+CATEGORIES = ("abstract_nouns", "concrete_nouns", "famous_people", "countries", "verbs")
+
+
+@cache
+def paper_words() -> dict[str, Any]:
+    """The word lists of Lindsey (2025), shipped as package data."""
+    text = resources.files("introscope").joinpath("data/lindsey2025_words.json").read_text()
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def word_list(name: str) -> list[str]:
+    """``main`` (50 concepts), ``baseline`` (100 words), a category, or ``all`` categories."""
+    data = paper_words()
+    if name in ("main", "main_concepts"):
+        return list(data["main_concepts"])
+    if name in ("baseline", "baseline_words"):
+        return list(dict.fromkeys(data["baseline_words"]))  # the original repeats one word
+    if name in data["categories"]:
+        return list(data["categories"][name])
+    if name == "all":
+        return [w for c in CATEGORIES for w in data["categories"][c]]
+    known = ", ".join(["main", "baseline", "all", *data["categories"]])
+    raise VectorError(f"Unknown word list {name!r}; choose one of: {known}.")
+
+
+def concept_prompt(lm: LoadedModel, word: str, template: str = PAPER_TEMPLATE) -> str:
+    return lm.chat_prompt(template.format(word=word.lower()))
+
+
+@dataclass
+class VectorSet:
+    """Named vectors for every layer of one model: ``vectors[name]`` is ``[n_layers, d]``."""
+
+    vectors: dict[str, torch.Tensor]
+    model_id: str
+    weights_hash: str
+    hidden_size: int
+    n_layers: int
+    method: str
+    prompt_template: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.vectors)
+
+    def get(self, name: str, layer: int | None = None) -> torch.Tensor:
+        if name not in self.vectors:
+            close = [n for n in self.vectors if n.lower() == name.lower()]
+            if close:
+                name = close[0]
+            else:
+                raise VectorError(f"No vector named {name!r} in this set ({len(self)} vectors).")
+        v = self.vectors[name]
+        return v if layer is None else v[layer]
+
+    def norms(self, layer: int) -> torch.Tensor:
+        return torch.stack([v[layer].norm() for v in self.vectors.values()])
+
+    def injection(
+        self,
+        name: str,
+        layer: LayerSpec,
+        strength: float,
+        window: Window | None = None,
+        *,
+        mode: Mode = "add",
+    ) -> Injection:
+        idx = resolve_layer(layer, self.n_layers)
+        return Injection(
+            self.get(name, idx),
+            (idx,),
+            strength,
+            window or Window.all(),
+            mode,
+            label=f"{self.method}:{name}@L{idx}",
+        )
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def check_model(self, lm: LoadedModel) -> None:
+        """Refuse vectors made for another model."""
+        if self.hidden_size != lm.hidden_size or self.n_layers != lm.n_layers:
+            raise VectorError(
+                f"These vectors were made for a model with hidden size {self.hidden_size} and "
+                f"{self.n_layers} layers ({self.model_id}), not for {lm.info.spec} "
+                f"({lm.hidden_size}, {lm.n_layers} layers)."
+            )
+        if self.weights_hash and lm.info.weights_hash and self.weights_hash != lm.info.weights_hash:
+            raise VectorError(
+                f"These vectors were made for weights {self.weights_hash} ({self.model_id}); the "
+                f"loaded model has weights {lm.info.weights_hash}: rebuild them for this model."
+            )
+
+
+def _batched(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def last_token_activations(
+    engine: Engine,
+    prompts: Sequence[str],
+    *,
+    batch_size: int = 32,
+    progress: Callable[[int], None] | None = None,
+) -> torch.Tensor:
+    """``[N, n_layers, d]`` activations at the last token of each prompt, all layers."""
+    lm = engine.lm
+    out = []
+    for chunk in _batched(prompts, batch_size):
+        acts = engine.capture(chunk, list(range(lm.n_layers)), positions="last", reuse_prefix=True)
+        assert isinstance(acts, torch.Tensor)
+        out.append(acts)
+        if progress is not None:
+            progress(len(chunk))
+    return torch.cat(out)
+
+
+def concept_vectors(
+    engine: Engine,
+    words: Sequence[str],
+    *,
+    baseline: Sequence[str] | None = None,
+    template: str = PAPER_TEMPLATE,
+    batch_size: int = 32,
+    progress: Callable[[int], None] | None = None,
+) -> VectorSet:
+    """Mean-difference concept vectors (word minus baseline mean) at every layer."""
+    if not words:
+        raise VectorError("No words were given to build concept vectors from.")
+    lm = engine.lm
+    base = list(baseline) if baseline is not None else word_list("baseline")
+    prompts = [concept_prompt(lm, w, template) for w in [*words, *base]]
+    acts = last_token_activations(engine, prompts, batch_size=batch_size, progress=progress)
+    mean_base = acts[len(words) :].mean(dim=0)
+    vecs = {w: (acts[i] - mean_base).contiguous() for i, w in enumerate(words)}
+    return VectorSet(
+        vecs,
+        lm.info.name_or_path,
+        lm.info.weights_hash,
+        lm.hidden_size,
+        lm.n_layers,
+        "concept",
+        template,
+        {"baseline_n": str(len(base)), "position": "last"},
+    )
+
+
+def contrastive_vectors(
+    engine: Engine,
+    name: str,
+    positive: Sequence[str],
+    negative: Sequence[str],
+    *,
+    batch_size: int = 32,
+) -> VectorSet:
+    """Mean(positive) - mean(negative) at the last token of each chat-templated prompt."""
+    if not positive or not negative:
+        raise VectorError("Contrastive vectors need at least one positive and one negative prompt.")
+    lm = engine.lm
+    pos = last_token_activations(
+        engine, [lm.chat_prompt(p) for p in positive], batch_size=batch_size
+    )
+    neg = last_token_activations(
+        engine, [lm.chat_prompt(p) for p in negative], batch_size=batch_size
+    )
+    vec = (pos.mean(0) - neg.mean(0)).contiguous()
+    return VectorSet(
+        {name: vec},
+        lm.info.name_or_path,
+        lm.info.weights_hash,
+        lm.hidden_size,
+        lm.n_layers,
+        "contrastive",
+        "",
+        {"n_positive": str(len(positive)), "n_negative": str(len(negative))},
+    )
+
+
+# ----------------------------------------------------------------------------- controls
+def random_like(vector: torch.Tensor, seed: int) -> torch.Tensor:
+    """Gaussian direction with the same norm as ``vector`` (per layer for ``[L, d]``)."""
+    g = torch.Generator().manual_seed(int(seed))
+    noise = torch.randn(vector.shape, generator=g, dtype=torch.float32)
+    norm = vector.float().norm(dim=-1, keepdim=True)
+    return noise / noise.norm(dim=-1, keepdim=True) * norm
+
+
+def negated(vector: torch.Tensor) -> torch.Tensor:
+    return -vector
+
+
+def control_vector(
+    vs: VectorSet, word: str, control: str, *, seed: int = 0, other: str | None = None
+) -> torch.Tensor:
+    """The ``[n_layers, d]`` vector for a control condition.
+
+    ``none``/``concept``: the word's own vector; ``random``: norm-matched Gaussian;
+    ``negated``: minus the vector; ``other``: another concept's vector (``other`` or a
+    seeded pick, rescaled to this word's norm per layer).
+    """
+    v = vs.get(word)
+    if control in ("none", "concept"):
+        return v
+    if control == "random":
+        return random_like(v, seed)
+    if control == "negated":
+        return negated(v)
+    if control == "other":
+        pool = [n for n in vs.names if n != word]
+        if not pool:
+            raise VectorError("The 'other concept' control needs at least two concepts.")
+        pick = other if other is not None else pool[int(seed) % len(pool)]
+        o = vs.get(pick)
+        return o / o.norm(dim=-1, keepdim=True) * v.norm(dim=-1, keepdim=True)
+    raise VectorError(f"Unknown control {control!r}; use none, random, negated or other.")
+
+
+# ----------------------------------------------------------------------------- file I/O
+def save_vectors(vs: VectorSet, path: str | Path) -> Path:
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        path = path.with_suffix(".safetensors")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {f"vec.{i}": v.float().contiguous() for i, v in enumerate(vs.vectors.values())}
+    meta = {
+        "format": "introscope-vectors/1",
+        "names": json.dumps(vs.names),
+        "model_id": vs.model_id,
+        "weights_hash": vs.weights_hash,
+        "hidden_size": str(vs.hidden_size),
+        "n_layers": str(vs.n_layers),
+        "layers": "all",
+        "method": vs.method,
+        "prompt_template": vs.prompt_template,
+        "introscope_version": __version__,
+        "extra": json.dumps(vs.extra),
+    }
+    tmp = path.with_suffix(".safetensors.tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    tmp.replace(path)
+    return path
+
+
+def load_vectors(path: str | Path, lm: LoadedModel | None = None) -> VectorSet:
+    """Load a vector file; with ``lm``, refuse vectors made for another model."""
+    from safetensors import safe_open
+
+    p = Path(path)
+    if not p.is_file():
+        raise VectorError(f"Vector file {str(path)!r} does not exist.")
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            meta: Mapping[str, str] = f.metadata() or {}
+            if meta.get("format") != "introscope-vectors/1":
+                raise VectorError(f"{p} is not an introscope vector file (no format metadata).")
+            names = json.loads(meta["names"])
+            vectors = {n: f.get_tensor(f"vec.{i}") for i, n in enumerate(names)}
+    except VectorError:
+        raise
+    except Exception as exc:
+        raise VectorError(f"Could not read vector file {p}: {exc}") from None
+    for n, v in vectors.items():
+        if not torch.isfinite(v).all():
+            raise VectorError(f"Vector {n!r} in {p} contains NaN or infinite values.")
+    vs = VectorSet(
+        vectors,
+        meta.get("model_id", ""),
+        meta.get("weights_hash", ""),
+        int(meta["hidden_size"]),
+        int(meta["n_layers"]),
+        meta.get("method", ""),
+        meta.get("prompt_template", ""),
+        json.loads(meta.get("extra", "{}")),
+    )
+    if lm is not None:
+        vs.check_model(lm)
+    return vs

@@ -1,0 +1,384 @@
+"""Tests for introscope.stats against published values and synthetic data with known truth."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from introscope.stats import (
+    Difference,
+    Rate,
+    bootstrap_ci,
+    cohens_kappa,
+    linear_regression,
+    logistic_regression,
+    lowest_passing_level,
+    mean_difference_ci,
+    mutual_information,
+    net_score,
+    paired_mean_ci,
+    pearson_with_ci,
+    permutation_test,
+    rate,
+    rate_difference,
+    wilson_interval,
+)
+
+# --------------------------------------------------------------------------- Wilson
+
+
+@pytest.mark.parametrize(
+    ("s", "n", "low", "high"),
+    [
+        (0, 10, 0.0, 0.2775),  # Newcombe (1998) Table I
+        (5, 10, 0.2366, 0.7634),
+        (10, 10, 0.7225, 1.0),
+        (1, 29, 0.0061, 0.1718),  # Newcombe (1998) Table I, 1/29
+        (81, 263, 0.2553, 0.3662),  # Newcombe (1998) Table I, 81/263
+        (10, 50, 0.1124, 0.3304),
+    ],
+)
+def test_wilson_published_values(s: int, n: int, low: float, high: float) -> None:
+    lo, hi = wilson_interval(s, n)
+    assert lo == pytest.approx(low, abs=5e-4)
+    assert hi == pytest.approx(high, abs=5e-4)
+
+
+def test_wilson_empty_and_errors() -> None:
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    with pytest.raises(ValueError):
+        wilson_interval(3, 2)
+    with pytest.raises(ValueError):
+        wilson_interval(1, 2, confidence=1.5)
+
+
+def test_wilson_wider_at_higher_confidence() -> None:
+    lo95, hi95 = wilson_interval(7, 20)
+    lo99, hi99 = wilson_interval(7, 20, confidence=0.99)
+    assert lo99 < lo95 < 0.35 < hi95 < hi99
+
+
+def test_rate_and_str() -> None:
+    r = rate(10, 50)
+    assert isinstance(r, Rate)
+    assert r.estimate == pytest.approx(0.2)
+    assert str(r) == "0.20 [0.11, 0.33] (n=50)"
+    assert math.isnan(rate(0, 0).estimate)
+    assert (rate(0, 0).low, rate(0, 0).high) == (0.0, 1.0)
+
+
+# --------------------------------------------------------------------------- Newcombe
+
+
+def test_newcombe_textbook_example() -> None:
+    # Newcombe (1998) Table II, example (a), method 10: 56/70 - 48/80.
+    d = rate_difference(56, 70, 48, 80)
+    assert isinstance(d, Difference)
+    assert d.estimate == pytest.approx(0.2)
+    assert d.low == pytest.approx(0.0524, abs=5e-4)
+    assert d.high == pytest.approx(0.3339, abs=5e-4)
+    assert (d.n_a, d.n_b) == (70, 80)
+
+
+@pytest.mark.parametrize(
+    ("counts", "low", "high"),
+    [
+        ((9, 10, 3, 10), 0.1705, 0.8090),  # Newcombe (1998) Table II, example (b)
+        ((6, 7, 2, 7), 0.0582, 0.8062),  # example (c)
+    ],
+)
+def test_newcombe_more_textbook_examples(
+    counts: tuple[int, int, int, int], low: float, high: float
+) -> None:
+    d = rate_difference(*counts)
+    assert d.low == pytest.approx(low, abs=5e-4)
+    assert d.high == pytest.approx(high, abs=5e-4)
+
+
+def test_newcombe_edge_cases() -> None:
+    d = rate_difference(0, 50, 0, 50)
+    assert d.estimate == 0.0 and d.low < 0.0 < d.high
+    d = rate_difference(0, 0, 3, 10)
+    assert math.isnan(d.estimate) and (d.low, d.high) == (-1.0, 1.0)
+    assert rate_difference(10, 10, 0, 10).high <= 1.0
+
+
+def test_net_score_is_hit_minus_control() -> None:
+    d = net_score(rate(20, 100), rate(0, 100))
+    assert d.estimate == pytest.approx(0.2)
+    assert d.low > 0
+    assert str(d).startswith("+0.20 [")
+    assert net_score(rate(5, 100), rate(5, 100)).estimate == 0.0
+
+
+# --------------------------------------------------------------------------- means
+
+
+def test_welch_against_scipy() -> None:
+    from scipy import stats as st
+
+    a = [5.1, 4.9, 6.2, 5.8, 6.0, 5.5, 5.3]
+    b = [4.1, 4.6, 4.3, 5.0, 3.9]
+    d = mean_difference_ci(a, b)
+    res = st.ttest_ind(a, b, equal_var=False)
+    ci = res.confidence_interval(0.95)
+    assert d.estimate == pytest.approx(np.mean(a) - np.mean(b))
+    assert d.low == pytest.approx(ci.low)
+    assert d.high == pytest.approx(ci.high)
+
+
+def test_welch_degenerate() -> None:
+    assert math.isnan(mean_difference_ci([], [1.0]).estimate)
+    d = mean_difference_ci([1.0], [0.0, 1.0])
+    assert d.estimate == pytest.approx(0.5) and math.isnan(d.low)
+    d = mean_difference_ci([2.0, 2.0], [1.0, 1.0])
+    assert (d.low, d.estimate, d.high) == (1.0, 1.0, 1.0)
+
+
+def test_paired_mean_ci() -> None:
+    from scipy import stats as st
+
+    diffs = [0.3, 0.1, 0.4, 0.2, 0.5, -0.1]
+    d = paired_mean_ci(diffs)
+    ci = st.ttest_1samp(diffs, 0.0).confidence_interval(0.95)
+    assert d.low == pytest.approx(ci.low) and d.high == pytest.approx(ci.high)
+    assert d.n_a == d.n_b == 6
+    assert math.isnan(paired_mean_ci([]).estimate)
+
+
+def test_bootstrap_deterministic_and_covers_mean() -> None:
+    values = list(np.random.default_rng(3).normal(10.0, 2.0, size=200))
+    est, lo, hi = bootstrap_ci(values, seed=7)
+    assert (est, lo, hi) == bootstrap_ci(values, seed=7)
+    assert lo < est < hi
+    assert lo < 10.0 < hi
+    assert hi - lo == pytest.approx(2 * 1.96 * 2.0 / math.sqrt(200), rel=0.3)
+    est_med, lo_med, hi_med = bootstrap_ci(values, statistic=np.median, seed=7)
+    assert lo_med <= est_med <= hi_med
+    assert all(math.isnan(v) for v in bootstrap_ci([]))
+
+
+def test_permutation_test() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.normal(1.0, 1.0, 40)
+    b = rng.normal(0.0, 1.0, 40)
+    obs, p = permutation_test(a, b, n_permutations=2000)
+    assert obs == pytest.approx(a.mean() - b.mean())
+    assert p < 0.01
+    assert permutation_test(a, b, n_permutations=2000) == (obs, p)  # seeded
+    _, p_null = permutation_test(rng.normal(size=40), rng.normal(size=40), n_permutations=2000)
+    assert p_null > 0.05
+    # identical samples: every permutation is at least as extreme -> p == 1
+    assert permutation_test([1.0, 2.0], [1.0, 2.0], n_permutations=100)[1] == 1.0
+    obs_med, _ = permutation_test([1, 2, 10], [0, 0, 1], statistic="median_diff", n_permutations=50)
+    assert obs_med == 2.0
+    with pytest.raises(ValueError):
+        permutation_test([1.0], [2.0], statistic="nope")
+
+
+def test_pearson_with_ci() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=300)
+    y = 0.6 * x + 0.8 * rng.normal(size=300)  # true r = 0.6
+    r, lo, hi = pearson_with_ci(x, y)
+    assert lo < 0.6 < hi and lo < r < hi
+    r3, lo3, hi3 = pearson_with_ci([1, 2, 3], [2, 1, 3])
+    assert r3 == pytest.approx(0.5) and math.isnan(lo3) and math.isnan(hi3)
+    assert all(math.isnan(v) for v in pearson_with_ci([1, 1, 1, 1], [1, 2, 3, 4]))
+    with pytest.raises(ValueError):
+        pearson_with_ci([1, 2], [1])
+
+
+def test_fisher_z_interval_value() -> None:
+    # build data with r exactly 0.5 at n=28 by mixing an orthogonalised pair
+    rng = np.random.default_rng(2)
+    u = rng.normal(size=28)
+    v = rng.normal(size=28)
+    u = (u - u.mean()) / u.std()
+    v = v - v.mean()
+    v = v - (v @ u) / (u @ u) * u
+    v = v / v.std()
+    y = 0.5 * u + math.sqrt(0.75) * v
+    r, lo, hi = pearson_with_ci(u, y)
+    assert r == pytest.approx(0.5)
+    assert (lo, hi) == pytest.approx((0.156, 0.736), abs=1e-3)
+    z, se = math.atanh(0.5), 1 / 5
+    assert lo == pytest.approx(math.tanh(z - 1.959964 * se), abs=1e-4)
+    assert hi == pytest.approx(math.tanh(z + 1.959964 * se), abs=1e-4)
+
+
+# --------------------------------------------------------------------------- kappa
+
+
+def test_kappa_hand_computed_table() -> None:
+    # 2x2 table: yes/yes 20, yes/no 5, no/yes 10, no/no 15 (n=50)
+    # po = 35/50 = 0.7; pe = 0.5*0.6 + 0.5*0.4 = 0.5; kappa = 0.4
+    a = ["yes"] * 25 + ["no"] * 25
+    b = ["yes"] * 20 + ["no"] * 5 + ["yes"] * 10 + ["no"] * 15
+    assert cohens_kappa(a, b) == pytest.approx(0.4)
+
+
+def test_kappa_edge_cases() -> None:
+    assert cohens_kappa([True, False, True], [True, False, True]) == pytest.approx(1.0)
+    assert cohens_kappa([1, 1, 1], [1, 1, 1]) == 1.0  # one class, identical
+    assert math.isnan(cohens_kappa([], []))
+    assert cohens_kappa([1, 0, 1, 0], [0, 1, 0, 1]) == pytest.approx(-1.0)
+    with pytest.raises(ValueError):
+        cohens_kappa([1], [1, 0])
+
+
+# --------------------------------------------------------------------------- MI
+
+
+def test_mi_perfectly_informative() -> None:
+    x = [f"c{i}" for i in range(8) for _ in range(100)]
+    mi = mutual_information(x, list(x))
+    assert mi.plugin_bits == pytest.approx(3.0, abs=0.02)
+    assert mi.max_bits == pytest.approx(3.0)
+    assert mi.n == 800
+    assert mi.p_value == pytest.approx(1 / 201)
+    assert mi.shuffled_p95_bits < 0.2
+    assert mi.ci_low <= mi.corrected_bits <= mi.ci_high
+
+
+def test_mi_permuted_labels_still_informative() -> None:
+    # a relabelling (bijection) carries the same information
+    x = [i % 5 for i in range(500)]
+    y = ["abcde"[(i + 2) % 5] for i in range(500)]
+    assert mutual_information(x, y).plugin_bits == pytest.approx(math.log2(5), abs=1e-9)
+
+
+def test_mi_independent_labels() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 8, 800).tolist()
+    y = rng.integers(0, 8, 800).tolist()
+    mi = mutual_information(x, y, seed=0)
+    assert mi.plugin_bits > mi.corrected_bits  # Miller-Madow removes positive bias
+    assert mi.corrected_bits == pytest.approx(0.0, abs=0.05)
+    assert mi.p_value > 0.05
+    assert mi.ci_low < 0.0 < mi.ci_high
+    assert mi == mutual_information(x, y, seed=0)  # deterministic
+
+
+def test_mi_miller_madow_formula_and_no_correction() -> None:
+    x = ["a", "a", "b", "b", "a", "b"]
+    y = [None, "u", "u", "u", None, "v"]
+    mi = mutual_information(x, y, n_shuffles=10, n_boot=10)
+    # K_xy = 4 (a-None, a-u, b-u, b-v), K_x = 2, K_y = 3
+    bias = (4 - 2 - 3 + 1) / (2 * 6 * math.log(2))
+    assert mi.corrected_bits == pytest.approx(mi.plugin_bits - bias)
+    raw = mutual_information(x, y, correction="none", n_shuffles=10, n_boot=10)
+    assert raw.corrected_bits == raw.plugin_bits
+    with pytest.raises(ValueError):
+        mutual_information(x, y, correction="jackknife")
+    with pytest.raises(ValueError):
+        mutual_information(x, y[:-1])
+    assert math.isnan(mutual_information([], []).plugin_bits)
+
+
+def test_mi_corrected_not_clamped() -> None:
+    rng = np.random.default_rng(5)
+    values = [
+        mutual_information(
+            rng.integers(0, 3, 40).tolist(),
+            rng.integers(0, 3, 40).tolist(),
+            n_shuffles=0,
+            n_boot=0,
+        ).corrected_bits
+        for _ in range(10)
+    ]
+    assert min(values) < 0.0
+
+
+# --------------------------------------------------------------------------- regression
+
+
+def test_linear_regression_recovers_coefficients() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=300)
+    z = rng.normal(size=300)
+    y = 1.0 + 2.0 * x - 0.5 * z + rng.normal(size=300)
+    res = linear_regression(y, {"x": x, "z": z})
+    assert res.n == 300 and res.converged and res.method == "ols"
+    for name, truth in [("intercept", 1.0), ("x", 2.0), ("z", -0.5)]:
+        c = res[name]
+        assert c.ci_low < truth < c.ci_high
+        assert c.estimate == pytest.approx(truth, abs=0.2)
+    assert res["x"].p < 1e-10
+    assert 0.7 < res.r2 < 0.9
+    rows = res.table()
+    assert [r["name"] for r in rows] == ["intercept", "x", "z"]
+    assert set(rows[0]) == {"name", "estimate", "se", "ci_low", "ci_high", "p"}
+    with pytest.raises(KeyError):
+        res["missing"]
+
+
+def test_linear_regression_matches_scipy_linregress() -> None:
+    from scipy import stats as st
+
+    x = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    y = [1.1, 1.9, 3.2, 3.9, 5.3, 5.8]
+    ref = st.linregress(x, y)
+    res = linear_regression(y, {"x": x})
+    assert res["x"].estimate == pytest.approx(ref.slope)
+    assert res["x"].se == pytest.approx(ref.stderr)
+    assert res["x"].p == pytest.approx(ref.pvalue)
+    assert res.r2 == pytest.approx(ref.rvalue**2)
+
+
+def test_linear_regression_underdetermined_and_bad_input() -> None:
+    res = linear_regression([1.0, 2.0], {"x": [0.0, 1.0]})
+    assert res["x"].estimate == pytest.approx(1.0)
+    assert math.isnan(res["x"].se)
+    with pytest.raises(ValueError):
+        linear_regression([1.0, 2.0, 3.0], {"x": [0.0, 1.0]})
+    no_icpt = linear_regression([2.0, 4.0, 6.1], {"x": [1.0, 2.0, 3.0]}, add_intercept=False)
+    assert [c.name for c in no_icpt.coefficients] == ["x"]
+
+
+def test_logistic_regression_recovers_coefficients() -> None:
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=2000)
+    p = 1 / (1 + np.exp(-(-0.5 + 1.5 * x)))
+    y = (rng.random(2000) < p).astype(int)
+    res = logistic_regression(y, {"x": x})
+    assert res.converged and res.method == "logit"
+    assert res["intercept"].ci_low < -0.5 < res["intercept"].ci_high
+    assert res["x"].ci_low < 1.5 < res["x"].ci_high
+    assert res["x"].p < 1e-10
+    assert 0.0 < res.r2 < 1.0
+
+
+def test_logistic_regression_perfect_separation_does_not_crash() -> None:
+    res = logistic_regression([0, 0, 0, 1, 1, 1], {"x": [1, 2, 3, 4, 5, 6]})
+    assert res.converged is False
+    assert res["x"].estimate > 0
+    assert math.isnan(res["x"].se)
+    constant = logistic_regression([0, 0, 0, 0], {"x": [1, 2, 3, 4]})
+    assert constant.converged is False
+    with pytest.raises(ValueError):
+        logistic_regression([0, 2], {"x": [1, 2]})
+
+
+# --------------------------------------------------------------------------- thresholds
+
+
+def test_lowest_passing_level() -> None:
+    levels = [8.0, 1.0, 2.0, 4.0]
+    hits = [(30, 50), (1, 50), (5, 50), (12, 50)]
+    controls = [(0, 50)] * 4
+    # 5/50 vs 0/50 is the first to pass: Newcombe lower bound ~ +0.009; 4/50 gives ~ -0.006
+    assert rate_difference(5, 50, 0, 50).low > 0
+    assert rate_difference(4, 50, 0, 50).low < 0
+    assert lowest_passing_level(levels, hits, controls) == 2.0
+
+
+def test_lowest_passing_level_none_and_errors() -> None:
+    assert lowest_passing_level([1.0, 2.0], [(1, 50), (2, 50)], [(1, 50), (2, 50)]) is None
+    assert lowest_passing_level([], [], []) is None
+    # a high control rate can stop a level from passing
+    assert lowest_passing_level([1.0, 2.0], [(10, 50), (10, 50)], [(10, 50), (0, 50)]) == 2.0
+    with pytest.raises(ValueError):
+        lowest_passing_level([1.0], [(1, 2)], [])
