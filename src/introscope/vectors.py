@@ -23,7 +23,7 @@ from introscope.engine import Engine
 from introscope.errors import VectorError
 from introscope.layers import LayerSpec, resolve_layer
 from introscope.models import LoadedModel
-from introscope.steering import Injection, Window
+from introscope.steering import Injection, Mode, Window
 
 PAPER_TEMPLATE = "Tell me about {word}."
 CATEGORIES = ("abstract_nouns", "concrete_nouns", "famous_people", "countries", "verbs")
