@@ -286,8 +286,14 @@ class Engine:
         seeds: Sequence[int] | None = None,
         use_cache: bool = True,
         reuse_prefix: bool = True,
+        ignore_eos: bool = False,
     ) -> list[Generation]:
-        """Generate for every prompt in one batch; row ``i`` gets ``injections[i]``."""
+        """Generate for every prompt in one batch; row ``i`` gets ``injections[i]``.
+
+        ``ignore_eos=True`` (for benchmarks) sets the end-of-sequence logits to ``-inf`` at
+        every step, as Hugging Face's ``min_new_tokens`` does, so every row produces exactly
+        ``max_new_tokens`` tokens.
+        """
         if temperature < 0 or not 0 < top_p <= 1:
             raise ValueError("temperature must be >= 0 and top_p in (0, 1].")
         prep = self.prepare(prompts, injections)
@@ -313,7 +319,15 @@ class Engine:
             if not use_cache:
                 all_ids, _, all_pos = self._batch_inputs([r.ids for r in prep.rows], 0)
             logits = out.logits[:, -1, :]
+            eos_cols = (
+                torch.tensor(sorted(self.eos_ids), device=logits.device)
+                if ignore_eos and self.eos_ids
+                else None
+            )
             for step in range(max_new_tokens):
+                if eos_cols is not None:
+                    logits = logits.clone()
+                    logits[:, eos_cols] = float("-inf")
                 nxt = self._choose(logits, temperature, top_p, gens)
                 for r in range(b):
                     if not done[r]:

@@ -204,8 +204,6 @@ def _gguf_cached_dir(gguf: Path, show_progress: bool) -> Path:
     # Write into a temp dir and rename: a killed conversion never leaves a half cache.
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
     try:
-        if not show_progress:
-            os.environ.setdefault("TQDM_DISABLE", "1")
         tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(
             str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
@@ -265,6 +263,10 @@ def load_model(
     :class:`~introscope.errors.ModelLoadError`s."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from transformers.utils import logging as hf_logging
+
+    if not show_progress:
+        hf_logging.disable_progress_bar()
     text = "bundled" if spec is None else str(spec)
     dev = _resolve_device(str(device))
     dt = _resolve_dtype(str(dtype), dev)

@@ -1,0 +1,250 @@
+"""The ``introscope`` command line.
+
+Every command turns user mistakes (:class:`~introscope.errors.IntroscopeError`) into one
+sentence on stderr and exit status 2; it never shows a traceback for them. Set
+``INTROSCOPE_DEBUG=1`` to see tracebacks of unexpected errors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from introscope.errors import IntroscopeError
+
+app = typer.Typer(
+    name="introscope",
+    help="Controlled self-report experiments on open-weight language models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+vectors_app = typer.Typer(help="Build and inspect concept vectors.", no_args_is_help=True)
+app.add_typer(vectors_app, name="vectors")
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    from rich.markup import escape
+
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def friendly(func: F) -> F:
+    """Run a command, turning known errors into one sentence and a non-zero exit."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except IntroscopeError as exc:
+            raise fail(str(exc)) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted.", 130) from None
+        except Exception as exc:
+            if os.environ.get("INTROSCOPE_DEBUG"):
+                raise
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise fail(
+                f"unexpected {type(exc).__name__}: {first} (set INTROSCOPE_DEBUG=1 for details)",
+                1,
+            ) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+ModelOpt = Annotated[
+    str, typer.Option("--model", "-m", help="bundled | HF hub id | local dir | file.gguf")
+]
+DeviceOpt = Annotated[str, typer.Option(help="cpu | cuda | mps | auto")]
+DtypeOpt = Annotated[str, typer.Option(help="float32 | bfloat16 | float16 | auto")]
+
+
+def _load(model: str, device: str = "auto", dtype: str = "auto", download: bool = False) -> Any:
+    from introscope.models import load_model
+
+    with err_console.status(f"Loading model {model}…"):
+        return load_model(model, device=device, dtype=dtype, allow_download=download)
+
+
+@app.command()
+@friendly
+def models(
+    spec: Annotated[str, typer.Argument(help="Model spec")] = "bundled",
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+    download: Annotated[bool, typer.Option(help="Allow downloading from the hub")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """Resolve a model spec and describe the model."""
+    lm = _load(spec, device, dtype, download)
+    info = lm.info.to_dict()
+    if as_json:
+        print(json.dumps(info, indent=2))
+        return
+    table = Table(title="Model", show_header=False)
+    for key, value in info.items():
+        table.add_row(key, str(value))
+    console.print(table)
+
+
+@vectors_app.command("build")
+@friendly
+def vectors_build(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .safetensors file")],
+    words: Annotated[str | None, typer.Option(help="Comma-separated words")] = None,
+    category: Annotated[
+        str | None,
+        typer.Option(help="A word list: main, abstract_nouns, concrete_nouns, famous_people, "
+                     "countries, verbs, all"),
+    ] = None,
+    paper: Annotated[bool, typer.Option(help="The paper's 50 main concepts")] = False,
+    model: ModelOpt = "bundled",
+    template: Annotated[str, typer.Option(help="User-turn template with {word}")] = (
+        "Tell me about {word}."
+    ),
+    batch_size: int = 32,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+) -> None:
+    """Build mean-difference concept vectors (all layers) and save them as safetensors."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from introscope.engine import Engine
+    from introscope.vectors import concept_vectors, save_vectors, word_list
+
+    chosen: list[str] = []
+    if words:
+        chosen += [w.strip() for w in words.split(",") if w.strip()]
+    if category:
+        chosen += word_list(category)
+    if paper:
+        chosen += word_list("main")
+    chosen = list(dict.fromkeys(chosen))
+    if not chosen:
+        raise fail("give --words, --category or --paper.")
+    if "{word}" not in template:
+        raise fail("--template must contain {word}.")
+    lm = _load(model, device, dtype)
+    engine = Engine(lm)
+    total = len(chosen) + len(word_list("baseline"))
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err_console) as progress:
+        task = progress.add_task("prompts", total=total)
+        vs = concept_vectors(engine, chosen, template=template, batch_size=batch_size,
+                             progress=lambda n: progress.advance(task, n))
+    path = save_vectors(vs, out)
+    console.print(f"Saved {len(vs)} vectors × {vs.n_layers} layers (d={vs.hidden_size}) to {path}")
+
+
+@vectors_app.command("show")
+@friendly
+def vectors_show(path: Path, layer: Annotated[str, typer.Option()] = "0.5") -> None:
+    """Describe a vector file: model, method, and per-vector norms at a layer."""
+    from introscope.layers import resolve_layer
+    from introscope.vectors import load_vectors
+
+    vs = load_vectors(path)
+    idx = resolve_layer(layer, vs.n_layers)
+    console.print(f"{path}: {len(vs)} vectors, method={vs.method}, model={vs.model_id}, "
+                  f"weights={vs.weights_hash}, layers={vs.n_layers}, d={vs.hidden_size}")
+    table = Table("name", f"norm @ L{idx}")
+    for name in vs.names:
+        table.add_row(name, f"{float(vs.get(name, idx).norm()):.3f}")
+    console.print(table)
+
+
+@app.command()
+@friendly
+def steer(
+    prompt: Annotated[str, typer.Argument(help="The user message")],
+    concept: Annotated[str | None, typer.Option(help="Concept word to inject")] = None,
+    vector: Annotated[
+        str | None, typer.Option(help="Vector file, optionally FILE:NAME for a set")
+    ] = None,
+    layer: Annotated[str, typer.Option(help="Index, negative index, or depth fraction")] = "0.5",
+    strength: Annotated[float, typer.Option(help="Multiplier on the vector")] = 4.0,
+    window: Annotated[
+        str, typer.Option(help="all | generated | from:INDEX | from:TEXT | span:S:E | span:TEXT")
+    ] = "all",
+    mode: Annotated[str, typer.Option(help="add | project_out")] = "add",
+    max_new_tokens: int = 48,
+    temperature: float = 0.0,
+    seed: int = 0,
+    raw: Annotated[bool, typer.Option(help="Use the prompt as is, no chat template")] = False,
+    model: ModelOpt = "bundled",
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """Generate with and without an injection and show both completions side by side."""
+    from introscope.engine import Engine
+    from introscope.steering import Window
+    from introscope.vectors import concept_vectors, load_vectors
+
+    if (concept is None) == (vector is None):
+        raise fail("give exactly one of --concept or --vector.")
+    if mode not in ("add", "project_out"):
+        raise fail(f"--mode must be add or project_out, not {mode!r}.")
+    win = Window.parse(window)
+    lm = _load(model, device, dtype)
+    engine = Engine(lm)
+    if concept is not None:
+        with err_console.status(f"Building the concept vector for {concept!r}…"):
+            vs = concept_vectors(engine, [concept])
+        name = concept
+    else:
+        assert vector is not None
+        file, _, name = vector.partition(":") if not Path(vector).is_file() else (vector, "", "")
+        vs = load_vectors(file, lm)
+        name = name or vs.names[0]
+    inj = vs.injection(name, layer, strength, win, mode=mode)  # type: ignore[arg-type]
+    text = prompt if raw else lm.chat_prompt(prompt)
+    seeds = [seed, seed]
+    plain, steered = engine.generate([text, text], [None, inj], max_new_tokens=max_new_tokens,
+                                     temperature=temperature, seeds=seeds)
+    desc = inj.describe()
+    if as_json:
+        print(json.dumps({
+            "model": lm.info.to_dict(),
+            "prompt": text,
+            "injection": {**desc, "layer": desc["layers"][0], "vector": name},
+            "unsteered": plain.text,
+            "steered": steered.text,
+            "temperature": temperature,
+            "seed": seed,
+        }, indent=2))
+        return
+    console.print(f"[bold]{name}[/] at layer {desc['layers'][0]} × {strength} "
+                  f"(|v| = {desc['vector_norm']:.2f}, window {desc['window']}, {mode})")
+    table = Table("unsteered", "steered", show_lines=True)
+    table.add_row(plain.text, steered.text)
+    console.print(table, markup=False)
+
+
+def main() -> None:
+    """Entry point of the ``introscope`` script."""
+    try:
+        app()
+    except SystemExit as exc:
+        sys.exit(exc.code)
+
+
+if __name__ == "__main__":
+    main()
