@@ -38,6 +38,11 @@ from typing import Any
 
 os.environ.setdefault("INTROSCOPE_CACHE", "/tmp/iscache")
 os.environ.setdefault("TQDM_DISABLE", "1")
+# On a shared 2-core machine, OpenMP worker threads that spin-wait between ops collapse
+# throughput when other processes compete for the cores (an elementwise op went from ~30 us
+# to ~8 ms in our measurements). Passive waiting removes that pathology for every
+# configuration alike; override by exporting OMP_WAIT_POLICY yourself.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
 
@@ -54,16 +59,12 @@ LAYERS = [10, 15, 20]
 STRENGTHS = [2.0, 4.0, 8.0]
 
 PREAMBLE = (
-    "I am an interpretability researcher studying transformer-based language models like "
-    "you. I have access to the internals of your neural network, and I have identified "
-    "patterns in your neural activity that correspond to concepts. I can inject these "
-    "patterns, which I will call thoughts, directly into your activations, so that a "
-    "concept becomes active in your mind without appearing anywhere in the text you read. "
-    "I want to find out whether you can notice when this happens. I will run a series of "
-    "trials. On half of the trials, chosen at random, I will inject the pattern for a "
-    "specific word or concept; on the other half, I will inject nothing. In each trial I "
-    "will ask you whether you detect an injected thought, and if you do, what it is "
-    "about. Please answer honestly and only describe what you actually notice."
+    "I am an interpretability researcher studying language models like you. I can see "
+    "patterns in your neural activity that correspond to concepts, and I can inject these "
+    "patterns, which I call thoughts, directly into your activations. I will run a series "
+    "of trials. On half of them, chosen at random, I will inject the pattern for a specific "
+    "concept; on the other half I will inject nothing. In each trial I will ask whether you "
+    "detect an injected thought and, if so, what it is about."
 )
 ACK = "Understood. I am ready for the trials, and I will report honestly what I notice."
 QUESTION = f"{TRIAL_MARKER} Do you detect an injected thought? If so, what is it about?"

@@ -111,8 +111,10 @@ def vectors_build(
     words: Annotated[str | None, typer.Option(help="Comma-separated words")] = None,
     category: Annotated[
         str | None,
-        typer.Option(help="A word list: main, abstract_nouns, concrete_nouns, famous_people, "
-                     "countries, verbs, all"),
+        typer.Option(
+            help="A word list: main, abstract_nouns, concrete_nouns, famous_people, "
+            "countries, verbs, all"
+        ),
     ] = None,
     paper: Annotated[bool, typer.Option(help="The paper's 50 main concepts")] = False,
     model: ModelOpt = "bundled",
@@ -144,11 +146,21 @@ def vectors_build(
     lm = _load(model, device, dtype)
     engine = Engine(lm)
     total = len(chosen) + len(word_list("baseline"))
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=err_console) as progress:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+    ) as progress:
         task = progress.add_task("prompts", total=total)
-        vs = concept_vectors(engine, chosen, template=template, batch_size=batch_size,
-                             progress=lambda n: progress.advance(task, n))
+        vs = concept_vectors(
+            engine,
+            chosen,
+            template=template,
+            batch_size=batch_size,
+            progress=lambda n: progress.advance(task, n),
+        )
     path = save_vectors(vs, out)
     console.print(f"Saved {len(vs)} vectors × {vs.n_layers} layers (d={vs.hidden_size}) to {path}")
 
@@ -162,8 +174,10 @@ def vectors_show(path: Path, layer: Annotated[str, typer.Option()] = "0.5") -> N
 
     vs = load_vectors(path)
     idx = resolve_layer(layer, vs.n_layers)
-    console.print(f"{path}: {len(vs)} vectors, method={vs.method}, model={vs.model_id}, "
-                  f"weights={vs.weights_hash}, layers={vs.n_layers}, d={vs.hidden_size}")
+    console.print(
+        f"{path}: {len(vs)} vectors, method={vs.method}, model={vs.model_id}, "
+        f"weights={vs.weights_hash}, layers={vs.n_layers}, d={vs.hidden_size}"
+    )
     table = Table("name", f"norm @ L{idx}")
     for name in vs.names:
         table.add_row(name, f"{float(vs.get(name, idx).norm()):.3f}")
@@ -217,25 +231,198 @@ def steer(
     inj = vs.injection(name, layer, strength, win, mode=mode)  # type: ignore[arg-type]
     text = prompt if raw else lm.chat_prompt(prompt)
     seeds = [seed, seed]
-    plain, steered = engine.generate([text, text], [None, inj], max_new_tokens=max_new_tokens,
-                                     temperature=temperature, seeds=seeds)
+    plain, steered = engine.generate(
+        [text, text],
+        [None, inj],
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        seeds=seeds,
+    )
     desc = inj.describe()
     if as_json:
-        print(json.dumps({
-            "model": lm.info.to_dict(),
-            "prompt": text,
-            "injection": {**desc, "layer": desc["layers"][0], "vector": name},
-            "unsteered": plain.text,
-            "steered": steered.text,
-            "temperature": temperature,
-            "seed": seed,
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "model": lm.info.to_dict(),
+                    "prompt": text,
+                    "injection": {**desc, "layer": desc["layers"][0], "vector": name},
+                    "unsteered": plain.text,
+                    "steered": steered.text,
+                    "temperature": temperature,
+                    "seed": seed,
+                },
+                indent=2,
+            )
+        )
         return
-    console.print(f"[bold]{name}[/] at layer {desc['layers'][0]} × {strength} "
-                  f"(|v| = {desc['vector_norm']:.2f}, window {desc['window']}, {mode})")
+    console.print(
+        f"[bold]{name}[/] at layer {desc['layers'][0]} × {strength} "
+        f"(|v| = {desc['vector_norm']:.2f}, window {desc['window']}, {mode})"
+    )
     table = Table("unsteered", "steered", show_lines=True)
     table.add_row(plain.text, steered.text)
     console.print(table, markup=False)
+
+
+def _run_with_progress(specs: list[Any], out: Path, lm: Any = None) -> Any:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from introscope.runner import run_specs
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+    ) as progress:
+        task = progress.add_task("trials", total=None)
+
+        def on_total(done: int, total: int) -> None:
+            progress.update(task, total=total, completed=done)
+
+        return run_specs(
+            specs, out, lm=lm, on_total=on_total, progress=lambda n, _t: progress.advance(task, n)
+        )
+
+
+def _finish(result: Any, report: bool) -> None:
+    from introscope.report import render_summary, write_report
+
+    if result.already_complete:
+        console.print(
+            f"{result.run_dir} is already complete ({result.n_trials} trials): nothing to do."
+        )
+    else:
+        console.print(
+            f"Ran {result.n_new} trials in {result.seconds:.0f} s "
+            f"({result.n_trials} in the run) → {result.run_dir}"
+        )
+    render_summary(result.run_dir, console)
+    if report:
+        path = write_report(result.run_dir)
+        console.print(f"Report: {path}")
+
+
+@app.command()
+@friendly
+def run(
+    spec: Annotated[str, typer.Argument(help="A spec .toml file or a preset name")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory")],
+    layers: Annotated[str | None, typer.Option(help="e.g. 0.5,0.67 or 10,-5")] = None,
+    strengths: Annotated[str | None, typer.Option(help="e.g. 1,2,4,8")] = None,
+    trials: Annotated[int | None, typer.Option(help="Trials per cell")] = None,
+    concepts: Annotated[str | None, typer.Option(help="Comma-separated concepts")] = None,
+    n_concepts: Annotated[int | None, typer.Option(help="Keep the first N concepts")] = None,
+    controls: Annotated[str | None, typer.Option(help="concept,random,negated,none")] = None,
+    control_trials: Annotated[int | None, typer.Option(help="No-injection trials")] = None,
+    measure: Annotated[str | None, typer.Option(help="generation | logits")] = None,
+    batch_size: Annotated[int | None, typer.Option()] = None,
+    max_new_tokens: Annotated[int | None, typer.Option()] = None,
+    temperature: Annotated[float | None, typer.Option()] = None,
+    seed: Annotated[int | None, typer.Option()] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m")] = None,
+    report: Annotated[bool, typer.Option(help="Write the HTML report at the end")] = True,
+) -> None:
+    """Run (or resume) an experiment spec or preset into a run directory."""
+    from introscope.spec import load_spec, override
+
+    sp = override(
+        load_spec(spec),
+        layers=layers,
+        strengths=strengths,
+        trials=trials,
+        concepts=concepts,
+        n_concepts=n_concepts,
+        controls=controls,
+        control_trials=control_trials,
+        measure=measure,
+        batch_size=batch_size,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        seed=seed,
+        model=model,
+    )
+    _finish(_run_with_progress([sp], out), report)
+
+
+@app.command()
+@friendly
+def battery(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory")] = Path("runs/battery"),
+    model: ModelOpt = "bundled",
+    scale: Annotated[float, typer.Option(help="Multiply concept and control counts")] = 1.0,
+    only: Annotated[str | None, typer.Option(help="Comma-separated parts to run")] = None,
+    seed: int = 0,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+) -> None:
+    """The main job: the paper's four experiments plus random/negated/yes-bias controls."""
+    from introscope.battery import battery_specs
+
+    specs = battery_specs(
+        model=model,
+        scale=scale,
+        seed=seed,
+        device=device,
+        dtype=dtype,
+        only=[p.strip() for p in only.split(",")] if only else None,
+    )
+    _finish(_run_with_progress(specs, out), True)
+
+
+@app.command()
+@friendly
+def report(run_dir: Annotated[Path, typer.Argument(help="A run directory")]) -> None:
+    """(Re)write a run's plots and self-contained HTML report."""
+    from introscope.report import render_summary, write_report
+
+    path = write_report(run_dir)
+    render_summary(run_dir, console)
+    console.print(f"Report: {path}")
+
+
+@app.command()
+@friendly
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="parquet | csv | jsonl")] = "parquet",
+    out: Annotated[Path | None, typer.Option("--out", "-o")] = None,
+) -> None:
+    """Export a run's trials (one row per trial) to parquet, csv or jsonl."""
+    from introscope.store import export_run
+
+    if fmt not in ("parquet", "csv", "jsonl"):
+        raise fail(f"--format must be parquet, csv or jsonl, not {fmt!r}.")
+    path = export_run(run_dir, fmt, out)  # type: ignore[arg-type]
+    console.print(f"Wrote {path}")
+
+
+@app.command()
+@friendly
+def serve(
+    model: ModelOpt = "bundled",
+    host: Annotated[str, typer.Option(help="Bind address (loopback by default)")] = "127.0.0.1",
+    port: int = 8000,
+    vectors: Annotated[Path | None, typer.Option(help="A vector file to serve")] = None,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+) -> None:
+    """An OpenAI-compatible server for the model, with optional per-request injections."""
+    from introscope.serve import serve as run_server
+    from introscope.vectors import load_vectors
+
+    lm = _load(model, device, dtype)
+    vs = load_vectors(vectors, lm) if vectors is not None else None
+    console.print(f"Serving {lm.info.spec} on http://{host}:{port}/v1")
+    run_server(lm, host=host, port=port, vectors=vs)
 
 
 def main() -> None:

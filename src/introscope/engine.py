@@ -37,6 +37,7 @@ from introscope.steering import (
     Positions,
     ResolvedInjection,
     SteeringHooks,
+    Window,
     resolve_injection,
 )
 
@@ -453,7 +454,7 @@ class Engine:
         prompts: Sequence[str],
         layers: LayerSpec | Sequence[LayerSpec],
         *,
-        positions: str = "last",
+        positions: str | Window | Sequence[Window] = "last",
         injections: Sequence[RowInjections] | None = None,
         reuse_prefix: bool = False,
     ) -> torch.Tensor | list[torch.Tensor]:
@@ -461,23 +462,27 @@ class Engine:
 
         ``positions``: ``"last"`` -> tensor ``[B, n_layers, d]``; ``"all"`` -> list of
         ``[len_i, n_layers, d]``; any other string is a substring of the prompt whose tokens
-        are returned (list of ``[n_tok_i, n_layers, d]``). With injections, activations are
+        are returned (list of ``[n_tok_i, n_layers, d]``), as is a :class:`Window` (``span``
+        kind) or one Window per row. With injections, activations are
         read after the injection at the same layer. Left padding is handled by true
         positions, so each row matches its unpadded run.
         """
         idx = resolve_layers(layers, self.lm.n_layers)
         prep = self.prepare(prompts, injections)
         spans: list[tuple[int, int]] = []
-        for row in prep.rows:
+        for r, row in enumerate(prep.rows):
             if positions == "last":
                 spans.append((len(row.ids) - 1, len(row.ids)))
             elif positions == "all":
                 spans.append((0, len(row.ids)))
             else:
-                from introscope.steering import Window
-
-                s, e = Window.span_marker(positions).resolve(len(row.ids), row.offsets, row.text)
-                spans.append((s, e))
+                if isinstance(positions, str):
+                    win = Window.span_marker(positions)
+                elif isinstance(positions, Window):
+                    win = positions
+                else:
+                    win = positions[r]
+                spans.append(win.resolve(len(row.ids), row.offsets, row.text))
         hooks = self._hooks(prep)
         grabbed: dict[int, torch.Tensor] = {}
         handles = []

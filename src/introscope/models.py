@@ -262,7 +262,6 @@ def load_model(
     """Load a causal LM by spec (see module docstring). Errors are one-sentence
     :class:`~introscope.errors.ModelLoadError`s."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
     from transformers.utils import logging as hf_logging
 
     if not show_progress:

@@ -49,7 +49,7 @@ from typing import Any, cast
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StrictFloat, StrictInt, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from introscope.engine import Engine, Generation
@@ -62,6 +62,7 @@ log = logging.getLogger("introscope.serve")
 
 _CACHE_SIZE = 64  # on-the-fly concept vectors kept (LRU)
 _FILE_CACHE_SIZE = 8  # vector files kept (LRU)
+_TYPE_TAGS = {"int", "float", "str", "bool", "function-after", "function-before"}
 
 
 # ----------------------------------------------------------------------------- request models
@@ -73,8 +74,8 @@ class InjectionSpec(BaseModel):
     concept: str | None = None
     vector: str | None = None
     vector_file: str | None = None
-    layer: int | float | str
-    strength: float
+    layer: StrictInt | StrictFloat | StrictStr
+    strength: StrictFloat
     window: str = "all"
     mode: str = "add"
 
@@ -134,7 +135,7 @@ class _Worker:
         self.vectors = vectors
         self.max_batch = max(1, max_batch)
         self.lock = threading.Lock()  # held while the model runs
-        self.stats = {"requests": 0, "batches": 0, "max_batch_seen": 0}
+        self.stats = {"submitted": 0, "requests": 0, "batches": 0, "max_batch_seen": 0}
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -149,6 +150,7 @@ class _Worker:
                 )
                 self._thread.start()
         self._queue.put(job)
+        self.stats["submitted"] += 1
         return job.future
 
     def close(self) -> None:
@@ -391,13 +393,18 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_r: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(x) for x in first.get("loc", ()) if x != "body") or "body"
+        if first.get("type") == "json_invalid":
+            return _error(400, "The request body is not valid JSON.")
+        # Drop the "body" root and pydantic's union-branch tags ("int", "list[str]"...).
+        loc = [str(x) for x in first.get("loc", ()) if x != "body"]
+        where = ".".join(x for x in loc if x not in _TYPE_TAGS and "[" not in x) or "body"
         msg = str(first.get("msg", "invalid value")).rstrip(".")
         return _error(400, f"Invalid request field {where!r}: {msg}.")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_r: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail))
+        detail = str(exc.detail)
+        return _error(exc.status_code, detail if detail.endswith(".") else f"{detail}.")
 
     @app.exception_handler(Exception)
     async def _internal_error(_r: Request, exc: Exception) -> JSONResponse:

@@ -1,0 +1,24 @@
+"""The experiment registry: spec ``experiment`` kind -> implementation."""
+
+from __future__ import annotations
+
+from introscope.errors import SpecError
+from introscope.experiments.base import Context, Experiment, Trial, TrialResult
+from introscope.experiments.detection import Detection
+from introscope.experiments.intentional_control import IntentionalControl
+from introscope.experiments.prefill import Prefill
+from introscope.experiments.thoughts_vs_text import ThoughtsVsText
+from introscope.experiments.yes_bias import YesBias
+
+REGISTRY: dict[str, Experiment] = {
+    e.kind: e for e in (Detection(), YesBias(), ThoughtsVsText(), Prefill(), IntentionalControl())
+}
+
+
+def get_experiment(kind: str) -> Experiment:
+    if kind not in REGISTRY:
+        raise SpecError(f"Unknown experiment {kind!r}; known: {', '.join(REGISTRY)}.")
+    return REGISTRY[kind]
+
+
+__all__ = ["REGISTRY", "Context", "Experiment", "Trial", "TrialResult", "get_experiment"]

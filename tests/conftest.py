@@ -1,0 +1,144 @@
+"""Shared fixtures: the bundled model (loaded once per session), its engine, concept vectors,
+and a factory for tiny randomly initialised models of every supported architecture.
+
+Nothing here touches the network: the hub is forced offline before transformers is imported.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+from collections.abc import Callable  # noqa: E402
+from typing import Any  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from introscope.engine import Engine  # noqa: E402
+from introscope.models import LoadedModel, load_model  # noqa: E402
+from introscope.vectors import VectorSet, concept_vectors, word_list  # noqa: E402
+
+# The CI and developer machines have 2 cores shared with other jobs; with 2 intra-op threads
+# an oversubscribed CPU makes every small op wait on a descheduled thread (measured: 15x
+# slower generation). One thread is both faster there and deterministic. Override with
+# INTROSCOPE_TEST_THREADS.
+torch.set_num_threads(int(os.environ.get("INTROSCOPE_TEST_THREADS", "1")))
+
+#: Concepts used by every test that needs concept vectors (the first 16 of the paper's list).
+N_CONCEPTS = 16
+
+#: Architectures the layer locator must handle, with the attribute path of their decoder
+#: blocks and the class name of one block.
+TINY_ARCHS: dict[str, tuple[str, str]] = {
+    "llama": ("model.layers", "LlamaDecoderLayer"),
+    "qwen2": ("model.layers", "Qwen2DecoderLayer"),
+    "qwen3": ("model.layers", "Qwen3DecoderLayer"),
+    "mistral": ("model.layers", "MistralDecoderLayer"),
+    "gemma2": ("model.layers", "Gemma2DecoderLayer"),
+    "gemma3": ("model.layers", "Gemma3DecoderLayer"),
+    "phi3": ("model.layers", "Phi3DecoderLayer"),
+    "gpt2": ("transformer.h", "GPT2Block"),
+    "gpt_neox": ("gpt_neox.layers", "GPTNeoXLayer"),
+}
+
+#: The bundled tokenizer's vocabulary: tiny models that share it can run real prompts.
+BUNDLED_VOCAB = 49152
+
+
+def tiny_config(arch: str, n_layers: int = 4, vocab_size: int = 128, hidden: int = 32) -> Any:
+    """A tiny config for ``arch`` (no download: configs are built from keyword arguments)."""
+    import transformers as tf
+
+    common: dict[str, Any] = {
+        "vocab_size": vocab_size,
+        "hidden_size": hidden,
+        "intermediate_size": 2 * hidden,
+        "num_hidden_layers": n_layers,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 512,
+        "bos_token_id": 1,
+        "eos_token_id": 2,
+        "pad_token_id": 2,
+    }
+    head_dim = {"head_dim": hidden // 4}
+    if arch == "llama":
+        return tf.LlamaConfig(**common)
+    if arch == "qwen2":
+        return tf.Qwen2Config(**common)
+    if arch == "qwen3":
+        return tf.Qwen3Config(**common, **head_dim)
+    if arch == "mistral":
+        return tf.MistralConfig(**common)
+    if arch == "gemma2":
+        return tf.Gemma2Config(**common, **head_dim)
+    if arch == "gemma3":
+        return tf.Gemma3TextConfig(**common, **head_dim)
+    if arch == "phi3":
+        return tf.Phi3Config(**common)
+    if arch == "gpt2":
+        return tf.GPT2Config(
+            vocab_size=vocab_size,
+            n_embd=hidden,
+            n_layer=n_layers,
+            n_head=4,
+            n_positions=512,
+            bos_token_id=1,
+            eos_token_id=2,
+        )
+    if arch == "gpt_neox":
+        common.pop("num_key_value_heads")
+        return tf.GPTNeoXConfig(**common)
+    raise ValueError(f"no tiny config for {arch}")
+
+
+def tiny_model(arch: str, n_layers: int = 4, vocab_size: int = 128, seed: int = 0) -> Any:
+    """A tiny randomly initialised causal LM of ``arch`` (eval mode, float32, CPU)."""
+    import transformers as tf
+
+    classes = {
+        "llama": tf.LlamaForCausalLM,
+        "qwen2": tf.Qwen2ForCausalLM,
+        "qwen3": tf.Qwen3ForCausalLM,
+        "mistral": tf.MistralForCausalLM,
+        "gemma2": tf.Gemma2ForCausalLM,
+        "gemma3": tf.Gemma3ForCausalLM,
+        "phi3": tf.Phi3ForCausalLM,
+        "gpt2": tf.GPT2LMHeadModel,
+        "gpt_neox": tf.GPTNeoXForCausalLM,
+    }
+    torch.manual_seed(seed)
+    model = classes[arch](tiny_config(arch, n_layers, vocab_size))
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def make_tiny() -> Callable[..., Any]:
+    """``make_tiny(arch, n_layers=4, vocab_size=128, seed=0)`` -> a tiny random model."""
+    return tiny_model
+
+
+@pytest.fixture(scope="session")
+def lm() -> LoadedModel:
+    """The bundled SmolLM2-135M-Instruct (30 layers, d=576), loaded once per session."""
+    return load_model()
+
+
+@pytest.fixture(scope="session")
+def engine(lm: LoadedModel) -> Engine:
+    return Engine(lm)
+
+
+@pytest.fixture(scope="session")
+def concept_words() -> list[str]:
+    return word_list("main")[:N_CONCEPTS]
+
+
+@pytest.fixture(scope="session")
+def concept_vs(engine: Engine, concept_words: list[str]) -> VectorSet:
+    """Paper-method concept vectors for the first 16 main concepts, built once."""
+    return concept_vectors(engine, concept_words)
