@@ -21,6 +21,7 @@ from introscope.experiments.base import (
     layer_conditions,
     make_trial,
     spec_concepts,
+    top_candidates,
     vector_injection,
     yes_probability,
 )
@@ -115,6 +116,7 @@ class Detection:
         # Control trials have no target; rank the first concept so the column stays numeric.
         targets = [t.condition["concept"] or names[0] for t in trials]
         ranks = candidate_ranks(lm, lp, names, targets)
+        tops = top_candidates(lm, lp, names)
         return [
             TrialResult(
                 None,
@@ -123,7 +125,8 @@ class Detection:
                     "p_yes": py,
                     "concept_rank": rk if t.condition["concept"] else None,
                     "n_candidates": len(names),
+                    "top_candidate": top,
                 },
             )
-            for t, py, rk in zip(trials, p_yes, ranks, strict=True)
+            for t, py, rk, top in zip(trials, p_yes, ranks, tops, strict=True)
         ]
