@@ -12,15 +12,15 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-from collections.abc import Callable  # noqa: E402
-from typing import Any  # noqa: E402
+from collections.abc import Callable
+from typing import Any
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import pytest
+import torch
 
-from introscope.engine import Engine  # noqa: E402
-from introscope.models import LoadedModel, load_model  # noqa: E402
-from introscope.vectors import VectorSet, concept_vectors, word_list  # noqa: E402
+from introscope.engine import Engine
+from introscope.models import LoadedModel, load_model
+from introscope.vectors import VectorSet, concept_vectors, word_list
 
 # The CI and developer machines have 2 cores shared with other jobs; with 2 intra-op threads
 # an oversubscribed CPU makes every small op wait on a descheduled thread (measured: 15x

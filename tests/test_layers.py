@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import BUNDLED_VOCAB, TINY_ARCHS
 from torch import nn
 
+from conftest import BUNDLED_VOCAB, TINY_ARCHS
 from introscope.engine import Engine
 from introscope.errors import LayerError
 from introscope.layers import locate_layers, resolve_layer, resolve_layers

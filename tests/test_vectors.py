@@ -131,7 +131,9 @@ def test_random_like_norm_matched_per_layer(concept_vs):
     cos = torch.nn.functional.cosine_similarity(r, v, dim=-1)
     assert cos.abs().max() < 0.25  # a random direction in 576 dims
     one = random_like(v[14], seed=3)  # a single layer's vector works too
-    assert one.shape == (576,) and math.isclose(float(one.norm()), float(v[14].norm()), rel_tol=1e-5)
+    assert one.shape == (576,) and math.isclose(
+        float(one.norm()), float(v[14].norm()), rel_tol=1e-5
+    )
 
 
 def test_negated_and_control_vector(concept_vs):
@@ -244,7 +246,7 @@ def test_nonexistent_path_is_model_load_error(spec):
 
 
 def test_directory_without_config_is_model_load_error(tmp_path):
-    with pytest.raises(ModelLoadError, match="no config.json"):
+    with pytest.raises(ModelLoadError, match=r"no config\.json"):
         load_model(str(tmp_path), device="cpu")
 
 

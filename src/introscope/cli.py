@@ -275,22 +275,28 @@ def _run_with_progress(specs: list[Any], out: Path, lm: Any = None) -> Any:
 
     from introscope.runner import run_specs
 
-    with Progress(
+    # The bar starts once the trials are known, so a mistake found before that (a bad layer,
+    # a refused run directory) prints only its one error line.
+    progress = Progress(
         "[progress.description]{task.description}",
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err_console,
-    ) as progress:
-        task = progress.add_task("trials", total=None)
+    )
+    task = progress.add_task("trials", total=None)
 
-        def on_total(done: int, total: int) -> None:
-            progress.update(task, total=total, completed=done)
+    def on_total(done: int, total: int) -> None:
+        progress.update(task, total=total, completed=done)
+        progress.start()
 
+    try:
         return run_specs(
             specs, out, lm=lm, on_total=on_total, progress=lambda n, _t: progress.advance(task, n)
         )
+    finally:
+        progress.stop()
 
 
 def _finish(result: Any, report: bool) -> None:

@@ -168,6 +168,8 @@ def run_specs(
     first = specs[0]
     if lm is None:
         lm = load_model(first.model, device=first.device, dtype=first.dtype)
+    for spec in specs:  # a bad layer fails now, not after building vectors into run_dir
+        lm.layer_indices(spec.grid.layers)
     engine = Engine(lm)
     run_dir.mkdir(parents=True, exist_ok=True)
     words = list(

@@ -501,6 +501,8 @@ def export_run(
     if fmt not in ("parquet", "csv", "jsonl"):
         raise StoreError(f"Unknown export format {fmt!r}; use parquet, csv or jsonl.")
     run_dir = Path(run_dir)
+    if not _is_run_dir(run_dir):  # before any mkdir: never create a directory for a typo
+        raise _not_a_run(run_dir)
     out_path = Path(out) if out is not None else run_dir / f"trials.{fmt}"
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "jsonl":

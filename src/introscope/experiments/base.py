@@ -141,6 +141,13 @@ def yes_probability(lm: LoadedModel, logprobs: Any) -> list[float]:
     return [float(x) for x in (py / (py + pn))]
 
 
+def top_candidates(lm: LoadedModel, logprobs: Any, candidates: Sequence[str]) -> list[str]:
+    """Each row's highest-scoring candidate by first-token log-probability."""
+    first = [lm.encode(c)[0] for c in candidates]
+    best = logprobs[:, first].argmax(dim=-1)
+    return [candidates[int(i)] for i in best]
+
+
 def candidate_ranks(
     lm: LoadedModel, logprobs: Any, candidates: Sequence[str], targets: Sequence[str]
 ) -> list[int]:
