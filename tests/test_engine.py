@@ -214,14 +214,6 @@ def test_identity_tokens_window_all_default_settings(lm, engine, concept_vs, pro
     assert gens[2].token_ids != ref_gens[2].token_ids
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="engine bug: an injection starting inside the shared prefix (even a strength-0 "
-    "one) shortens the reused prefix for the whole batch, so uninjected rows are computed "
-    "with a different prefix/suffix split than the unhooked batch and their logits differ "
-    "in the last bits (~3e-5)",
-)
 def test_identity_logits_window_all_default_settings(lm, engine, concept_vs, prompts, unhooked):
     _, ref_logp = unhooked
     injs = _identity_injections(concept_vs, lm, Window.all(), Window.all())

@@ -78,6 +78,14 @@ def _as_list(inj: RowInjections) -> list[Injection]:
     return list(inj)
 
 
+def _cache_layers(cache: Any) -> list[Any]:
+    """Per-layer cache objects with ``keys``/``values`` tensors (transformers >= 4.56)."""
+    layers = getattr(cache, "layers", None)
+    if not layers or not all(hasattr(x, "keys") and hasattr(x, "values") for x in layers):
+        raise TypeError("This transformers cache does not expose per-layer keys/values.")
+    return list(layers)
+
+
 def common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
     first = seqs[0]
     n = min(len(s) for s in seqs)
@@ -99,6 +107,15 @@ class Engine:
         self._has_logits_to_keep = "logits_to_keep" in params
         self._prefix_cache: OrderedDict[tuple[int, ...], Any] = OrderedDict()
         self._prefix_cache_size = prefix_cache_size
+        # Splicing per-row prefix caches needs the per-layer cache API; without it the
+        # shared prefix stops before the earliest injected position instead.
+        try:
+            from transformers import DynamicCache
+
+            _cache_layers(DynamicCache(config=self.model.config))
+            self._can_splice = True
+        except Exception:
+            self._can_splice = False
         self.stats = {"prefix_hits": 0, "prefix_misses": 0, "prefix_tokens_reused": 0}
         tok = lm.tokenizer
         eos: set[int] = set()
@@ -133,14 +150,18 @@ class Engine:
             # Windows are resolved against the prompt; appended continuation tokens (for
             # scoring) count as "generated" positions.
             plen = len(row.ids)
-            resolved.append(
-                [
+            checked = [
+                (
+                    x,
                     resolve_injection(
                         x, self.lm.n_layers, self.lm.hidden_size, plen, row.offsets, row.text
-                    )
-                    for x in _as_list(inj)
-                ]
-            )
+                    ),
+                )
+                for x in _as_list(inj)
+            ]
+            # A zero-strength injection is exactly no injection: drop it (after validating
+            # it), so the row runs the unhooked computation bit for bit.
+            resolved.append([r for x, r in checked if x.strength != 0])
             if suffixes is not None:
                 row.ids = row.ids + list(suffixes[i])
         return _Prepared(rows, resolved, plens)
@@ -199,14 +220,44 @@ class Engine:
             cache.batch_repeat_interleave(batch)
         return cache
 
-    def _prefix_len(self, prep: _Prepared, hooks: SteeringHooks | None) -> int:
+    def _prefix_len(self, prep: _Prepared) -> int:
+        """Shared prefix length: depends on the tokens only, never on the injections, so a
+        row's computation does not depend on what its batchmates inject."""
         ids = [r.ids for r in prep.rows]
         p = common_prefix_len(ids)
         # Every row keeps its last prompt token out of the prefix: its logits are needed.
         p = min(p, min(prep.prompt_lens) - 1)
-        if hooks is not None:
-            p = min(p, hooks.earliest_start())
         return max(p, 0)
+
+    def _injected_prefix(self, cache: Any, key: tuple[int, ...], hooks: SteeringHooks) -> None:
+        """Recompute the prefix, with hooks, for rows whose injection starts inside it, and
+        splice their keys/values into the shared cache (other rows keep the hook-free one)."""
+        n = len(key)
+        early = [r for r, start in enumerate(hooks.row_starts()) if start < n]
+        if not early:
+            return
+        dev = self.lm.device
+        k = len(early)
+        ids = torch.tensor([list(key)] * k, device=dev)
+        position = torch.arange(n, device=dev)[None].expand(k, n)
+        hooks.positions = Positions(
+            position,
+            torch.ones(k, n, dtype=torch.bool, device=dev),
+            torch.tensor(early, device=dev),
+        )
+        out = self._forward(
+            ids,
+            torch.ones(k, n, dtype=torch.long, device=dev),
+            position,
+            None,
+            use_cache=True,
+            last_only=True,
+        )
+        own = self._out_cache(out)
+        index = torch.tensor(early, device=dev)
+        for mine, theirs in zip(_cache_layers(cache), _cache_layers(own), strict=True):
+            mine.keys[index] = theirs.keys
+            mine.values[index] = theirs.values
 
     def _batch_inputs(
         self, seqs: Sequence[Sequence[int]], prefix: int
@@ -256,16 +307,21 @@ class Engine:
     ) -> tuple[Any, torch.Tensor, Positions, int]:
         """Forward the whole prompt batch; returns (output, attention mask, positions, P)."""
         seqs = [r.ids for r in prep.rows]
-        prefix = self._prefix_len(prep, hooks) if (reuse_prefix and use_cache) else 0
+        prefix = self._prefix_len(prep) if (reuse_prefix and use_cache) else 0
+        if prefix > 0 and hooks is not None and not self._can_splice:
+            prefix = min(prefix, hooks.earliest_start())  # older caches: stop at injections
         cache = None
         if prefix > 0:
+            key = tuple(seqs[0][:prefix])
             if hooks is not None:
                 hooks.paused = True
             try:
-                cache = self._prefix(tuple(seqs[0][:prefix]), len(seqs))
+                cache = self._prefix(key, len(seqs))
             finally:
                 if hooks is not None:
                     hooks.paused = False
+            if hooks is not None:
+                self._injected_prefix(cache, key, hooks)
         ids, mask, pos = self._batch_inputs(seqs, prefix)
         if hooks is not None:
             hooks.positions = pos

@@ -242,6 +242,7 @@ class Positions:
 
     position: torch.Tensor  # [B, T] long: unpadded position of each column
     valid: torch.Tensor  # [B, T] bool: False for padding columns
+    rows: torch.Tensor | None = None  # batch rows these rows stand for (None: all, in order)
 
 
 @dataclass
@@ -326,6 +327,15 @@ class SteeringHooks:
         ]
         return min(starts, default=OPEN_END)
 
+    def row_starts(self) -> list[int]:
+        """Per batch row, the first position any of its injections touches."""
+        out = [OPEN_END] * self.batch
+        for slots in self._slots.values():
+            for s in slots:
+                for r in s.rows.nonzero()[:, 0].tolist():
+                    out[r] = min(out[r], int(s.start[r]))
+        return out
+
     def _hook(self, layer: int) -> Any:
         slots = self._slots[layer]
 
@@ -339,6 +349,10 @@ class SteeringHooks:
             for slot in slots:
                 rows, start, end = slot.rows, slot.start, slot.end
                 delta, scale = slot.delta, slot.scale
+                if pos.rows is not None:  # a pass over a subset of the batch's rows
+                    sel = pos.rows
+                    rows, start, end = rows[sel], start[sel], end[sel]
+                    delta, scale = delta[sel], scale[sel]
                 p = pos.position
                 mask = pos.valid & rows[:, None] & (p >= start[:, None]) & (p < end[:, None])
                 if not bool(mask.any()):
