@@ -204,9 +204,10 @@ def test_battery_specs_validate_and_scale() -> None:
     assert sorted(s.name for s in only) == ["prefill", "yes_bias"]
 
 
-@pytest.mark.parametrize(("kwargs", "words"), [({"scale": 0}, "--scale"),
-                                               ({"scale": -1.0}, "--scale"),
-                                               ({"only": ["nope"]}, "'nope'")])
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [({"scale": 0}, "--scale"), ({"scale": -1.0}, "--scale"), ({"only": ["nope"]}, "'nope'")],
+)
 def test_battery_specs_errors(kwargs: dict[str, object], words: str) -> None:
     with pytest.raises(SpecError) as exc:
         battery_specs(**kwargs)  # type: ignore[arg-type]

@@ -397,6 +397,15 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run directory")]) -> 
 
 @app.command()
 @friendly
+def scorecard(run_dir: Annotated[Path, typer.Argument(help="A run directory")]) -> None:
+    """The argument in one table: raw → net → bias-corrected detection, controls, content."""
+    from introscope.scorecard import render_scorecard
+
+    render_scorecard(run_dir, console)
+
+
+@app.command()
+@friendly
 def export(
     run_dir: Annotated[Path, typer.Argument(help="A run directory")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="parquet | csv | jsonl")] = "parquet",

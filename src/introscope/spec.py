@@ -21,7 +21,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from introscope.errors import SpecError
 
 ExperimentKind = Literal[
-    "detection", "yes_bias", "thoughts_vs_text", "prefill", "intentional_control"
+    "detection",
+    "yes_bias",
+    "thoughts_vs_text",
+    "prefill",
+    "intentional_control",
+    "mismatch",
+    "localization",
+    "natural_states",
+    "category_thresholds",
 ]
 Measure = Literal["generation", "logits"]
 Control = Literal["concept", "random", "negated", "none"]
