@@ -430,6 +430,7 @@ def test_plots_are_pngs(run_dir: Path, report_path: Path) -> None:
         "thoughts_vs_text",
         "prefill",
         "intentional_control",
+        "instruction_cosines",
     }
     for p in pngs:
         data = p.read_bytes()
@@ -446,7 +447,7 @@ def test_report_is_escaped_and_self_contained(report_path: Path) -> None:
     assert "&lt;i&gt;spec&lt;/i&gt;" in text and "SmolLM2-135M-Instruct &lt;gguf&gt;" in text
     # no external resources: every src is a data URI, no links to other sites
     assert not re.search(r'(src|href)\s*=\s*"(?!data:|#)', text)
-    assert text.count('src="data:image/png;base64,') == 6
+    assert text.count('src="data:image/png;base64,') == 7  # 6 + the scorecard's instruction plot
     assert "introscope report — synthetic-run" in text
     assert "0.60 [" in text and "(n=50)" in text
     assert "carries information about the injected direction" in text

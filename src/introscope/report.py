@@ -444,6 +444,9 @@ def write_report(
             + plot(plots.plot_intentional_control, ic, "intentional_control"),
         )
     )
+    from introscope.scorecard import scorecard_html, scorecard_sections
+
+    sections.append(scorecard_sections(run_dir, df, plot_dir))
     sections.append(
         _section(
             "Example transcripts",
@@ -463,6 +466,7 @@ def write_report(
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
         f"<h1>{_e(title)}</h1>"
         f'<p class="muted">{_e(len(df))} trials · generated {_e(generated)}</p>'
+        f"{scorecard_html(run_dir, df=df)}"
         f'<h2 id="summary">Summary</h2>{_summary_html(lines)}'
         f'<p class="note">{_e(WORDING_NOTE)}</p>'
         f"{''.join(sections)}</body></html>\n"

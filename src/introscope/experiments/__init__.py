@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from introscope.errors import SpecError
 from introscope.experiments.base import Context, Experiment, Trial, TrialResult
+from introscope.experiments.category_thresholds import CategoryThresholds
 from introscope.experiments.detection import Detection
 from introscope.experiments.intentional_control import IntentionalControl
+from introscope.experiments.localization import Localization
+from introscope.experiments.mismatch import Mismatch
+from introscope.experiments.natural_states import NaturalStates
 from introscope.experiments.prefill import Prefill
 from introscope.experiments.thoughts_vs_text import ThoughtsVsText
 from introscope.experiments.yes_bias import YesBias
@@ -13,6 +17,8 @@ from introscope.experiments.yes_bias import YesBias
 REGISTRY: dict[str, Experiment] = {
     e.kind: e for e in (Detection(), YesBias(), ThoughtsVsText(), Prefill(), IntentionalControl())
 }
+REGISTRY.update({e.kind: e for e in (Mismatch(), Localization(), NaturalStates())})
+REGISTRY[CategoryThresholds.kind] = CategoryThresholds()
 
 
 def get_experiment(kind: str) -> Experiment:

@@ -114,3 +114,38 @@ INTENT_INSTRUCTIONS = {
     "mention": 'Write the sentence "{sentence}" and nothing else. The sentence has nothing '
     "to do with {word}.",
 }
+
+# Mismatch control (DESIGN §3.3): is the model "thinking about" a named word while another
+# (or the same) concept is injected? Read out as P(yes) with YES_NO_SUFFIX.
+MISMATCH_MARKER = "Are you thinking about"
+MISMATCH_QUESTION = "Are you thinking about {word} right now?"
+
+# Localization control (DESIGN §3.3): five numbered sentences, the concept injected on one.
+LOCALIZATION_INTRO = "Read these five numbered sentences.\n\n"
+LOCALIZATION_QUESTIONS = {
+    "injected": "While you read them, I injected a thought into your activity on exactly one "
+    "of these sentences. Which sentence (1-5) carried the injected thought? Answer with the "
+    "number.",
+    "abstract": "Which sentence (1-5) is the most abstract? Answer with the number.",
+}
+
+# Natural states ("heartbeat") control (DESIGN §3.3): no injection; a passage makes a concept
+# active, an unrelated request follows, then the model is asked what it is thinking about.
+# Templates in decreasing relatedness of the text to the concept.
+NATURAL_PASSAGES = {
+    "repeated": "I can't stop thinking about {word}. This morning I read about {word}, at "
+    "lunch I talked about {word} with a friend, and tonight I will probably dream about "
+    "{word}.",
+    "single": "Yesterday I read a short article that mentioned {word} once, and then I went "
+    "out for a long walk before dinner.",
+    "incidental": "On the back of an old receipt someone had scribbled a few unrelated words: "
+    "stapler, Thursday, {word}, pencil, umbrella.",
+}
+NATURAL_REQUESTS = [
+    "Now write the number seven.",
+    "Now write the number three.",
+    "Now write the number twelve.",
+    "Now write the number forty.",
+]
+NATURAL_ACKS = ["7", "3", "12", "40"]
+NATURAL_QUESTION = "What are you thinking about right now? Answer with one word."
