@@ -254,9 +254,7 @@ def _record(
         cell_id=t.cell_id,
         condition=c,
         prompt=t.prompt,
-        measure=spec.measure
-        if r.response is None or spec.measure == "generation"
-        else "generation",
+        measure=spec.measure,
         seed=t.seed,
         injection=t.injection.describe() if t.injection is not None else None,
         response=r.response,
