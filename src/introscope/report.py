@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import html
+import importlib
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -20,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from introscope import analysis, plots
+from introscope import analysis, analysis_controls, plots, plots_controls
 from introscope.errors import StoreError
 from introscope.store import load_run, read_manifest
 
@@ -301,6 +302,184 @@ def _section(title: str, anchor: str, intro: str, body: str) -> str:
     return f'<h2 id="{_e(anchor)}">{_e(title)}</h2><p>{_e(intro)}</p>{body}'
 
 
+# --------------------------------------------------------------------------- controls
+
+# Headline rows of the newer controls, appended after analysis.summary_lines. A module or
+# function that is missing (work in progress) is skipped.
+_CONTROL_SUMMARIES: tuple[tuple[str, str], ...] = (
+    ("introscope.analysis_controls", "mismatch_summary"),
+    ("introscope.analysis_controls", "localization_summary"),
+    ("introscope.analysis_controls", "natural_states_summary"),
+    ("introscope.analysis_thresholds", "thresholds_summary"),
+)
+
+_PlotFn = Callable[[pd.DataFrame, Path], Path | None]
+
+
+def _optional(module: str, name: str) -> Callable[..., Any] | None:
+    try:
+        fn = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+    return fn if callable(fn) else None
+
+
+def _summary_lines(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """:func:`introscope.analysis.summary_lines`, then the controls' headline rows."""
+    lines = list(analysis.summary_lines(df))
+    for module, name in _CONTROL_SUMMARIES:
+        fn = _optional(module, name)
+        if fn is None:
+            continue
+        lines.extend(dict(ln) for ln in fn(df) if isinstance(ln, Mapping))
+    return lines
+
+
+def _drop_empty(table: pd.DataFrame) -> pd.DataFrame:
+    """Columns that are NaN on every row removed (e.g. the other row type's columns)."""
+    return table.dropna(axis=1, how="all").reset_index(drop=True)
+
+
+def _threshold_sections(df: pd.DataFrame, plot_html: Callable[[], str]) -> str:
+    table_fn = _optional("introscope.analysis_thresholds", "threshold_table")
+    if table_fn is None:
+        return ""
+    table = table_fn(df)
+    if not isinstance(table, pd.DataFrame) or len(table) == 0:
+        return ""
+    body = ""
+    compact_fn = _optional("introscope.analysis_thresholds", "category_thresholds")
+    if compact_fn is not None:
+        compact = compact_fn(table)
+        if isinstance(compact, pd.DataFrame) and len(compact):
+            body += "<h3>Threshold per category and layer</h3>" + _html_table(format_table(compact))
+    body += (
+        "<details><summary>Concept − random P(yes) difference at every strength</summary>"
+        f"{_html_table(format_table(table))}</details>"
+    )
+    reg_fn = _optional("introscope.analysis_thresholds", "threshold_regression")
+    reg = reg_fn(df) if reg_fn is not None else None
+    need = {"outcome", "term", "estimate", "ci_low", "ci_high", "n"}
+    if isinstance(reg, pd.DataFrame) and len(reg) and need <= set(reg.columns):
+        r = reg[(reg["outcome"] != "effect") & (reg["term"] != "intercept")]
+        r = r.rename(
+            columns={
+                "estimate": "coef",
+                "ci_low": "coef_ci_low",
+                "ci_high": "coef_ci_high",
+                "n": "coef_n",
+            }
+        ).drop(columns=[c for c in ("se", "strength") if c in r.columns])
+        if len(r):
+            body += (
+                "<h3>Regression on the connection measures and category</h3>"
+                "<p>OLS per layer, one row per coefficient (classical 95% CI; n = concepts): "
+                "outcome mean_effect = the concept − random difference averaged over "
+                "strengths; log2_threshold = log2 of the concept's own threshold (concepts "
+                "that never pass are set to twice the largest strength); category terms are "
+                "relative to the reference category. Per-strength models are left out.</p>"
+                + _html_table(format_table(r.reset_index(drop=True)))
+            )
+    return _section(
+        "Category thresholds",
+        "category-thresholds",
+        "Concept vectors from several categories (abstract nouns, concrete nouns, famous "
+        "people, countries, verbs) are injected at increasing strengths, and each concept "
+        "is paired with a norm-matched random vector at the same strength. Per concept, the "
+        "difference in P(yes) to the detection question (concept minus random) says how far "
+        "the report carries information about the concept vector over a content-free "
+        "perturbation of the same size. A category's threshold at a layer is the lowest "
+        "strength whose 95% CI (t, over the category's concepts) lies above 0; '-' means no "
+        "strength passes. The regression asks whether concepts more connected to the "
+        "context (the word's log-probability there, the cosine between its vector and the "
+        "prompt's activation) need less strength, and whether category differences remain "
+        "after adjusting for these measures.",
+        body + plot_html(),
+    )
+
+
+def _control_sections(
+    df: pd.DataFrame,
+    plot: Callable[[_PlotFn, pd.DataFrame, str], str],
+    threshold_plot: Callable[[], str],
+) -> list[str]:
+    """Sections for the mismatch, localization, natural-states and category-threshold
+    controls, each only when its experiment has rows."""
+    sections: list[str] = []
+    mm = analysis_controls.mismatch_table(df)
+    if len(mm):
+        sections.append(
+            _section(
+                "Mismatch control",
+                "mismatch",
+                "While a concept vector is injected, the model is asked 'Are you thinking "
+                "about X?', with X either the injected concept (congruent) or another word "
+                "(incongruent). A push toward 'yes' that ignores the content raises P(yes) "
+                "for both alike; a congruent − incongruent gap above 0 means the yes/no answer "
+                "carries information about which concept was injected. Shifts subtract the "
+                "same asked word's P(yes) without injection, so words that draw 'yes' more "
+                "readily do not count; gap_corrected is the difference of the shifts (Welch "
+                "CI, permutation p). Means have t CIs. Rows for a random vector, labelled "
+                "with the same words, should show no gap.",
+                _html_table(format_table(mm)) + plot(plots_controls.plot_mismatch, mm, "mismatch"),
+            )
+        )
+    loc = analysis_controls.localization_table(df)
+    if len(loc):
+        sections.append(
+            _section(
+                "Localization vs abstractness",
+                "localization",
+                "The model sees numbered sentences with the concept injected on one of them "
+                "and is asked which sentence it was injected on (question 'injected'); on "
+                "the same stimuli it is asked which sentence is the most abstract (question "
+                "'abstract'). Localization accuracy above chance (1/N; exact binomial p) "
+                "means the numbered answer carries information about where the injection "
+                "happened. If the abstractness question picks the injected sentence as often, "
+                "the answer may follow how the perturbed sentence reads rather than the "
+                "injection site: localization_minus_abstractness is the difference (Newcombe "
+                "CI). accuracy_vs_none subtracts the same question's accuracy without "
+                "injection on the same stimuli, which cancels positional bias. Accuracy has "
+                "Wilson CIs; rows with control 'none' carry no injection.",
+                _html_table(format_table(loc))
+                + plot(plots_controls.plot_localization, loc, "localization"),
+            )
+        )
+    ns = analysis_controls.natural_states_table(df)
+    if len(ns):
+        kinds = ns["row_type"] if "row_type" in ns.columns else pd.Series([""] * len(ns))
+        tmpl = _drop_empty(ns[kinds == "template"].drop(columns=["row_type"], errors="ignore"))
+        reg = _drop_empty(ns[kinds == "regression"].drop(columns=["row_type"], errors="ignore"))
+        sections.append(
+            _section(
+                "Natural states",
+                "natural-states",
+                "No injection: the model reads passages that are more or less related to a "
+                "concept (templates repeated, single, incidental) and gives a one-word report "
+                "of what it is thinking about. The question is whether the report carries "
+                "information about the activation's projection onto the concept direction "
+                "beyond what the text itself predicts.",
+                "<h3>Per template (manipulation check)</h3><p>identified: the concept ranks "
+                "first among the candidates (Wilson CI); concept_logprob: its "
+                "log-probability; cos: cosine between the last-token activation and the "
+                "concept's vector, distractor_cos: mean cosine with the distractors' "
+                "vectors, cos_specific: their per-trial difference (t CIs).</p>"
+                + _html_table(format_table(tmpl))
+                + "<h3>Report on projection, given the text</h3><p>coef: change in the "
+                "outcome per standard deviation (predictor_sd) of the predictor, with the "
+                "template (and for template+concept also the concept) as covariates; OLS for "
+                "concept_logprob, logistic for identified. A coefficient whose CI excludes 0 "
+                "means the report tracks the projection beyond the covariates. partial_r: "
+                "within-covariate correlation (Fisher z CI); delta_r2: R² gained by adding "
+                "the projection.</p>" + _html_table(format_table(reg)),
+            )
+        )
+    thr = _threshold_sections(df, threshold_plot)
+    if thr:
+        sections.append(thr)
+    return sections
+
+
 # --------------------------------------------------------------------------- public API
 
 
@@ -334,7 +513,7 @@ def write_report(
     ic = analysis.intentional_control_table(df)
     outc = analysis.outcome_table(df)
     agree = analysis.grader_agreement_table(df)
-    lines = analysis.summary_lines(df)
+    lines = _summary_lines(df)
 
     def plot(
         fn: Callable[[pd.DataFrame, Path], Path | None], table: pd.DataFrame, name: str
@@ -446,7 +625,24 @@ def write_report(
     )
     from introscope.scorecard import scorecard_html, scorecard_sections
 
-    sections.append(scorecard_sections(run_dir, df, plot_dir))
+    score_sections = scorecard_sections(run_dir, df, plot_dir)
+
+    def threshold_plot() -> str:
+        # The scorecard's figures section may already draw the category-threshold figure;
+        # it is drawn once, and the thresholds section points to it.
+        if 'alt="scorecard category thresholds"' in score_sections:
+            return (
+                "<p>The figure of these differences and thresholds is in "
+                '<a href="#scorecard-figures">Scorecard figures</a>.</p>'
+            )
+        fn = _optional("introscope.plots_thresholds", "plot_category_thresholds")
+        table_fn = _optional("introscope.analysis_thresholds", "threshold_table")
+        if fn is None or table_fn is None:
+            return ""
+        return plot(fn, table_fn(df), "category_thresholds")
+
+    sections.extend(_control_sections(df, plot, threshold_plot))
+    sections.append(score_sections)
     sections.append(
         _section(
             "Example transcripts",
@@ -477,7 +673,8 @@ def write_report(
 
 
 def render_summary(run_dir: Path | str, console: Any = None) -> None:
-    """Print the run's headline rows (:func:`introscope.analysis.summary_lines`) as a rich
+    """Print the run's headline rows (:func:`introscope.analysis.summary_lines`, then the
+    mismatch, localization, natural-states and category-threshold summaries) as a rich
     table to ``console`` (a ``rich.console.Console``; a new one when None)."""
     from rich.console import Console
     from rich.markup import escape
@@ -485,7 +682,7 @@ def render_summary(run_dir: Path | str, console: Any = None) -> None:
 
     con = console if console is not None else Console()
     df, manifest = _load(Path(run_dir))
-    lines = analysis.summary_lines(df)
+    lines = _summary_lines(df)
     run_id = (manifest or {}).get("run_id") or Path(run_dir).name
     if not lines:
         con.print(f"[dim]No analysable trials in {escape(str(run_id))}.[/dim]")
