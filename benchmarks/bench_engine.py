@@ -3,7 +3,7 @@
 Run:  INTROSCOPE_CACHE=/tmp/iscache python benchmarks/bench_engine.py [--quick]
 
 Workload: the injected-thought detection trial (DESIGN §3.2a) on the bundled
-SmolLM2-135M-Instruct: a ~170-token chat (preamble, acknowledgement, trial question),
+SmolLM2-135M-Instruct: a ~180-token chat (preamble, acknowledgement, trial question),
 48 new tokens, greedy, EOS suppressed everywhere so every configuration does the same work.
 
 Configurations (trials/s, median over repeats):
@@ -19,8 +19,9 @@ Configurations (trials/s, median over repeats):
   (v)   logits   ``Engine.next_token_logprobs`` at batch 32, prefix reused: one forward per
                  trial (logit readout)
 
-Peak RSS is the process high-water mark (``ru_maxrss``) after each configuration, so it
-only grows down the table.
+Each configuration reports wall-clock and process CPU time (user + system, all threads); on
+a shared machine the CPU-time ratios are the stable ones. Peak RSS is the process high-water
+mark (``ru_maxrss``) after each configuration, so it only grows down the table.
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ class Result:
     name: str
     batch: int
     trials: int
-    times: list[float]
+    times: list[float]  # wall-clock seconds per repeat
+    cpu: list[float]  # process CPU seconds (user + system, all threads) per repeat
     rss_mb: float
     note: str = ""
 
@@ -91,21 +93,36 @@ class Result:
     def tps(self) -> float:
         return self.trials / self.median
 
+    @property
+    def tp_cpu(self) -> float:
+        """Trials per CPU-second: robust to other processes taking the cores."""
+        return self.trials / statistics.median(self.cpu)
+
 
 def peak_rss_mb() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return r / 1024 / 1024 if sys.platform == "darwin" else r / 1024
 
 
-def timed(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    out = []
+def cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def measure(fn: Callable[[], Any]) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) of one call."""
+    c0, t0 = cpu_seconds(), time.perf_counter()
+    fn()
+    return time.perf_counter() - t0, cpu_seconds() - c0
+
+
+def timed(fn: Callable[[], Any], repeats: int) -> tuple[list[float], list[float]]:
+    walls, cpus = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return out
+        w, c = measure(fn)
+        walls.append(w)
+        cpus.append(c)
+    return walls, cpus
 
 
 # --------------------------------------------------------------------------- naive loop
@@ -210,19 +227,12 @@ def main() -> None:
         for inj in naive_injs:
             naive_trial(lm, ids, inj, marker_start)
 
-    naive_injs_warm = naive_injs[:1]
-    for inj in naive_injs_warm:  # warm-up
-        naive_trial(lm, ids, inj, marker_start)
+    naive_trial(lm, ids, naive_injs[0], marker_start)  # warm-up
+    walls, cpus = timed(run_naive, repeats)
     results.append(
-        Result(
-            "(i) naive loop: HF generate + hook",
-            1,
-            naive_trials,
-            timed(run_naive, repeats, warmup=0),
-            peak_rss_mb(),
-        )
+        Result("(i) naive loop: HF generate + hook", 1, naive_trials, walls, cpus, peak_rss_mb())
     )
-    print(f"  {results[-1].name}: {results[-1].tps:.2f} trials/s", flush=True)
+    print(f"  {results[-1].name}: {results[-1].tps:.3f} trials/s", flush=True)
 
     checks: list[str] = []
     for b in batches:
@@ -255,17 +265,18 @@ def main() -> None:
         run_logits()
         # Interleave the contenders repeat by repeat so that machine noise hits them alike.
         times: dict[str, list[float]] = {n: [] for n, _ in specs}
+        cpu: dict[str, list[float]] = {n: [] for n, _ in specs}
         rss: dict[str, float] = {}
         for rep in range(repeats):
             for name, fn in specs:
-                t = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - t)
+                w, c = measure(fn)
+                times[name].append(w)
+                cpu[name].append(c)
                 rss[name] = peak_rss_mb()
-                print(f"    rep {rep} {name}: {times[name][-1]:.2f}s", flush=True)
+                print(f"    rep {rep} {name}: wall {w:.2f}s cpu {c:.2f}s", flush=True)
         for name, _ in specs:
-            results.append(Result(name, b, b, times[name], rss[name]))
-            print(f"  {name}: {results[-1].tps:.2f} trials/s", flush=True)
+            results.append(Result(name, b, b, times[name], cpu[name], rss[name]))
+            print(f"  {name}: {results[-1].tps:.3f} trials/s", flush=True)
 
         # Sanity (from the last timed repeat): outputs do not depend on prefix reuse, and
         # control rows (no injection) match plain HF generate token for token.
@@ -280,29 +291,37 @@ def main() -> None:
         )
 
     # ------------------------------------------------------------------------ table
-    base_naive = results[0].tps
-    hf_tps = {r.batch: r.tps for r in results if r.name.startswith("(iii)")}
+    naive = results[0]
+    hf_by_batch = {r.batch: r for r in results if r.name.startswith("(iii)")}
     header = (
-        f"{'configuration':42} {'batch':>5} {'median s':>9} {'trials/s':>9} "
-        f"{'x (i)':>7} {'x (iii)':>8} {'peak RSS MB':>12}"
+        f"{'configuration':38} {'wall s':>7} {'trials/s':>9} {'x (i)':>7} {'x (iii)':>8} "
+        f"{'cpu s':>7} {'trials/cpu-s':>12} {'x (i)':>7} {'x (iii)':>8} {'peak RSS MB':>11}"
     )
     print()
+    print("wall = median wall-clock seconds per repeat; cpu = median process CPU seconds")
+    print("(user + system, both threads); ratios are throughput ratios.")
     print(header)
     print("-" * len(header))
     for r in results:
-        vs_hf = r.tps / hf_tps[r.batch] if r.batch in hf_tps and r.batch > 1 else float("nan")
+        hf = hf_by_batch.get(r.batch) if r.batch > 1 else None
+        hw = f"{r.tps / hf.tps:>8.3f}" if hf else f"{'-':>8}"
+        hc = f"{r.tp_cpu / hf.tp_cpu:>8.3f}" if hf else f"{'-':>8}"
         print(
-            f"{r.name:42} {r.batch:>5} {r.median:>9.3f} {r.tps:>9.2f} "
-            f"{r.tps / base_naive:>7.2f} {vs_hf:>8.3f} {r.rss_mb:>12.0f}"
+            f"{r.name:38} {r.median:>7.2f} {r.tps:>9.3f} {r.tps / naive.tps:>7.2f} {hw} "
+            f"{statistics.median(r.cpu):>7.2f} {r.tp_cpu:>12.3f} "
+            f"{r.tp_cpu / naive.tp_cpu:>7.2f} {hc} {r.rss_mb:>11.0f}"
         )
     print()
     print(
-        f"repeats {repeats} (median), naive trials per repeat {naive_trials}; "
-        f"torch {torch.__version__}, python {platform.python_version()}"
+        f"repeats {repeats} (median); naive trials per repeat {naive_trials}; torch "
+        f"{torch.__version__}; python {platform.python_version()}; OMP_WAIT_POLICY="
+        f"{os.environ.get('OMP_WAIT_POLICY')}; load average at end {os.getloadavg()}"
     )
-    print("raw times (s):")
+    print("raw wall / cpu seconds per repeat:")
     for r in results:
-        print(f"  {r.name}: {', '.join(f'{t:.3f}' for t in r.times)}")
+        w = ", ".join(f"{t:.2f}" for t in r.times)
+        c = ", ".join(f"{t:.2f}" for t in r.cpu)
+        print(f"  {r.name}: wall [{w}] cpu [{c}]")
     for c in checks:
         print("check", c)
     print("engine stats", eng.stats)

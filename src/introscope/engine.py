@@ -230,34 +230,49 @@ class Engine:
         return max(p, 0)
 
     def _injected_prefix(self, cache: Any, key: tuple[int, ...], hooks: SteeringHooks) -> None:
-        """Recompute the prefix, with hooks, for rows whose injection starts inside it, and
-        splice their keys/values into the shared cache (other rows keep the hook-free one)."""
+        """Recompute, with hooks, the part of the shared prefix that rows injected inside it
+        see differently, and splice their keys/values into the batch cache.
+
+        Rows are grouped by where their first injection starts (``s``); a group reuses the
+        hook-free cache up to ``s`` and runs only tokens ``s..P-1`` with its injections.
+        Rows without an injection inside the prefix keep the hook-free cache untouched.
+        """
         n = len(key)
-        early = [r for r, start in enumerate(hooks.row_starts()) if start < n]
-        if not early:
-            return
+        groups: dict[int, list[int]] = {}
+        for r, start in enumerate(hooks.row_starts()):
+            if start < n:
+                groups.setdefault(start, []).append(r)
         dev = self.lm.device
-        k = len(early)
-        ids = torch.tensor([list(key)] * k, device=dev)
-        position = torch.arange(n, device=dev)[None].expand(k, n)
-        hooks.positions = Positions(
-            position,
-            torch.ones(k, n, dtype=torch.bool, device=dev),
-            torch.tensor(early, device=dev),
-        )
-        out = self._forward(
-            ids,
-            torch.ones(k, n, dtype=torch.long, device=dev),
-            position,
-            None,
-            use_cache=True,
-            last_only=True,
-        )
-        own = self._out_cache(out)
-        index = torch.tensor(early, device=dev)
-        for mine, theirs in zip(_cache_layers(cache), _cache_layers(own), strict=True):
-            mine.keys[index] = theirs.keys
-            mine.values[index] = theirs.values
+        for start, rows in sorted(groups.items()):
+            k = len(rows)
+            base = None
+            if start > 0:
+                hooks.paused = True
+                try:
+                    base = self._prefix(key[:start], k)
+                finally:
+                    hooks.paused = False
+            ids = torch.tensor([list(key[start:])] * k, device=dev)
+            position = torch.arange(start, n, device=dev)[None].expand(k, n - start)
+            hooks.positions = Positions(
+                position,
+                torch.ones_like(position, dtype=torch.bool),
+                torch.tensor(rows, device=dev),
+            )
+            out = self._forward(
+                ids,
+                torch.ones(k, n, dtype=torch.long, device=dev),
+                position,
+                base,
+                use_cache=True,
+                last_only=True,
+            )
+            index = torch.tensor(rows, device=dev)
+            for mine, theirs in zip(
+                _cache_layers(cache), _cache_layers(self._out_cache(out)), strict=True
+            ):
+                mine.keys[index] = theirs.keys
+                mine.values[index] = theirs.values
 
     def _batch_inputs(
         self, seqs: Sequence[Sequence[int]], prefix: int

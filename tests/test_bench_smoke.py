@@ -1,0 +1,70 @@
+"""Smoke tests for what benchmarks/bench_engine.py relies on: ``ignore_eos`` and the
+benchmark's detection prompt."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+from introscope.engine import Engine
+from introscope.models import LoadedModel
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_engine.py"
+
+
+def _bench_module():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("bench_engine", BENCH)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up there
+    saved = dict(os.environ)  # the script sets env defaults for its own process
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return mod
+
+
+def test_ignore_eos_generates_exactly_max_new_tokens(engine: Engine) -> None:
+    prompt = engine.lm.chat_prompt("Say hi.")
+    gens = engine.generate([prompt, prompt], max_new_tokens=40, ignore_eos=True)
+    for g in gens:
+        assert len(g.token_ids) == 40
+        assert not g.finished
+        assert not set(g.token_ids) & engine.eos_ids
+
+
+def test_ignore_eos_matches_hf_min_new_tokens(engine: Engine, lm: LoadedModel) -> None:
+    prompt = lm.chat_prompt("Name a colour.")
+    ids = torch.tensor([lm.encode(prompt)])
+    ref = lm.model.generate(
+        ids,
+        attention_mask=torch.ones_like(ids),
+        max_new_tokens=12,
+        min_new_tokens=12,
+        do_sample=False,
+        pad_token_id=lm.tokenizer.pad_token_id,
+    )[0, ids.shape[1] :].tolist()
+    (g,) = engine.generate([prompt], max_new_tokens=12, ignore_eos=True)
+    assert list(g.token_ids) == ref
+
+
+def test_ignore_eos_default_off_keeps_behaviour(engine: Engine) -> None:
+    prompt = engine.lm.chat_prompt("Say hi.")
+    a = engine.generate([prompt], max_new_tokens=8)
+    b = engine.generate([prompt], max_new_tokens=8, ignore_eos=False)
+    assert a == b
+
+
+def test_bench_prompt_is_detection_style(lm: LoadedModel) -> None:
+    bench = _bench_module()
+    prompt = bench.detection_prompt(lm)
+    n = len(lm.encode(prompt))
+    assert 150 <= n <= 200
+    assert prompt.count(bench.TRIAL_MARKER) == 1
+    assert prompt.rstrip().endswith("assistant")
