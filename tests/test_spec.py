@@ -186,6 +186,10 @@ def test_battery_specs_validate_and_scale() -> None:
         "thoughts_vs_text",
         "prefill",
         "intentional_control",
+        "mismatch",
+        "localization",
+        "natural_states",
+        "category_thresholds",
     }
     assert all(isinstance(s, Spec) and s.model == "bundled" for s in one.values())
     double = {s.name: s for s in battery_specs(scale=2.0, seed=5, model="m")}
