@@ -14,11 +14,20 @@ from introscope.experiments.prefill import Prefill
 from introscope.experiments.thoughts_vs_text import ThoughtsVsText
 from introscope.experiments.yes_bias import YesBias
 
-REGISTRY: dict[str, Experiment] = {
-    e.kind: e for e in (Detection(), YesBias(), ThoughtsVsText(), Prefill(), IntentionalControl())
-}
-REGISTRY.update({e.kind: e for e in (Mismatch(), Localization(), NaturalStates())})
-REGISTRY[CategoryThresholds.kind] = CategoryThresholds()
+_ALL: tuple[Experiment, ...] = (
+    # The paper's experiments (DESIGN §3.2)...
+    Detection(),
+    ThoughtsVsText(),
+    Prefill(),
+    IntentionalControl(),
+    # ...and the controls that separate anomaly detection, yes-bias and read-out (§3.3).
+    YesBias(),
+    Mismatch(),
+    Localization(),
+    NaturalStates(),
+    CategoryThresholds(),
+)
+REGISTRY: dict[str, Experiment] = {e.kind: e for e in _ALL}
 
 
 def get_experiment(kind: str) -> Experiment:
