@@ -190,6 +190,7 @@ def test_battery_specs_validate_and_scale() -> None:
         "localization",
         "natural_states",
         "category_thresholds",
+        "yes_bias_generation",
     }
     assert all(isinstance(s, Spec) and s.model == "bundled" for s in one.values())
     double = {s.name: s for s in battery_specs(scale=2.0, seed=5, model="m")}

@@ -56,6 +56,7 @@ __all__ = [
     "prefill_table",
     "summary_lines",
     "thoughts_vs_text_table",
+    "yes_bias_generation_table",
     "yes_bias_table",
 ]
 
@@ -722,6 +723,78 @@ def outcome_table(df: pd.DataFrame) -> pd.DataFrame:
                 }
             )
     return _frame(rows)
+
+
+def yes_bias_generation_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Generated answers: the yes-bias shift next to the detection-claim shift.
+
+    Per layer x strength x control: ``answered_yes`` (answers to "no"-questions that open
+    with yes, under injection) minus the same rate on the no-injection trials
+    (``yes_bias_shift``, Newcombe CI); the detection experiment's ``net_affirmative`` at the
+    same configuration (claims under injection minus no-injection claims); and
+    ``bias_corrected_claims`` = net_affirmative - yes_bias_shift with a MOVER interval
+    (Zou & Donner 2008) built from the two Newcombe intervals. Answers opening with neither
+    yes nor no are missing, never "no".
+    """
+    yb = _records(_select(df, "yes_bias", "generation"))
+    if not yb:
+        return pd.DataFrame()
+    det = (
+        {
+            (r["layer"], r["strength"], r["control"]): r
+            for r in detection_table(df).to_dict("records")
+        }
+        if not _select(df, "detection", "generation").empty
+        else {}
+    )
+    ctrl = [_grade(r, "answered_yes") for r in yb if _cond(r, "control") == "none"]
+    groups = _group(
+        (r for r in yb if _cond(r, "control") != "none"),
+        lambda r: (_layer(_cond(r, "layer")), _strength(_cond(r, "strength")), _cond(r, "control")),
+    )
+    rows = []
+    for (layer, strength, control), trials in sorted(
+        groups.items(),
+        key=lambda kv: (
+            _sort_key(kv[0][0]),
+            _sort_key(kv[0][1]),
+            _sort_key(kv[0][2], CONTROL_ORDER),
+        ),
+    ):
+        out: dict[str, Any] = {
+            "layer": layer,
+            "strength": strength,
+            "control": control,
+            "n_trials": len(trials),
+        }
+        yes = [_grade(t, "answered_yes") for t in trials]
+        _put_rate(out, "answered_yes", yes)
+        _put_rate_diff(out, "yes_bias_shift", yes, ctrl)
+        d = det.get((layer, strength, control))
+        if d is not None and not math.isnan(float(d.get("net_affirmative", float("nan")))):
+            for suffix in ("", "_ci_low", "_ci_high", "_n"):
+                out[f"net_affirmative{suffix}"] = d[f"net_affirmative{suffix}"]
+            a, al, ah = (
+                d["net_affirmative"],
+                d["net_affirmative_ci_low"],
+                d["net_affirmative_ci_high"],
+            )
+            b, bl, bh = (
+                out["yes_bias_shift"],
+                out["yes_bias_shift_ci_low"],
+                out["yes_bias_shift_ci_high"],
+            )
+            out["bias_corrected_claims"] = a - b
+            out["bias_corrected_claims_ci_low"] = a - b - math.hypot(a - al, bh - b)
+            out["bias_corrected_claims_ci_high"] = a - b + math.hypot(ah - a, b - bl)
+            out["bias_corrected_claims_n"] = out["answered_yes_n"]
+        rows.append(out)
+    return pd.DataFrame(rows)
+
+
+def _grade(r: dict[str, Any], criterion: str) -> bool | None:
+    value = ((r.get("grades") or {}).get("rules") or {}).get(criterion)
+    return value if isinstance(value, bool) else None
 
 
 def grader_agreement_table(df: pd.DataFrame) -> pd.DataFrame:

@@ -592,6 +592,21 @@ def write_report(
             _html_table(format_table(yb_show)) + plot(plots.plot_yes_bias_scatter, yb, "yes_bias"),
         )
     )
+    ybg = analysis.yes_bias_generation_table(df)
+    if len(ybg):
+        sections.append(
+            _section(
+                "Yes-bias control (generated answers)",
+                "yes-bias-generation",
+                "The same injections while the model answers, in free text, yes/no questions "
+                "whose true answer is 'no'. yes_bias_shift = rate of answers opening with "
+                "'yes' under injection minus without (Newcombe CI); net_affirmative = the "
+                "detection-claim shift at the same configuration; bias_corrected_claims = "
+                "their difference (MOVER CI). Answers opening with neither yes nor no are "
+                "missing, not 'no'.",
+                _html_table(format_table(ybg)),
+            )
+        )
     sections.append(
         _section(
             "Thoughts vs. text",

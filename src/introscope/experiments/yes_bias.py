@@ -7,6 +7,7 @@ If an injection raises P(yes) on these questions as much as on the detection que
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from introscope.experiments.base import (
     Context,
     Trial,
     TrialResult,
+    generate_batch,
     layer_conditions,
     make_trial,
     spec_concepts,
@@ -23,6 +25,19 @@ from introscope.experiments.base import (
 )
 from introscope.spec import Spec
 from introscope.steering import Window
+
+
+def answered_yes(response: str) -> bool | None:
+    """True / False when the answer opens with yes / no; None when it opens with neither
+    (counted as missing, never as "no")."""
+    words = re.findall(r"[a-z']+", response.lower())
+    if not words:
+        return None
+    if words[0] in ("yes", "yeah", "yep", "correct", "true"):
+        return True
+    if words[0] in ("no", "nope", "not", "false", "incorrect"):
+        return False
+    return None
 
 
 def questions() -> list[tuple[str, str, str]]:
@@ -83,6 +98,17 @@ class YesBias:
         return trials
 
     def run_batch(self, ctx: Context, trials: Sequence[Trial]) -> list[TrialResult]:
+        if ctx.spec.measure == "generation":
+            gens = generate_batch(ctx, trials)
+            return [
+                TrialResult(
+                    g.text,
+                    len(g.token_ids),
+                    None,
+                    {"rules": {"answered_yes": answered_yes(g.text)}},
+                )
+                for g in gens
+            ]
         lp = ctx.engine.next_token_logprobs(
             [t.prompt for t in trials], [t.injection for t in trials]
         )
