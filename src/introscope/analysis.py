@@ -219,6 +219,16 @@ def _group(
     return groups
 
 
+def config_key(r: dict[str, Any]) -> Key:
+    """A trial's injection configuration: (layer, strength, control)."""
+    return (_layer(_cond(r, "layer")), _strength(_cond(r, "strength")), _cond(r, "control"))
+
+
+def config_order(key: Key) -> tuple[Any, ...]:
+    """Sort configurations by layer, strength, then control in CONTROL_ORDER."""
+    return (_sort_key(key[0]), _sort_key(key[1]), _sort_key(key[2], CONTROL_ORDER))
+
+
 def _matched(
     controls: list[dict[str, Any]], layer: int | None, strength: float | None
 ) -> list[dict[str, Any]]:
@@ -291,7 +301,7 @@ def detection_table(df: pd.DataFrame, grader: str = "rules") -> pd.DataFrame:
     controls = [r for r in recs if _cond(r, "control") == "none"]
     groups = _group(
         recs,
-        lambda r: (_layer(_cond(r, "layer")), _strength(_cond(r, "strength")), _cond(r, "control")),
+        config_key,
     )
     rows = []
     for (layer, strength, control), trials in groups.items():
@@ -345,7 +355,7 @@ def detection_logit_table(df: pd.DataFrame) -> pd.DataFrame:
     controls = [r for r in recs if _cond(r, "control") == "none"]
     groups = _group(
         recs,
-        lambda r: (_layer(_cond(r, "layer")), _strength(_cond(r, "strength")), _cond(r, "control")),
+        config_key,
     )
     rows = []
     for (layer, strength, control), trials in groups.items():
@@ -426,11 +436,8 @@ def yes_bias_table(df_detection_logits: pd.DataFrame, df_yes_bias: pd.DataFrame)
                 base.setdefault(_cond(r, "question_id"), []).append(v)
     base_mean = {q: float(np.mean(v)) for q, v in base.items() if v}
 
-    def cfg(r: dict[str, Any]) -> Key:
-        return (_layer(_cond(r, "layer")), _strength(_cond(r, "strength")), _cond(r, "control"))
-
-    det_groups = _group((r for r in det if _cond(r, "control") != "none"), cfg)
-    yb_groups = _group((r for r in yb if _cond(r, "control") != "none"), cfg)
+    det_groups = _group((r for r in det if _cond(r, "control") != "none"), config_key)
+    yb_groups = _group((r for r in yb if _cond(r, "control") != "none"), config_key)
     rows = []
     for key in sorted(
         set(det_groups) & set(yb_groups),
@@ -511,7 +518,7 @@ def thoughts_vs_text_table(df: pd.DataFrame) -> pd.DataFrame:
     controls = [r for r in recs if _cond(r, "control") == "none"]
     groups = _group(
         recs,
-        lambda r: (_layer(_cond(r, "layer")), _strength(_cond(r, "strength")), _cond(r, "control")),
+        config_key,
     )
     rows = []
     for (layer, strength, control), trials in sorted(
@@ -687,7 +694,7 @@ def outcome_table(df: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     groups = _group(
         recs,
-        lambda r: (_layer(_cond(r, "layer")), _strength(_cond(r, "strength")), _cond(r, "control")),
+        config_key,
     )
     rows = []
     for (layer, strength, control), trials in sorted(
@@ -750,7 +757,7 @@ def yes_bias_generation_table(df: pd.DataFrame) -> pd.DataFrame:
     ctrl = [_grade(r, "answered_yes") for r in yb if _cond(r, "control") == "none"]
     groups = _group(
         (r for r in yb if _cond(r, "control") != "none"),
-        lambda r: (_layer(_cond(r, "layer")), _strength(_cond(r, "strength")), _cond(r, "control")),
+        config_key,
     )
     rows = []
     for (layer, strength, control), trials in sorted(

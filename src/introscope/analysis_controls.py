@@ -45,6 +45,7 @@ from introscope.analysis import (
     _select,
     _sort_key,
     _strength,
+    config_key,
 )
 from introscope.stats import (
     Difference,
@@ -151,7 +152,7 @@ def mismatch_table(df: pd.DataFrame) -> pd.DataFrame:
     injected = [r for r in recs if _cond(r, "control") != "none"]
     groups = _group(
         injected,
-        lambda r: (_layer(_cond(r, "layer")), _strength(_cond(r, "strength")), _cond(r, "control")),
+        config_key,
     )
     rows = []
     for (layer, strength, control), trials in sorted(
