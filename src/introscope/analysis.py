@@ -52,6 +52,7 @@ __all__ = [
     "grade_value",
     "grader_agreement_table",
     "intentional_control_table",
+    "intentional_control_token_table",
     "outcome_table",
     "prefill_table",
     "summary_lines",
@@ -802,6 +803,32 @@ def yes_bias_generation_table(df: pd.DataFrame) -> pd.DataFrame:
 def _grade(r: dict[str, Any], criterion: str) -> bool | None:
     value = ((r.get("grades") or {}).get("rules") or {}).get(criterion)
     return value if isinstance(value, bool) else None
+
+
+def intentional_control_token_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Intentional control by token: per instruction x token position x layer, the mean of
+    per-trial (cosine with the word's vector - baseline cosine) at that sentence token, with
+    a t CI. Sentences differ in length, so each position's n is the trials that reach it."""
+    recs = _records(_select(df, "intentional_control"))
+    cells: dict[tuple[Any, int, int], list[float]] = {}
+    for r in recs:
+        lg = r.get("logits") or {}
+        cos, base = lg.get("cos_by_token"), lg.get("baseline_by_token")
+        if not cos or not base:
+            continue
+        instruction = _cond(r, "instruction")
+        for t, (crow, brow) in enumerate(zip(cos, base, strict=False)):
+            for layer, (c, b) in enumerate(zip(crow, brow, strict=False)):
+                if c is not None and b is not None:
+                    cells.setdefault((instruction, t, layer), []).append(float(c) - float(b))
+    rows = []
+    for (instruction, t, layer), vals in sorted(
+        cells.items(), key=lambda kv: (_sort_key(kv[0][0]), kv[0][1], kv[0][2])
+    ):
+        out: dict[str, Any] = {"instruction": instruction, "token": t, "layer": layer}
+        _put_mean(out, "delta", vals)
+        rows.append(out)
+    return pd.DataFrame(rows)
 
 
 def grader_agreement_table(df: pd.DataFrame) -> pd.DataFrame:

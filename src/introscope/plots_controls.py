@@ -216,3 +216,37 @@ def plot_localization(table: pd.DataFrame, path: Path | str) -> Path | None:
         fontsize=9,
     )
     return _save_with_legend(fig, axes[0][0], path)
+
+
+def plot_intentional_control_tokens(table: pd.DataFrame, path: Path | str) -> Path | None:
+    """One heatmap per instruction: token position (x) by layer (y), mean cosine with the
+    word's vector minus the baseline words' mean cosine."""
+    if table is None or table.empty:
+        return None
+    instructions = list(dict.fromkeys(table["instruction"]))
+    vmax = float(np.nanmax(np.abs(table["delta"].to_numpy(dtype=float)))) or 1.0
+    fig, axes = plt.subplots(
+        1, len(instructions), figsize=(3.6 * len(instructions), 3.8), sharey=True, squeeze=False
+    )
+    image = None
+    for ax, instruction in zip(axes[0], instructions, strict=True):
+        sub = table[table["instruction"] == instruction]
+        grid = sub.pivot(index="layer", columns="token", values="delta").sort_index()
+        image = ax.imshow(
+            grid.to_numpy(dtype=float),
+            aspect="auto",
+            origin="lower",
+            cmap="RdBu_r",
+            vmin=-vmax,
+            vmax=vmax,
+        )
+        ax.set_title(str(instruction).replace("_", " "))
+        ax.set_xlabel("sentence token")
+    axes[0][0].set_ylabel("layer")
+    if image is not None:
+        fig.colorbar(image, ax=axes[0].tolist(), label="cos(word) - cos(baseline words)")
+    fig.suptitle("Intentional control by token and layer")
+    out = Path(path)
+    fig.savefig(out, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return out

@@ -635,7 +635,12 @@ def write_report(
             "(cos), the mean cosine with other words' vectors (baseline), their per-trial "
             "difference (delta, t CI), and contrasts between instructions (Welch CI).",
             _html_table(format_table(ic))
-            + plot(plots.plot_intentional_control, ic, "intentional_control"),
+            + plot(plots.plot_intentional_control, ic, "intentional_control")
+            + plot(
+                plots_controls.plot_intentional_control_tokens,
+                analysis.intentional_control_token_table(df),
+                "intentional_control_tokens",
+            ),
         )
     )
     from introscope.scorecard import scorecard_html, scorecard_sections

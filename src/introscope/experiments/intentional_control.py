@@ -3,7 +3,8 @@
 The model is told to write a sentence while thinking (or not thinking) about a word; the
 sentence is prefilled as its reply. Measure: cosine between the mean activation over the
 reply's sentence tokens and the word's concept vector, at every layer, against the mean
-cosine with other words' vectors (the baseline). No injection is involved.
+cosine with other words' vectors (the baseline); the same per token, so the time course
+over the sentence can be compared between conditions. No injection is involved.
 """
 
 from __future__ import annotations
@@ -69,16 +70,24 @@ class IntentionalControl:
         assert isinstance(acts, list)
         out = []
         for t, a in zip(trials, acts, strict=True):
-            mean = a.mean(0)  # [L, d]
-            cos = torch.nn.functional.cosine_similarity(vecs, mean[None], dim=-1)  # [W, L]
             wi = names.index(t.condition["word"])
             others = [i for i in range(len(names)) if i != wi][:N_BASELINE]
+            # Per token [T, L] and for the tokens' mean [L]: the word's vector vs the mean
+            # over other words' vectors (the baseline).
+            tok = torch.nn.functional.cosine_similarity(vecs[:, None], a[None], dim=-1)
+            cos = torch.nn.functional.cosine_similarity(vecs, a.mean(0)[None], dim=-1)
             base = cos[others].mean(0) if others else torch.zeros_like(cos[wi])
+            tok_base = tok[others].mean(0) if others else torch.zeros_like(tok[wi])
             out.append(
                 TrialResult(
                     None,
                     None,
-                    {"cos_by_layer": cos[wi].tolist(), "baseline_by_layer": base.tolist()},
+                    {
+                        "cos_by_layer": cos[wi].tolist(),
+                        "baseline_by_layer": base.tolist(),
+                        "cos_by_token": tok[wi].tolist(),  # [token][layer]
+                        "baseline_by_token": tok_base.tolist(),
+                    },
                 )
             )
         return out
