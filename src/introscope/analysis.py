@@ -524,11 +524,7 @@ def thoughts_vs_text_table(df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (layer, strength, control), trials in sorted(
         groups.items(),
-        key=lambda kv: (
-            _sort_key(kv[0][0]),
-            _sort_key(kv[0][1]),
-            _sort_key(kv[0][2], CONTROL_ORDER),
-        ),
+        key=lambda kv: config_order(kv[0]),
     ):
         out: dict[str, Any] = {
             "layer": layer,
@@ -700,11 +696,7 @@ def outcome_table(df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (layer, strength, control), trials in sorted(
         groups.items(),
-        key=lambda kv: (
-            _sort_key(kv[0][0]),
-            _sort_key(kv[0][1]),
-            _sort_key(kv[0][2], CONTROL_ORDER),
-        ),
+        key=lambda kv: config_order(kv[0]),
     ):
         outcomes: list[str] = []
         for t in trials:
@@ -763,11 +755,7 @@ def yes_bias_generation_table(df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (layer, strength, control), trials in sorted(
         groups.items(),
-        key=lambda kv: (
-            _sort_key(kv[0][0]),
-            _sort_key(kv[0][1]),
-            _sort_key(kv[0][2], CONTROL_ORDER),
-        ),
+        key=lambda kv: config_order(kv[0]),
     ):
         out: dict[str, Any] = {
             "layer": layer,

@@ -46,6 +46,7 @@ from introscope.analysis import (
     _sort_key,
     _strength,
     config_key,
+    config_order,
 )
 from introscope.stats import (
     Difference,
@@ -157,11 +158,7 @@ def mismatch_table(df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (layer, strength, control), trials in sorted(
         groups.items(),
-        key=lambda kv: (
-            _sort_key(kv[0][0]),
-            _sort_key(kv[0][1]),
-            _sort_key(kv[0][2], CONTROL_ORDER),
-        ),
+        key=lambda kv: config_order(kv[0]),
     ):
         cong = [t for t in trials if _cond(t, "congruent") is True]
         inc = [t for t in trials if _cond(t, "congruent") is False]
