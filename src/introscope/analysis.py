@@ -230,6 +230,18 @@ def config_order(key: Key) -> tuple[Any, ...]:
     return (_sort_key(key[0]), _sort_key(key[1]), _sort_key(key[2], CONTROL_ORDER))
 
 
+def _by_config(
+    recs: Iterable[dict[str, Any]],
+) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Trials grouped by configuration, in :func:`config_order`, each paired with the start
+    of its output row (layer, strength, control, n_trials)."""
+    groups = _group(recs, config_key)
+    return [
+        ({"layer": k[0], "strength": k[1], "control": k[2], "n_trials": len(v)}, v)
+        for k, v in sorted(groups.items(), key=lambda kv: config_order(kv[0]))
+    ]
+
+
 def _matched(
     controls: list[dict[str, Any]], layer: int | None, strength: float | None
 ) -> list[dict[str, Any]]:
@@ -300,18 +312,9 @@ def detection_table(df: pd.DataFrame, grader: str = "rules") -> pd.DataFrame:
     if not recs:
         return pd.DataFrame()
     controls = [r for r in recs if _cond(r, "control") == "none"]
-    groups = _group(
-        recs,
-        config_key,
-    )
     rows = []
-    for (layer, strength, control), trials in groups.items():
-        out: dict[str, Any] = {
-            "layer": layer,
-            "strength": strength,
-            "control": control,
-            "n_trials": len(trials),
-        }
+    for out, trials in _by_config(recs):
+        layer, strength, control = out["layer"], out["strength"], out["control"]
         g = [t["grades"] for t in trials]
         is_control = control == "none"
         _put_rate(out, "success", (None if is_control else _success(x, grader) for x in g))
@@ -332,14 +335,7 @@ def detection_table(df: pd.DataFrame, grader: str = "rules") -> pd.DataFrame:
             _put_rate_diff(out, "net_detection", (_success(x, grader) for x in g), ctrl)
             _put_rate_diff(out, "net_affirmative", claims, ctrl)
         rows.append(out)
-    rows.sort(
-        key=lambda o: (
-            _sort_key(o["layer"]),
-            _sort_key(o["strength"]),
-            _sort_key(o["control"], CONTROL_ORDER),
-        )
-    )
-    return _frame(rows)
+    return _frame(rows)  # already in config_order: _by_config sorts the groups
 
 
 def detection_logit_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -354,18 +350,9 @@ def detection_logit_table(df: pd.DataFrame) -> pd.DataFrame:
     if not recs:
         return pd.DataFrame()
     controls = [r for r in recs if _cond(r, "control") == "none"]
-    groups = _group(
-        recs,
-        config_key,
-    )
     rows = []
-    for (layer, strength, control), trials in groups.items():
-        out: dict[str, Any] = {
-            "layer": layer,
-            "strength": strength,
-            "control": control,
-            "n_trials": len(trials),
-        }
+    for out, trials in _by_config(recs):
+        layer, strength, control = out["layer"], out["strength"], out["control"]
         p = [_number(t["logits"].get("p_yes")) for t in trials]
         _put_mean(out, "p_yes", p)
         ctrl = [_number(c["logits"].get("p_yes")) for c in _matched(controls, layer, strength)]
@@ -395,14 +382,7 @@ def detection_logit_table(df: pd.DataFrame) -> pd.DataFrame:
         out["top_rank_vs_chance_ci_high"] = out["top_rank_ci_high"] - chance
         out["top_rank_vs_chance_n"] = out["top_rank_n"]
         rows.append(out)
-    rows.sort(
-        key=lambda o: (
-            _sort_key(o["layer"]),
-            _sort_key(o["strength"]),
-            _sort_key(o["control"], CONTROL_ORDER),
-        )
-    )
-    return _frame(rows)
+    return _frame(rows)  # already in config_order: _by_config sorts the groups
 
 
 # --------------------------------------------------------------------------- yes-bias
@@ -517,21 +497,9 @@ def thoughts_vs_text_table(df: pd.DataFrame) -> pd.DataFrame:
     if not recs:
         return pd.DataFrame()
     controls = [r for r in recs if _cond(r, "control") == "none"]
-    groups = _group(
-        recs,
-        config_key,
-    )
     rows = []
-    for (layer, strength, control), trials in sorted(
-        groups.items(),
-        key=lambda kv: config_order(kv[0]),
-    ):
-        out: dict[str, Any] = {
-            "layer": layer,
-            "strength": strength,
-            "control": control,
-            "n_trials": len(trials),
-        }
+    for out, trials in _by_config(recs):
+        layer, strength, control = out["layer"], out["strength"], out["control"]
         ident = [_identified(t) for t in trials]
         _put_rate(out, "identification", ident)
         ncs = [_number(t["logits"].get("n_candidates")) for t in trials]
@@ -748,21 +716,9 @@ def yes_bias_generation_table(df: pd.DataFrame) -> pd.DataFrame:
         else {}
     )
     ctrl = [_grade(r, "answered_yes") for r in yb if _cond(r, "control") == "none"]
-    groups = _group(
-        (r for r in yb if _cond(r, "control") != "none"),
-        config_key,
-    )
     rows = []
-    for (layer, strength, control), trials in sorted(
-        groups.items(),
-        key=lambda kv: config_order(kv[0]),
-    ):
-        out: dict[str, Any] = {
-            "layer": layer,
-            "strength": strength,
-            "control": control,
-            "n_trials": len(trials),
-        }
+    for out, trials in _by_config(r for r in yb if _cond(r, "control") != "none"):
+        layer, strength, control = out["layer"], out["strength"], out["control"]
         yes = [_grade(t, "answered_yes") for t in trials]
         _put_rate(out, "answered_yes", yes)
         _put_rate_diff(out, "yes_bias_shift", yes, ctrl)
