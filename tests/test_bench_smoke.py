@@ -68,3 +68,30 @@ def test_bench_prompt_is_detection_style(lm: LoadedModel) -> None:
     assert 150 <= n <= 200
     assert prompt.count(bench.TRIAL_MARKER) == 1
     assert prompt.rstrip().endswith("assistant")
+
+
+def test_bench_target_lines_follow_the_measured_ratios(capsys) -> None:  # type: ignore[no-untyped-def]
+    bench = _bench_module()
+    R = bench.Result
+
+    def res(name: str, batch: int, trials: int, wall: float) -> object:
+        return R(name, batch, trials, [wall, wall * 1.1, wall * 0.9], [wall] * 3, 1.0)
+
+    results = [
+        res("(i) naive loop", 1, 4, 20.0),  # 0.2 trials/s
+        res("(ii) engine, no prefix reuse, b=8", 8, 8, 10.5),
+        res("(iii) HF generate, unhooked, b=8", 8, 8, 10.0),
+        res("(ii) engine, no prefix reuse, b=32", 32, 32, 24.0),
+        res("(iii) HF generate, unhooked, b=32", 32, 32, 24.0),
+        res("(iv) engine, prefix reuse, b=32", 32, 32, 13.0),  # 1.85x (iii), 12.3x (i)
+        res("(v) engine logit readout, b=32", 32, 32, 2.0),  # 80x (i)
+    ]
+    bench.print_targets(results)
+    lines = {ln.split("  ")[1].strip(): ln for ln in capsys.readouterr().out.splitlines()[1:]}
+    assert lines["b=8 (ii) >= 0.95x (iii)"].endswith(" met")  # 0.952
+    assert lines["b=32 (ii) >= 0.95x (iii)"].endswith(" met")
+    assert lines["b=32 (iv) >= 2x (iii)"].endswith("NOT met")
+    assert "1.85" in lines["b=32 (iv) >= 2x (iii)"]
+    assert lines["b=32 (iv) >= 10x (i)"].endswith(" met")
+    assert lines["b=32 (v) >= 30x (i)"].endswith(" met")
+    assert len(lines) == 5

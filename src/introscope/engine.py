@@ -13,7 +13,9 @@ How a batch runs:
    once. Rows then differ only in their suffixes, which are left-padded *between* the prefix
    and the suffix; explicit ``position_ids`` keep every real token at its true position.
 3. The suffix pass and every decoding step run with the steering hooks active; the engine
-   tells the hooks the true position of each column before each forward call.
+   tells the hooks the true position of each column before each forward call. The KV cache
+   is given room for all decoding steps up front (:mod:`introscope.kv_cache`), so a step
+   writes one column instead of copying the cache.
 4. Greedy decoding, or sampling with a per-row ``torch.Generator`` so a row's draws never
    depend on its batchmates.
 """
@@ -30,6 +32,7 @@ from typing import Any
 
 import torch
 
+from introscope.kv_cache import reserve
 from introscope.layers import LayerSpec, block_output, resolve_layers
 from introscope.models import LoadedModel
 from introscope.steering import (
@@ -319,8 +322,13 @@ class Engine:
         reuse_prefix: bool,
         use_cache: bool,
         last_only: bool,
+        reserve_tokens: int = 0,
     ) -> tuple[Any, torch.Tensor, Positions, int]:
-        """Forward the whole prompt batch; returns (output, attention mask, positions, P)."""
+        """Forward the whole prompt batch; returns (output, attention mask, positions, P).
+
+        ``reserve_tokens``: decoding steps to follow; the KV cache gets room for them (and
+        for the suffix) up front, so no step copies it.
+        """
         seqs = [r.ids for r in prep.rows]
         prefix = self._prefix_len(prep) if (reuse_prefix and use_cache) else 0
         if prefix > 0 and hooks is not None and not self._can_splice:
@@ -338,11 +346,15 @@ class Engine:
             if hooks is not None:
                 self._injected_prefix(cache, key, hooks)
         ids, mask, pos = self._batch_inputs(seqs, prefix)
+        if cache is not None and reserve_tokens > 0:
+            reserve(cache, ids.shape[1] + reserve_tokens)
         if hooks is not None:
             hooks.positions = pos
         out = self._forward(
             ids, mask, pos.position, cache, use_cache=use_cache, last_only=last_only
         )
+        if use_cache and reserve_tokens > 0:
+            reserve(self._out_cache(out), reserve_tokens)
         return out, mask, pos, prefix
 
     # ----------------------------------------------------------------- public API
@@ -384,7 +396,12 @@ class Engine:
         done = [False] * b
         with self._maybe_active(hooks):
             out, mask, pos, _ = self._run_prompt(
-                prep, hooks, reuse_prefix=reuse_prefix, use_cache=use_cache, last_only=True
+                prep,
+                hooks,
+                reuse_prefix=reuse_prefix,
+                use_cache=use_cache,
+                last_only=True,
+                reserve_tokens=max_new_tokens - 1,
             )
             cache = self._out_cache(out) if use_cache else None
             all_ids, all_pos = None, pos
