@@ -63,6 +63,12 @@ def test_subprocess_run_bad_spec(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+def test_subprocess_serve_missing_vector_dir(tmp_path: Path) -> None:
+    proc = run_cli("serve", "--vector-dir", str(tmp_path / "nope"), timeout=60)
+    assert proc.returncode != 0
+    assert_one_error_line(proc.stderr, proc.stdout, "--vector-dir", "not a directory")
+
+
 @pytest.mark.slow
 def test_subprocess_models_json() -> None:
     proc = run_cli("models", "--json")

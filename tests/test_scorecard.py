@@ -441,3 +441,13 @@ def test_load_run_frame_roundtrip(run_dir: Path) -> None:
     trials = ac.content_trials(df)
     assert set(trials["source"]) == {"text", "logits"}
     assert (trials["control"] != "none").all()
+
+
+def test_interval_text_never_prints_nan() -> None:
+    from introscope.scorecard import _ci
+
+    assert _ci(0.125, -0.5, 0.75) == "+0.12 [-0.50, +0.75]"
+    for lo, hi in ((math.nan, math.nan), (0.1, math.nan)):
+        text = _ci(0.125, lo, hi)
+        assert "nan" not in text and text.startswith("+0.12") and "too few trials" in text
+    assert _ci(math.nan, 0.0, 1.0) == "n/a"

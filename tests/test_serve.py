@@ -73,8 +73,13 @@ def dust(engine: Engine) -> VectorSet:
 
 
 @pytest.fixture(scope="module")
-def app(lm: LoadedModel) -> FastAPI:
-    return create_app(lm, model_name="smol-test")
+def vector_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("vectors")
+
+
+@pytest.fixture(scope="module")
+def app(lm: LoadedModel, vector_dir: Path) -> FastAPI:
+    return create_app(lm, model_name="smol-test", vector_dir=vector_dir)
 
 
 @pytest.fixture(scope="module")
@@ -144,10 +149,10 @@ def test_injected_chat_matches_engine(
 
 
 def test_vector_file_and_window(
-    client: httpx.Client, lm: LoadedModel, engine: Engine, dust: VectorSet, tmp_path: Path
+    client: httpx.Client, lm: LoadedModel, engine: Engine, dust: VectorSet, vector_dir: Path
 ) -> None:
-    path = save_vectors(dust, tmp_path / "dust.safetensors")
-    spec = {"vector_file": str(path), "vector": "Dust", "layer": 15, "strength": 8}
+    save_vectors(dust, vector_dir / "dust.safetensors")
+    spec = {"vector_file": "dust.safetensors", "vector": "Dust", "layer": 15, "strength": 8}
     r = post(
         client, "/v1/chat/completions", {**CHAT, "introscope": {**spec, "window": "generated"}}
     )
@@ -218,7 +223,9 @@ BAD = [
     ({**CHAT, "introscope": {**DUST, "mode": "multiply"}}, "mode"),
     ({**CHAT, "introscope": {"layer": 0.5, "strength": 4}}, "concept"),
     ({**CHAT, "introscope": {**DUST, "colour": "red"}}, "introscope.colour"),
-    ({**CHAT, "introscope": {**DUST, "vector_file": "/no/such.safetensors"}}, "does not exist"),
+    ({**CHAT, "introscope": {**DUST, "vector_file": "no-such.safetensors"}}, "does not exist"),
+    ({**CHAT, "introscope": {**DUST, "vector_file": "/etc/passwd"}}, "vector directory"),
+    ({**CHAT, "introscope": {**DUST, "vector_file": "../../x.safetensors"}}, "vector directory"),
     ({**CHAT, "stream": True}, "Streaming is not supported"),
     ({**CHAT, "n": 3}, "n=1"),
     ({**CHAT, "top_p": 0}, "top_p"),
@@ -278,3 +285,18 @@ def test_api_key_and_loaded_vectors(keyed: httpx.Client, client: httpx.Client) -
         headers=auth,
     )
     assert_one_sentence_400(r, "No vector named 'Zebra'")
+    # Started without a vector directory, the server reads no files at all.
+    r = post(
+        keyed,
+        "/v1/chat/completions",
+        {**CHAT, "introscope": {**DUST, "vector_file": "dust.safetensors"}},
+        headers=auth,
+    )
+    assert_one_sentence_400(r, "--vector-dir")
+
+
+def test_vector_dir_must_exist(lm: LoadedModel, tmp_path: Path) -> None:
+    from introscope.errors import InjectionError
+
+    with pytest.raises(InjectionError, match="not a directory"):
+        create_app(lm, vector_dir=tmp_path / "missing")

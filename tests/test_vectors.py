@@ -211,7 +211,9 @@ def test_engine_rejects_bad_injections(lm, engine):
     assert count_hooks(lm.model) == before
 
 
-@pytest.mark.parametrize("text", ["sideways", "from:", "from:1:2:3", "", "span", "to:3"])
+@pytest.mark.parametrize(
+    "text", ["sideways", "from:", "from:1:2:3", "", "span", "to:3", "span:3", "span:1:2:3"]
+)
 def test_bad_window_string(text):
     with pytest.raises(InjectionError, match="is not one of"):
         Window.parse(text)
@@ -225,6 +227,9 @@ def test_window_parse_good_strings():
     assert Window.parse('from:"the cat"') == Window.from_marker("the cat")
     assert Window.parse("span:3:9") == Window.span(3, 9)
     assert Window.parse("span:'x y'") == Window.span_marker("x y")
+    # unquoted text is a marker too, as long as it is not just numbers
+    assert Window.parse("from:Trial 1") == Window.from_marker("Trial 1")
+    assert Window.parse("span:the cat") == Window.span_marker("the cat")
 
 
 # ------------------------------------------------------------------------- model loading

@@ -427,6 +427,10 @@ def serve(
     host: Annotated[str, typer.Option(help="Bind address (loopback by default)")] = "127.0.0.1",
     port: int = 8000,
     vectors: Annotated[Path | None, typer.Option(help="A vector file to serve")] = None,
+    vector_dir: Annotated[
+        Path | None,
+        typer.Option(help="Directory from which requests may load vector files by name"),
+    ] = None,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
 ) -> None:
@@ -434,10 +438,12 @@ def serve(
     from introscope.serve import serve as run_server
     from introscope.vectors import load_vectors
 
+    if vector_dir is not None and not vector_dir.is_dir():
+        raise IntroscopeError(f"--vector-dir {str(vector_dir)!r} is not a directory.")
     lm = _load(model, device, dtype)
     vs = load_vectors(vectors, lm) if vectors is not None else None
     console.print(f"Serving {lm.info.spec} on http://{host}:{port}/v1")
-    run_server(lm, host=host, port=port, vectors=vs)
+    run_server(lm, host=host, port=port, vectors=vs, vector_dir=vector_dir)
 
 
 def main() -> None:

@@ -126,9 +126,10 @@ def _ci(est: Any, lo: Any, hi: Any, signed: bool = True, dec: int = 2) -> str:
     if _nan(e):
         return "n/a"
     f = ("{:+." if signed else "{:.") + f"{dec}f}}"
-    a_s = "nan" if _nan(a) else f.format(a)
-    b_s = "nan" if _nan(b) else f.format(b)
-    return f"{f.format(e)} [{a_s}, {b_s}]"
+    if _nan(a) or _nan(b):
+        # e.g. a difference whose one arm has a single trial: say so rather than print nan
+        return f"{f.format(e)} (no interval: too few trials)"
+    return f"{f.format(e)} [{f.format(a)}, {f.format(b)}]"
 
 
 def _pct(x: Any) -> str:

@@ -10,7 +10,9 @@ an injection::
 
 ``concept`` (or ``vector``) names a vector in the set the server was started with; without
 one, concept vectors are built on the fly (DESIGN §3.1) and cached per concept.
-``"vector_file": PATH`` with ``"vector": NAME`` reads a saved vector file instead. ``layer``
+``"vector_file": NAME`` with ``"vector": NAME`` reads a saved vector file instead; the server
+only reads files inside the directory it was started with (``vector_dir``, CLI
+``--vector-dir``), so a request cannot make it open an arbitrary path. ``layer``
 is an index or a depth fraction, ``window`` uses the CLI syntax of
 :meth:`~introscope.steering.Window.parse` and resolves against the chat-templated prompt.
 Responses echo :meth:`~introscope.steering.Injection.describe` in an ``introscope`` field.
@@ -129,10 +131,17 @@ class _Job:
 class _Worker:
     """Owns the engine; runs queued jobs in batches on one thread."""
 
-    def __init__(self, lm: LoadedModel, vectors: VectorSet | None, max_batch: int) -> None:
+    def __init__(
+        self,
+        lm: LoadedModel,
+        vectors: VectorSet | None,
+        max_batch: int,
+        vector_dir: Path | None = None,
+    ) -> None:
         self.lm = lm
         self.engine = Engine(lm)
         self.vectors = vectors
+        self.vector_dir = vector_dir.expanduser().resolve() if vector_dir is not None else None
         self.max_batch = max(1, max_batch)
         self.lock = threading.Lock()  # held while the model runs
         self.stats = {"submitted": 0, "requests": 0, "batches": 0, "max_batch_seen": 0}
@@ -263,8 +272,17 @@ class _Worker:
         self._concepts.move_to_end(key)
         return vs
 
-    def _file_set(self, path: str) -> VectorSet:
-        p = Path(path).expanduser()
+    def _file_set(self, name: str) -> VectorSet:
+        if self.vector_dir is None:
+            raise InjectionError(
+                "This server reads no vector files; start it with --vector-dir DIR to allow "
+                "vector_file."
+            )
+        p = (self.vector_dir / name).resolve()
+        if Path(name).is_absolute() or not p.is_relative_to(self.vector_dir):
+            raise InjectionError(
+                "vector_file must name a file inside the server's vector directory."
+            )
         try:
             st = p.stat()
             key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
@@ -361,12 +379,19 @@ def create_app(
     model_name: str | None = None,
     max_batch: int = 8,
     api_key: str | None = None,
+    vector_dir: Path | None = None,
 ) -> FastAPI:
-    """Build the FastAPI app serving ``lm`` (see the module docstring for the protocol)."""
+    """Build the FastAPI app serving ``lm`` (see the module docstring for the protocol).
+
+    ``vector_dir``: the only directory ``vector_file`` requests may read from (none: no
+    request may read a file).
+    """
     if vectors is not None:
         vectors.check_model(lm)
+    if vector_dir is not None and not vector_dir.expanduser().is_dir():
+        raise InjectionError(f"The vector directory {str(vector_dir)!r} is not a directory.")
     name = model_name or lm.info.spec
-    worker = _Worker(lm, vectors, max_batch)
+    worker = _Worker(lm, vectors, max_batch, vector_dir)
     created = int(time.time())
 
     @asynccontextmanager
@@ -480,12 +505,18 @@ def serve(
     api_key: str | None = None,
     max_batch: int = 8,
     log_level: str = "info",
+    vector_dir: Path | None = None,
 ) -> None:
     """Run the server with uvicorn until interrupted (loopback only unless ``host`` says)."""
     import uvicorn
 
     app = create_app(
-        lm, vectors=vectors, model_name=model_name, max_batch=max_batch, api_key=api_key
+        lm,
+        vectors=vectors,
+        model_name=model_name,
+        max_batch=max_batch,
+        api_key=api_key,
+        vector_dir=vector_dir,
     )
     if host not in ("127.0.0.1", "localhost", "::1") and api_key is None:
         log.warning("Serving on %s without an API key: anyone who can reach it can use it.", host)

@@ -96,7 +96,11 @@ class Window:
                     return Window.span(int(parts[0]), int(parts[1]))
             except ValueError:
                 pass
-            if (kind == "from" and len(parts) == 1) or kind == "span":
+            # Numbers in the wrong count (``span:3``, ``from:2:5``) are a typo for an index
+            # form, not a marker: only text that is not all integers names a marker.
+            if not all(_is_int(p) for p in parts) and (
+                (kind == "from" and len(parts) == 1) or kind == "span"
+            ):
                 return Window(kind, marker=rest)  # type: ignore[arg-type]
         raise InjectionError(
             f"Window {text!r} is not one of: all, generated, from:INDEX, from:TEXT, "
@@ -141,6 +145,14 @@ class Window:
                 f"({prompt_len} tokens)."
             )
         return s, e
+
+
+def _is_int(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _marker_tokens(
