@@ -82,6 +82,30 @@ def test_growing_layer_falls_back_to_copying_when_full() -> None:
     assert layer.get_seq_length() == 10
 
 
+def test_growing_layer_stays_correct_after_cache_surgery() -> None:
+    """After reorder/select/crop/reset (beam search, assisted decoding), updates still give
+    exactly what DynamicLayer gives."""
+    torch.manual_seed(1)
+    k, v = torch.randn(3, 2, 4, 5), torch.randn(3, 2, 4, 5)
+    for surgery in ("select", "reorder", "crop", "reset"):
+        layer, ref = GrowingLayer(k, v, extra=6), DynamicLayer()
+        ref.update(k, v)
+        for lay in (layer, ref):
+            if surgery == "select":
+                lay.batch_select_indices(torch.tensor([2, 0]))
+            elif surgery == "reorder":
+                lay.reorder_cache(torch.tensor([1, 1, 0]))
+            elif surgery == "crop":
+                lay.crop(-2)
+            else:
+                lay.reset()
+        b = 2 if surgery == "select" else 3
+        for _ in range(3):
+            nk, nv = torch.randn(b, 2, 1, 5), torch.randn(b, 2, 1, 5)
+            got, want = layer.update(nk, nv), ref.update(nk, nv)
+            assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1]), surgery
+
+
 def test_reserve_leaves_other_layer_types_and_spare_room_alone() -> None:
     k = torch.randn(1, 2, 3, 4)
     cache = DynamicCache()

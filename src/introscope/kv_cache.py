@@ -39,15 +39,30 @@ class GrowingLayer(DynamicLayer):
     def capacity(self) -> int:
         return int(self._keys_buf.shape[-2])
 
+    def _writes_in_place(self, m: int) -> bool:
+        """True while keys/values are still the leading views of the buffers, with room."""
+        k, v = self.keys, self.values
+        return (
+            self.is_initialized
+            and k is not None
+            and v is not None
+            and k.data_ptr() == self._keys_buf.data_ptr()
+            and v.data_ptr() == self._values_buf.data_ptr()
+            and k.shape[0] == self._keys_buf.shape[0]
+            and v.shape[0] == self._values_buf.shape[0]
+            and k.shape[-2] + m <= self.capacity
+        )
+
     def update(
         self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self._writes_in_place(key_states.shape[-2]):
+            # Out of room (a caller asked for more than it reserved), or something replaced
+            # the tensors (reset, batch_select_indices...): behave like DynamicLayer.
+            return super().update(key_states, value_states, *args, **kwargs)
         assert self.keys is not None and self.values is not None
         n = self.keys.shape[-2]
         m = key_states.shape[-2]
-        if n + m > self.capacity:
-            # Out of room (a caller asked for more than it reserved): fall back to copying.
-            return super().update(key_states, value_states, *args, **kwargs)
         self._keys_buf[:, :, n : n + m] = key_states
         self._values_buf[:, :, n : n + m] = value_states
         self.keys = self._keys_buf[:, :, : n + m]
