@@ -95,3 +95,21 @@ def test_bench_target_lines_follow_the_measured_ratios(capsys) -> None:  # type:
     assert lines["b=32 (iv) >= 10x (i)"].endswith(" met")
     assert lines["b=32 (v) >= 30x (i)"].endswith(" met")
     assert len(lines) == 5
+
+
+def test_decode_step_bench_compares_bit_identical_caches(make_tiny) -> None:  # type: ignore[no-untyped-def]
+    path = BENCH.parent / "bench_decode_step.py"
+    spec = importlib.util.spec_from_file_location("bench_decode_step", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    saved = dict(os.environ)
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    model = make_tiny("llama", n_layers=2, vocab_size=128)
+    ids = torch.randint(3, 128, (3, 9), generator=torch.Generator().manual_seed(0))
+    r = mod.compare(model, ids, 5)
+    assert r["identical"] is True
+    assert len(r["cat"]) == len(r["grow"]) == 5
