@@ -120,6 +120,12 @@ def test_reserve_leaves_other_layer_types_and_spare_room_alone() -> None:
     assert cache.layers[0] is first
     reserve(cache, 9)  # needs more: regrown, contents kept
     assert cache.layers[0] is not first and torch.equal(cache.layers[0].keys, k)
+    cache.layers[0].batch_select_indices(torch.tensor([0]))  # no longer a view: regrown
+    reserve(cache, 1)
+    assert cache.layers[0]._writes_in_place(1) and torch.equal(cache.layers[0].keys, k)
+    cache.layers[0].reset()  # emptied: left for lazy initialisation
+    reserve(cache, 1)
+    assert cache.layers[0].keys is None
 
 
 class _Other(DynamicLayer):

@@ -81,8 +81,7 @@ def reserve(cache: Any, extra: int) -> None:
         return
     for i, layer in enumerate(layers):
         if isinstance(layer, GrowingLayer):
-            assert layer.keys is not None
-            if layer.capacity - layer.keys.shape[-2] >= extra:
+            if layer._writes_in_place(extra):
                 continue
         elif type(layer) is not DynamicLayer:
             continue
