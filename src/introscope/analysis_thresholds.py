@@ -374,6 +374,23 @@ def threshold_regression(df: pd.DataFrame, confidence: float = 0.95) -> pd.DataF
 # --------------------------------------------------------------------------- summary
 
 
+def _coef_interval(c: Any) -> str:
+    """``estimate [low, high]`` of one regression coefficient row."""
+    return f"{_fmt(float(c['estimate']))} [{_fmt(float(c['ci_low']))}, {_fmt(float(c['ci_high']))}]"
+
+
+def _coefficient_finding(name: str, c: Any, sentence: str) -> dict[str, Any]:
+    """A finding row for one regression coefficient row ``c``."""
+    return {
+        "name": name,
+        "estimate": float(c["estimate"]),
+        "ci_low": float(c["ci_low"]),
+        "ci_high": float(c["ci_high"]),
+        "n": int(c["n"]),
+        "sentence": sentence,
+    }
+
+
 def thresholds_summary(df: pd.DataFrame, confidence: float = 0.95) -> list[dict[str, Any]]:
     """Headline rows ``{name, estimate, ci_low, ci_high, n, sentence}``.
 
@@ -426,19 +443,13 @@ def thresholds_summary(df: pd.DataFrame, confidence: float = 0.95) -> list[dict[
                 continue
             c = row.iloc[0]
             out.append(
-                {
-                    "name": f"connection/{term}/L{int(layer)}",
-                    "estimate": float(c["estimate"]),
-                    "ci_low": float(c["ci_low"]),
-                    "ci_high": float(c["ci_high"]),
-                    "n": int(c["n"]),
-                    "sentence": (
-                        f"At layer {int(layer)}, the concept-minus-random P(yes) difference "
-                        f"(mean over strengths) changes by {_fmt(float(c['estimate']))} "
-                        f"[{_fmt(float(c['ci_low']))}, {_fmt(float(c['ci_high']))}] {what} "
-                        f"(OLS with both connection measures, n={int(c['n'])} concepts)."
-                    ),
-                }
+                _coefficient_finding(
+                    f"connection/{term}/L{int(layer)}",
+                    c,
+                    f"At layer {int(layer)}, the concept-minus-random P(yes) difference "
+                    f"(mean over strengths) changes by {_coef_interval(c)} {what} "
+                    f"(OLS with both connection measures, n={int(c['n'])} concepts).",
+                )
             )
         for term in sorted({t for t in g["term"] if str(t).startswith("category[")}):
             alone = g[(g["model"] == "category") & (g["term"] == term)]
@@ -450,24 +461,16 @@ def thresholds_summary(df: pd.DataFrame, confidence: float = 0.95) -> list[dict[
             ref = category_label(str(a["reference"]))
             adj = ""
             if len(both):
-                b = both.iloc[0]
                 adj = (
-                    f"; {_fmt(float(b['estimate']))} [{_fmt(float(b['ci_low']))}, "
-                    f"{_fmt(float(b['ci_high']))}] after adjusting for the connection measures"
+                    f"; {_coef_interval(both.iloc[0])} after adjusting for the connection measures"
                 )
             out.append(
-                {
-                    "name": f"category/{term[len('category[') : -1]}/L{int(layer)}",
-                    "estimate": float(a["estimate"]),
-                    "ci_low": float(a["ci_low"]),
-                    "ci_high": float(a["ci_high"]),
-                    "n": int(a["n"]),
-                    "sentence": (
-                        f"At layer {int(layer)}, the concept-minus-random P(yes) difference "
-                        f"(mean over strengths) of {cat} differs from {ref} by "
-                        f"{_fmt(float(a['estimate']))} [{_fmt(float(a['ci_low']))}, "
-                        f"{_fmt(float(a['ci_high']))}]{adj}."
-                    ),
-                }
+                _coefficient_finding(
+                    f"category/{term[len('category[') : -1]}/L{int(layer)}",
+                    a,
+                    f"At layer {int(layer)}, the concept-minus-random P(yes) difference "
+                    f"(mean over strengths) of {cat} differs from {ref} by "
+                    f"{_coef_interval(a)}{adj}.",
+                )
             )
     return out

@@ -70,10 +70,13 @@ def _yerr(t: pd.DataFrame, col: str) -> np.ndarray:
     return np.nan_to_num(np.clip(err, 0.0, None), nan=0.0)
 
 
-def _save(fig: Figure, path: Path | str) -> Path:
+def _save(
+    fig: Figure, path: Path | str, rect: tuple[float, float, float, float] | None = None
+) -> Path:
+    """Lay out (within ``rect``, the whole figure by default), write a PNG, close."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
+    fig.tight_layout(rect=rect)
     fig.savefig(p, dpi=DPI, format="png")
     plt.close(fig)
     return p

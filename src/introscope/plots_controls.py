@@ -22,7 +22,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from introscope.plots import CONTROL_COLORS, DPI, _has, _label, _num, _yerr
+from introscope.plots import CONTROL_COLORS, _has, _label, _num, _save, _yerr
 
 __all__ = ["plot_localization", "plot_mismatch"]
 
@@ -52,12 +52,7 @@ def _save_with_legend(fig: Figure, ax: Axes, path: Path | str) -> Path:
         ncol = min(3, len(handles))
         fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=ncol, frameon=False)
         bottom = (0.3 + 0.17 * math.ceil(len(handles) / ncol)) / fig.get_figheight()
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout(rect=(0.0, bottom, 1.0, 1.0))
-    fig.savefig(p, dpi=DPI, format="png")
-    plt.close(fig)
-    return p
+    return _save(fig, path, rect=(0.0, bottom, 1.0, 1.0))
 
 
 def plot_mismatch(table: pd.DataFrame, path: Path | str) -> Path | None:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from introscope.analysis_thresholds import category_label
+from introscope.plots import _save
 
 __all__ = ["plot_category_thresholds"]
 
@@ -24,7 +25,6 @@ CATEGORY_COLORS = {
     "countries": "#d62728",
     "verbs": "#9467bd",
 }
-DPI = 150
 
 
 def plot_category_thresholds(table: pd.DataFrame, path: Path | str) -> Path | None:
@@ -79,9 +79,4 @@ def plot_category_thresholds(table: pd.DataFrame, path: Path | str) -> Path | No
         ax.legend(fontsize=7, loc="upper left")
     axes[0][0].set_ylabel("P(yes): concept − matched random\n(mean over concepts, 95% CI)")
     fig.suptitle("Category thresholds (ringed: lowest strength, CI > 0)", fontsize=9)
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(p, dpi=DPI, format="png")
-    plt.close(fig)
-    return p
+    return _save(fig, path)
