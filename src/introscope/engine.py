@@ -353,8 +353,8 @@ class Engine:
         out = self._forward(
             ids, mask, pos.position, cache, use_cache=use_cache, last_only=last_only
         )
-        if use_cache and reserve_tokens > 0:
-            reserve(self._out_cache(out), reserve_tokens)
+        if cache is None and use_cache and reserve_tokens > 0:
+            reserve(self._out_cache(out), reserve_tokens)  # no prefix: the cache is new
         return out, mask, pos, prefix
 
     # ----------------------------------------------------------------- public API
