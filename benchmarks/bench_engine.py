@@ -45,7 +45,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 # for the cores (an elementwise op went from ~30 us to ~8 ms in our measurements); there,
 # --passive makes every configuration wait passively alike. Passive waiting costs small
 # ops a thread wake-up each: a batch-32 decoding step of the bundled model went from about
-# 0.20 s to 0.31 s on the idle 2-core machine (benchmarks/RESULTS.md).
+# 0.20 s to 0.28 s on the idle 2-core machine (benchmarks/RESULTS.md).
 if "--passive" in sys.argv:
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
