@@ -4,6 +4,8 @@ generations equal plain ``generate`` on every supported architecture."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from transformers import DynamicCache
@@ -11,7 +13,7 @@ from transformers.cache_utils import DynamicLayer
 
 from conftest import BUNDLED_VOCAB, TINY_ARCHS
 from introscope.engine import Engine
-from introscope.kv_cache import GrowingLayer, reserve
+from introscope.kv_cache import GrowingLayer, expanded, reserve
 from introscope.models import LoadedModel, from_modules
 
 USER_TEXTS = [
@@ -126,6 +128,31 @@ def test_reserve_leaves_other_layer_types_and_spare_room_alone() -> None:
     cache.layers[0].reset()  # emptied: left for lazy initialisation
     reserve(cache, 1)
     assert cache.layers[0].keys is None
+
+
+def test_expanded_copies_a_batch_one_cache_like_deepcopy_and_repeat() -> None:
+    torch.manual_seed(2)
+    k, v = torch.randn(1, 2, 5, 4), torch.randn(1, 2, 5, 4)
+    src = DynamicCache()
+    src.update(k, v, 0)
+    src.update(k + 1, v + 1, 1)
+    src.layers[1] = _Other()
+    src.layers[1].update(k + 1, v + 1)
+    ref = copy.deepcopy(src)
+    ref.batch_repeat_interleave(3)
+    out = expanded(src, 3, extra=4)
+    assert isinstance(out.layers[0], GrowingLayer) and out.layers[0]._writes_in_place(4)
+    assert type(out.layers[1]) is _Other  # other types: deep-copied and repeated
+    for mine, theirs in zip(out.layers, ref.layers, strict=True):
+        assert torch.equal(mine.keys, theirs.keys) and torch.equal(mine.values, theirs.values)
+    # The copy owns its tensors: writing into it (as splicing and decoding do) leaves the
+    # cached batch-1 source untouched.
+    out.layers[0].keys[1] = 0.0
+    out.layers[1].keys[1] = 0.0
+    out.layers[0].update(torch.ones(3, 2, 1, 4), torch.ones(3, 2, 1, 4))
+    assert torch.equal(src.layers[0].keys, k) and torch.equal(src.layers[1].keys, k + 1)
+    assert out.layers[0].keys.shape == (3, 2, 6, 4) and src.layers[0].keys.shape[-2] == 5
+    assert out.layers is not src.layers
 
 
 class _Other(DynamicLayer):

@@ -22,7 +22,6 @@ How a batch runs:
 
 from __future__ import annotations
 
-import copy
 import inspect
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -31,8 +30,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
-from introscope.kv_cache import reserve
+from introscope.kv_cache import expanded, reserve
 from introscope.layers import LayerSpec, block_output, resolve_layers
 from introscope.models import LoadedModel
 from introscope.steering import (
@@ -99,6 +99,77 @@ def common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
     return n
 
 
+@dataclass
+class _PrefixEntry:
+    """A shared prefix run once, hook-free, at batch 1."""
+
+    cache: Any  # its KV cache
+    logits: torch.Tensor  # [1, vocab]: next-token logits after its last token
+    residual: dict[int, torch.Tensor]  # block -> [n, d] output, for the blocks asked for
+
+
+@dataclass
+class _PromptPass:
+    """What the prompt pass hands to generation or scoring."""
+
+    logits: torch.Tensor  # [B, T, vocab]; T == 1 when only the last position was kept
+    cache: Any
+    mask: torch.Tensor  # [B, columns] attention mask over everything cached so far
+    positions: Positions  # true positions / validity of the columns just run
+    prefix: int  # shared-prefix length
+
+
+# Families whose decoder loop hands each block only the previous block's hidden state (no
+# cross-block cache sharing), so blocks below an injection may be stood in for by their
+# stored hook-free outputs. Each is checked against a full recompute in tests/test_engine.py.
+SEQUENTIAL_BLOCK_FAMILIES = frozenset(
+    {
+        "llama",
+        "mistral",
+        "qwen2",
+        "qwen3",
+        "gemma",
+        "gemma2",
+        "gemma3",
+        "gemma3_text",
+        "phi3",
+        "olmo2",
+        "gpt2",
+        "gpt_neox",
+    }
+)
+
+
+@contextmanager
+def _skipping_blocks(
+    layers: nn.ModuleList, below: int, hidden: torch.Tensor | None
+) -> Iterator[None]:
+    """Blocks ``0..below-1`` return ``hidden`` without computing (or touching the cache).
+
+    Only the last of them matters: its output is the next block's input. An instance-level
+    ``forward`` (accelerate installs one for offloading) is put back afterwards.
+    """
+    if below == 0:
+        yield
+        return
+    assert hidden is not None
+
+    def stand_in(*_args: Any, **_kwargs: Any) -> torch.Tensor:
+        return hidden
+
+    saved = [layers[j].__dict__.get("forward") for j in range(below)]
+    try:
+        for j in range(below):
+            layers[j].forward = stand_in
+        yield
+    finally:
+        for j, old in enumerate(saved):
+            if old is None:
+                layers[j].__dict__.pop("forward", None)
+            else:
+                layers[j].forward = old
+
+
 class Engine:
     """Runs batches with per-row injections on one model."""
 
@@ -119,7 +190,15 @@ class Engine:
             self._can_splice = True
         except Exception:
             self._can_splice = False
-        self.stats = {"prefix_hits": 0, "prefix_misses": 0, "prefix_tokens_reused": 0}
+        model_type = str(getattr(self.model.config, "model_type", ""))
+        self._can_skip_blocks = self._can_splice and model_type in SEQUENTIAL_BLOCK_FAMILIES
+        self.stats = {
+            "prefix_hits": 0,
+            "prefix_misses": 0,
+            "prefix_tokens_reused": 0,
+            "block_tokens_skipped": 0,  # (row, block, token) triples stood in for
+            "prompts_whole_in_prefix": 0,  # batches that needed no pass after the prefix
+        }
         tok = lm.tokenizer
         eos: set[int] = set()
         for t in (tok.eos_token_id, getattr(self.model.generation_config, "eos_token_id", None)):
@@ -194,65 +273,122 @@ class Engine:
     def _out_cache(self, out: Any) -> Any:
         return getattr(out, "cache", None) or getattr(out, "past_key_values", None)
 
-    def _prefix(self, key: tuple[int, ...], batch: int) -> Any:
-        """KV cache of ``key`` (computed once, LRU-kept), copied and expanded to ``batch``."""
-        cached = self._prefix_cache.get(key)
-        if cached is None:
+    def _prefix(
+        self,
+        key: tuple[int, ...],
+        batch: int,
+        room: int,
+        residual_layers: Sequence[int] = (),
+    ) -> tuple[Any, _PrefixEntry]:
+        """The hook-free pass over ``key`` (computed once, LRU-kept) and a copy of its KV
+        cache for ``batch`` rows with ``room`` more tokens reserved. ``residual_layers``:
+        block outputs to keep as well."""
+        entry = self._prefix_cache.get(key)
+        missing = [j for j in residual_layers if entry is None or j not in entry.residual]
+        if entry is None:
             self.stats["prefix_misses"] += 1
-            dev = self.lm.device
-            ids = torch.tensor([list(key)], device=dev)
-            n = len(key)
+            entry = self._prefix_pass(key, missing)
+            self._prefix_cache[key] = entry
+            while len(self._prefix_cache) > self._prefix_cache_size:
+                self._prefix_cache.popitem(last=False)
+        else:
+            self.stats["prefix_hits"] += 1
+            self._prefix_cache.move_to_end(key)
+            if missing:  # kept from a call that needed other layers: one more batch-1 pass
+                entry.residual.update(self._prefix_pass(key, missing).residual)
+        self.stats["prefix_tokens_reused"] += len(key) * batch
+        return expanded(entry.cache, batch, room), entry
+
+    def _prefix_pass(self, key: tuple[int, ...], residual_layers: Sequence[int]) -> _PrefixEntry:
+        dev = self.lm.device
+        n = len(key)
+        residual: dict[int, torch.Tensor] = {}
+        handles = []
+
+        def keep(layer: int) -> Any:
+            def hook(_m: Any, _a: Any, output: Any) -> None:
+                # Only a block that hands on nothing but its hidden state can be stood in
+                # for by a stored one (see _skipping_blocks).
+                if isinstance(output, torch.Tensor):
+                    residual[layer] = output[0].detach().clone()
+
+            return hook
+
+        try:
+            for j in residual_layers:
+                handles.append(self.lm.layers[j].register_forward_hook(keep(j)))
             out = self._forward(
-                ids,
+                torch.tensor([list(key)], device=dev),
                 torch.ones(1, n, dtype=torch.long, device=dev),
                 torch.arange(n, device=dev)[None],
                 None,
                 use_cache=True,
                 last_only=True,
             )
-            cached = self._out_cache(out)
-            self._prefix_cache[key] = cached
-            while len(self._prefix_cache) > self._prefix_cache_size:
-                self._prefix_cache.popitem(last=False)
-        else:
-            self.stats["prefix_hits"] += 1
-            self._prefix_cache.move_to_end(key)
-        self.stats["prefix_tokens_reused"] += len(key) * batch
-        cache = copy.deepcopy(cached)
-        if batch > 1:
-            cache.batch_repeat_interleave(batch)
-        return cache
+        finally:
+            for h in handles:
+                h.remove()
+        return _PrefixEntry(self._out_cache(out), out.logits[:, -1, :], residual)
 
-    def _prefix_len(self, prep: _Prepared) -> int:
+    def _prefix_len(self, prep: _Prepared, *, whole: bool) -> int:
         """Shared prefix length: depends on the tokens only, never on the injections, so a
-        row's computation does not depend on what its batchmates inject."""
+        row's computation does not depend on what its batchmates inject.
+
+        Rows keep their last prompt token out of the prefix (its logits are needed), unless
+        ``whole`` and every row is the same prompt: then the prefix pass's own last logits
+        serve every row and no suffix pass is needed.
+        """
         ids = [r.ids for r in prep.rows]
         p = common_prefix_len(ids)
-        # Every row keeps its last prompt token out of the prefix: its logits are needed.
+        if whole and all(len(s) == p for s in ids) and prep.prompt_lens == [p] * len(ids):
+            return p
         p = min(p, min(prep.prompt_lens) - 1)
         return max(p, 0)
 
-    def _injected_prefix(self, cache: Any, key: tuple[int, ...], hooks: SteeringHooks) -> None:
+    def _prefix_groups(self, hooks: SteeringHooks, n: int) -> dict[tuple[int, int], list[int]]:
+        """Rows injected inside a prefix of ``n`` tokens, grouped by (first injected
+        position, layers to skip). A row's blocks below its lowest injected layer compute
+        exactly what the hook-free prefix pass did, so they are skipped where the
+        architecture allows it."""
+        skip_ok = self._can_skip_blocks
+        groups: dict[tuple[int, int], list[int]] = {}
+        for r, (start, low) in enumerate(
+            zip(hooks.row_starts(), hooks.row_lowest_layers(), strict=True)
+        ):
+            if start < n:
+                groups.setdefault((start, low if skip_ok else 0), []).append(r)
+        return groups
+
+    def _injected_prefix(
+        self,
+        cache: Any,
+        entry: _PrefixEntry,
+        key: tuple[int, ...],
+        hooks: SteeringHooks,
+        groups: dict[tuple[int, int], list[int]],
+    ) -> dict[int, torch.Tensor]:
         """Recompute, with hooks, the part of the shared prefix that rows injected inside it
         see differently, and splice their keys/values into the batch cache.
 
-        Rows are grouped by where their first injection starts (``s``); a group reuses the
-        hook-free cache up to ``s`` and runs only tokens ``s..P-1`` with its injections.
-        Rows without an injection inside the prefix keep the hook-free cache untouched.
+        A group (first injected position ``s``, skipped blocks ``m``) reuses the hook-free
+        cache up to ``s``, feeds block ``m`` the stored hook-free output of block ``m-1``
+        for tokens ``s..P-1``, and runs blocks ``m..`` with its injections; blocks below
+        ``m`` keep the hook-free cache, which is what they would recompute. Rows without an
+        injection inside the prefix keep the hook-free cache untouched. Returns each
+        recomputed row's logits after the prefix's last token.
         """
         n = len(key)
-        groups: dict[int, list[int]] = {}
-        for r, start in enumerate(hooks.row_starts()):
-            if start < n:
-                groups.setdefault(start, []).append(r)
         dev = self.lm.device
-        for start, rows in sorted(groups.items()):
+        logits: dict[int, torch.Tensor] = {}
+        for (start, skip), rows in sorted(groups.items()):
             k = len(rows)
+            if skip and (skip - 1) not in entry.residual:
+                skip = 0  # the block's output was not a plain tensor: run every block
             base = None
             if start > 0:
                 hooks.paused = True
                 try:
-                    base = self._prefix(key[:start], k)
+                    base, _ = self._prefix(key[:start], k, n - start)
                 finally:
                     hooks.paused = False
             ids = torch.tensor([list(key[start:])] * k, device=dev)
@@ -262,20 +398,28 @@ class Engine:
                 torch.ones_like(position, dtype=torch.bool),
                 torch.tensor(rows, device=dev),
             )
-            out = self._forward(
-                ids,
-                torch.ones(k, n, dtype=torch.long, device=dev),
-                position,
-                base,
-                use_cache=True,
-                last_only=True,
-            )
+            stand_in = None
+            if skip:
+                self.stats["block_tokens_skipped"] += skip * k * (n - start)
+                stand_in = entry.residual[skip - 1][start:n].expand(k, -1, -1).contiguous()
+            with _skipping_blocks(self.lm.layers, skip, stand_in):
+                out = self._forward(
+                    ids,
+                    torch.ones(k, n, dtype=torch.long, device=dev),
+                    position,
+                    base,
+                    use_cache=True,
+                    last_only=True,
+                )
             index = torch.tensor(rows, device=dev)
-            for mine, theirs in zip(
-                _cache_layers(cache), _cache_layers(self._out_cache(out)), strict=True
-            ):
-                mine.keys[index] = theirs.keys
-                mine.values[index] = theirs.values
+            layers = zip(_cache_layers(cache), _cache_layers(self._out_cache(out)), strict=True)
+            for j, (mine, theirs) in enumerate(layers):
+                if j >= skip:
+                    mine.keys[index] = theirs.keys
+                    mine.values[index] = theirs.values
+            for i, r in enumerate(rows):
+                logits[r] = out.logits[i, -1, :]
+        return logits
 
     def _batch_inputs(
         self, seqs: Sequence[Sequence[int]], prefix: int
@@ -323,39 +467,58 @@ class Engine:
         use_cache: bool,
         last_only: bool,
         reserve_tokens: int = 0,
-    ) -> tuple[Any, torch.Tensor, Positions, int]:
-        """Forward the whole prompt batch; returns (output, attention mask, positions, P).
+        logits_only: bool = False,
+    ) -> _PromptPass:
+        """Forward the whole prompt batch.
 
         ``reserve_tokens``: decoding steps to follow; the KV cache gets room for them (and
-        for the suffix) up front, so no step copies it.
+        for the suffix) up front, so no step copies it. ``logits_only``: the caller needs
+        the last logits and the cache but no forward pass over the last tokens (forward
+        hooks of its own), so a batch of one repeated prompt may take everything from the
+        shared prefix.
         """
         seqs = [r.ids for r in prep.rows]
-        prefix = self._prefix_len(prep) if (reuse_prefix and use_cache) else 0
+        may_take_all = logits_only and last_only
+        prefix = self._prefix_len(prep, whole=may_take_all) if (reuse_prefix and use_cache) else 0
         if prefix > 0 and hooks is not None and not self._can_splice:
             prefix = min(prefix, hooks.earliest_start())  # older caches: stop at injections
-        cache = None
-        if prefix > 0:
-            key = tuple(seqs[0][:prefix])
+        if prefix == 0:
+            ids, mask, pos = self._batch_inputs(seqs, 0)
             if hooks is not None:
-                hooks.paused = True
-            try:
-                cache = self._prefix(key, len(seqs))
-            finally:
-                if hooks is not None:
-                    hooks.paused = False
-            if hooks is not None:
-                self._injected_prefix(cache, key, hooks)
+                hooks.positions = pos
+            out = self._forward(
+                ids, mask, pos.position, None, use_cache=use_cache, last_only=last_only
+            )
+            cache = self._out_cache(out) if use_cache else None
+            if cache is not None and reserve_tokens > 0:
+                reserve(cache, reserve_tokens)
+            return _PromptPass(out.logits, cache, mask, pos, 0)
+        key = tuple(seqs[0][:prefix])
+        whole = all(len(s) == prefix for s in seqs)  # nothing after the prefix
         ids, mask, pos = self._batch_inputs(seqs, prefix)
-        if cache is not None and reserve_tokens > 0:
-            reserve(cache, ids.shape[1] + reserve_tokens)
+        groups = self._prefix_groups(hooks, prefix) if hooks is not None else {}
+        wanted = sorted({skip - 1 for _start, skip in groups if skip > 0})
+        room = (0 if whole else ids.shape[1]) + reserve_tokens
+        if hooks is not None:
+            hooks.paused = True
+        try:
+            cache, entry = self._prefix(key, len(seqs), room, wanted)
+        finally:
+            if hooks is not None:
+                hooks.paused = False
+        recomputed = (
+            self._injected_prefix(cache, entry, key, hooks, groups) if hooks is not None else {}
+        )
+        if whole:
+            self.stats["prompts_whole_in_prefix"] += 1
+            logits = entry.logits.expand(len(seqs), -1).clone()
+            for r, row_logits in recomputed.items():
+                logits[r] = row_logits
+            return _PromptPass(logits[:, None, :], cache, mask, pos, prefix)
         if hooks is not None:
             hooks.positions = pos
-        out = self._forward(
-            ids, mask, pos.position, cache, use_cache=use_cache, last_only=last_only
-        )
-        if cache is None and use_cache and reserve_tokens > 0:
-            reserve(self._out_cache(out), reserve_tokens)  # no prefix: the cache is new
-        return out, mask, pos, prefix
+        out = self._forward(ids, mask, pos.position, cache, use_cache=True, last_only=last_only)
+        return _PromptPass(out.logits, self._out_cache(out), mask, pos, prefix)
 
     # ----------------------------------------------------------------- public API
     @torch.inference_mode()
@@ -395,27 +558,27 @@ class Engine:
         out_tokens: list[list[int]] = [[] for _ in range(b)]
         done = [False] * b
         with self._maybe_active(hooks):
-            out, mask, pos, _ = self._run_prompt(
+            first = self._run_prompt(
                 prep,
                 hooks,
                 reuse_prefix=reuse_prefix,
                 use_cache=use_cache,
                 last_only=True,
                 reserve_tokens=max_new_tokens - 1,
+                logits_only=True,
             )
-            cache = self._out_cache(out) if use_cache else None
-            all_ids, all_pos = None, pos
+            cache, mask = first.cache, first.mask
+            all_ids, all_pos = None, first.positions
             if not use_cache:
                 all_ids, _, all_pos = self._batch_inputs([r.ids for r in prep.rows], 0)
-            logits = out.logits[:, -1, :]
+            logits = first.logits[:, -1, :]
             eos_cols = (
                 torch.tensor(sorted(self.eos_ids), device=logits.device)
                 if ignore_eos and self.eos_ids
                 else None
             )
             for step in range(max_new_tokens):
-                if eos_cols is not None:
-                    logits = logits.clone()
+                if eos_cols is not None:  # in place: nothing else reads these logits
                     logits[:, eos_cols] = float("-inf")
                 nxt = self._choose(logits, temperature, top_p, gens)
                 for r in range(b):
@@ -492,10 +655,15 @@ class Engine:
         prep = self.prepare(prompts, injections)
         hooks = self._hooks(prep)
         with self._maybe_active(hooks):
-            out, *_ = self._run_prompt(
-                prep, hooks, reuse_prefix=reuse_prefix, use_cache=True, last_only=True
+            first = self._run_prompt(
+                prep,
+                hooks,
+                reuse_prefix=reuse_prefix,
+                use_cache=True,
+                last_only=True,
+                logits_only=True,
             )
-        return torch.log_softmax(out.logits[:, -1, :].float(), dim=-1)
+        return torch.log_softmax(first.logits[:, -1, :].float(), dim=-1)
 
     @torch.inference_mode()
     def continuation_logprobs(
@@ -521,10 +689,10 @@ class Engine:
         prep = self.prepare(prompts, injections, suffixes=cont_ids)
         hooks = self._hooks(prep)
         with self._maybe_active(hooks):
-            out, *_ = self._run_prompt(
+            scored = self._run_prompt(
                 prep, hooks, reuse_prefix=reuse_prefix, use_cache=True, last_only=False
             )
-        logp = torch.log_softmax(out.logits.float(), dim=-1)
+        logp = torch.log_softmax(scored.logits.float(), dim=-1)
         width = logp.shape[1]
         totals = []
         for r, c in enumerate(cont_ids):
@@ -585,9 +753,9 @@ class Engine:
             try:
                 for layer in idx:
                     handles.append(self.lm.layers[layer].register_forward_hook(grab(layer)))
-                _out, _mask, pos, _prefix = self._run_prompt(
+                pos = self._run_prompt(
                     prep, hooks, reuse_prefix=reuse_prefix, use_cache=reuse_prefix, last_only=True
-                )
+                ).positions
             finally:
                 for h in handles:
                     h.remove()

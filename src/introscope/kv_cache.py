@@ -14,6 +14,7 @@ quantized) are left as they are.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
@@ -91,3 +92,31 @@ def reserve(cache: Any, extra: int) -> None:
         if keys.dim() != 4 or keys.numel() == 0:
             continue
         layers[i] = GrowingLayer(keys, values, extra)
+
+
+def expanded(cache: Any, batch: int, extra: int) -> Any:
+    """A copy of the batch-1 ``cache`` for ``batch`` rows, every plain dynamic layer with room
+    for ``extra`` more tokens: one broadcasting copy per layer, where deep-copying, repeating
+    and then reserving would copy three times. Other layer types are deep-copied and
+    repeated as Hugging Face does it."""
+    layers = []
+    for layer in cache.layers:
+        keys, values = layer.keys, layer.values
+        if (
+            type(layer) in (DynamicLayer, GrowingLayer)
+            and getattr(layer, "is_initialized", False)
+            and keys is not None
+            and values is not None
+            and keys.dim() == 4
+            and keys.shape[0] == 1
+        ):
+            k = keys.expand(batch, -1, -1, -1)
+            layers.append(GrowingLayer(k, values.expand(batch, -1, -1, -1), max(extra, 0)))
+        else:
+            other = copy.deepcopy(layer)
+            if batch > 1:
+                other.batch_repeat_interleave(batch)
+            layers.append(other)
+    out = copy.copy(cache)  # shares only the cache's settings, not its layers
+    out.layers = layers
+    return out

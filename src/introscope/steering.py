@@ -348,6 +348,15 @@ class SteeringHooks:
                     out[r] = min(out[r], int(s.start[r]))
         return out
 
+    def row_lowest_layers(self) -> list[int]:
+        """Per batch row, the lowest layer any of its injections touches (0 if none)."""
+        out = [len(self.layers)] * self.batch
+        for layer, slots in self._slots.items():
+            for s in slots:
+                for r in s.rows.nonzero()[:, 0].tolist():
+                    out[r] = min(out[r], layer)
+        return [0 if x == len(self.layers) else x for x in out]
+
     def _hook(self, layer: int) -> Any:
         slots = self._slots[layer]
 
