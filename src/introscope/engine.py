@@ -7,11 +7,15 @@ of prompts (already chat-templated text) and, per row, zero or more
 How a batch runs:
 
 1. Each prompt is tokenized on its own; windows are resolved to token ranges per row.
-2. **Shared-prefix reuse.** The longest token prefix common to all rows *and* ending before
-   the earliest injected position is run once (batch 1, no hooks) and its KV cache is copied
-   to every row. Prefixes are kept in a small LRU, so a sweep over one preamble computes it
-   once. Rows then differ only in their suffixes, which are left-padded *between* the prefix
-   and the suffix; explicit ``position_ids`` keep every real token at its true position.
+2. **Shared-prefix reuse.** The longest token prefix common to all rows (less each row's
+   last prompt token, unless every row is the same prompt) is run once (batch 1, no hooks)
+   and its KV cache is copied to every row, with room reserved for what follows. Prefixes
+   are kept in a small LRU, so a sweep over one preamble computes it once. Rows injected
+   inside the prefix recompute it from their first injected position, with their hooks,
+   through the blocks from their lowest injected layer up (the blocks below would compute
+   exactly the hook-free values), and their keys/values are spliced in. Rows then differ
+   only in their suffixes, which are left-padded *between* the prefix and the suffix;
+   explicit ``position_ids`` keep every real token at its true position.
 3. The suffix pass and every decoding step run with the steering hooks active; the engine
    tells the hooks the true position of each column before each forward call. The KV cache
    is given room for all decoding steps up front (:mod:`introscope.kv_cache`), so a step
