@@ -150,3 +150,22 @@ def test_stand_in_blocks_are_restored_even_after_an_error(lm) -> None:
         assert all("forward" not in layers[j].__dict__ for j in (0, 2, 3))
     finally:
         del layers[1].forward
+
+
+def test_unlisted_architectures_run_every_block(make_tiny, lm) -> None:
+    """A family not checked for sequential blocks gets the full recomputation, same output."""
+    model = make_tiny("llama", n_layers=4, vocab_size=BUNDLED_VOCAB, seed=4)
+    tiny = from_modules(model, lm.tokenizer, name="tiny-llama")
+    injs = _injections(tiny, seed=2, strength=4.0)
+    prompts = [_prompt(lm)] * len(injs)
+    listed = Engine(tiny)
+    _, tok_listed = _run(listed, prompts, injs)
+    model.config.model_type = "some_new_family"
+    try:
+        unlisted = Engine(tiny)
+        assert not unlisted._can_skip_blocks
+        _, tok_unlisted = _run(unlisted, prompts, injs)
+    finally:
+        model.config.model_type = "llama"
+    assert unlisted.stats["block_tokens_skipped"] == 0 < listed.stats["block_tokens_skipped"]
+    assert tok_unlisted == tok_listed
