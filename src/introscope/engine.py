@@ -120,7 +120,6 @@ class _PromptPass:
     cache: Any
     mask: torch.Tensor  # [B, columns] attention mask over everything cached so far
     positions: Positions  # true positions / validity of the columns just run
-    prefix: int  # shared-prefix length
 
 
 # Families whose decoder loop hands each block only the previous block's hidden state (no
@@ -484,7 +483,7 @@ class Engine:
             cache = self._out_cache(out) if use_cache else None
             if cache is not None and reserve_tokens > 0:
                 reserve(cache, reserve_tokens)
-            return _PromptPass(out.logits, cache, mask, pos, 0)
+            return _PromptPass(out.logits, cache, mask, pos)
         key = tuple(seqs[0][:prefix])
         whole = all(len(s) == prefix for s in seqs)  # nothing after the prefix
         ids, mask, pos = self._batch_inputs(seqs, prefix)
@@ -506,11 +505,11 @@ class Engine:
             logits = entry.logits.expand(len(seqs), -1).clone()
             for r, row_logits in recomputed.items():
                 logits[r] = row_logits
-            return _PromptPass(logits[:, None, :], cache, mask, pos, prefix)
+            return _PromptPass(logits[:, None, :], cache, mask, pos)
         if hooks is not None:
             hooks.positions = pos
         out = self._forward(ids, mask, pos.position, cache, use_cache=True, last_only=last_only)
-        return _PromptPass(out.logits, self._out_cache(out), mask, pos, prefix)
+        return _PromptPass(out.logits, self._out_cache(out), mask, pos)
 
     # ----------------------------------------------------------------- public API
     @torch.inference_mode()

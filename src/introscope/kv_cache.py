@@ -71,6 +71,19 @@ class GrowingLayer(DynamicLayer):
         return self.keys, self.values
 
 
+def _growable(layer: Any) -> bool:
+    """A plain dynamic layer (or a growing one) holding 4-D keys/values of some tokens."""
+    keys, values = layer.keys, layer.values
+    return (
+        type(layer) in (DynamicLayer, GrowingLayer)
+        and getattr(layer, "is_initialized", False)
+        and keys is not None
+        and values is not None
+        and keys.dim() == 4
+        and keys.numel() > 0
+    )
+
+
 def reserve(cache: Any, extra: int) -> None:
     """Give every plain dynamic layer of ``cache`` room for ``extra`` more tokens in place.
 
@@ -81,17 +94,10 @@ def reserve(cache: Any, extra: int) -> None:
     if not isinstance(layers, list) or extra <= 0:
         return
     for i, layer in enumerate(layers):
-        if isinstance(layer, GrowingLayer):
-            if layer._writes_in_place(extra):
-                continue
-        elif type(layer) is not DynamicLayer:
+        if isinstance(layer, GrowingLayer) and layer._writes_in_place(extra):
             continue
-        keys, values = layer.keys, layer.values
-        if not getattr(layer, "is_initialized", False) or keys is None or values is None:
-            continue
-        if keys.dim() != 4 or keys.numel() == 0:
-            continue
-        layers[i] = GrowingLayer(keys, values, extra)
+        if _growable(layer):
+            layers[i] = GrowingLayer(layer.keys, layer.values, extra)
 
 
 def expanded(cache: Any, batch: int, extra: int) -> Any:
@@ -101,17 +107,9 @@ def expanded(cache: Any, batch: int, extra: int) -> Any:
     repeated as Hugging Face does it."""
     layers = []
     for layer in cache.layers:
-        keys, values = layer.keys, layer.values
-        if (
-            type(layer) in (DynamicLayer, GrowingLayer)
-            and getattr(layer, "is_initialized", False)
-            and keys is not None
-            and values is not None
-            and keys.dim() == 4
-            and keys.shape[0] == 1
-        ):
-            k = keys.expand(batch, -1, -1, -1)
-            layers.append(GrowingLayer(k, values.expand(batch, -1, -1, -1), max(extra, 0)))
+        if _growable(layer) and layer.keys.shape[0] == 1:
+            k = layer.keys.expand(batch, -1, -1, -1)
+            layers.append(GrowingLayer(k, layer.values.expand(batch, -1, -1, -1), max(extra, 0)))
         else:
             other = copy.deepcopy(layer)
             if batch > 1:

@@ -285,7 +285,7 @@ class _Worker:
             )
         try:
             st = p.stat()
-            key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
+            key = (str(p), st.st_mtime_ns, st.st_size)
         except OSError:
             key = (str(p), 0, 0)
         vs = self._files.get(key)

@@ -16,7 +16,7 @@ Hooks live only inside :meth:`SteeringHooks.active` and are removed in ``finally
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -339,23 +339,25 @@ class SteeringHooks:
         ]
         return min(starts, default=OPEN_END)
 
-    def row_starts(self) -> list[int]:
-        """Per batch row, the first position any of its injections touches."""
-        out = [OPEN_END] * self.batch
-        for slots in self._slots.values():
-            for s in slots:
-                for r in s.rows.nonzero()[:, 0].tolist():
-                    out[r] = min(out[r], int(s.start[r]))
-        return out
-
-    def row_lowest_layers(self) -> list[int]:
-        """Per batch row, the lowest layer any of its injections touches (0 if none)."""
-        out = [len(self.layers)] * self.batch
+    def _row_minimum(self, value: Callable[[int, _Slot, int], int]) -> list[int | None]:
+        """Per batch row, the least ``value(layer, slot, row)`` over its injections."""
+        out: list[int | None] = [None] * self.batch
         for layer, slots in self._slots.items():
             for s in slots:
                 for r in s.rows.nonzero()[:, 0].tolist():
-                    out[r] = min(out[r], layer)
-        return [0 if x == len(self.layers) else x for x in out]
+                    v, old = value(layer, s, r), out[r]
+                    out[r] = v if old is None else min(old, v)
+        return out
+
+    def row_starts(self) -> list[int]:
+        """Per batch row, the first position any of its injections touches."""
+        starts = self._row_minimum(lambda _layer, s, r: int(s.start[r]))
+        return [OPEN_END if x is None else x for x in starts]
+
+    def row_lowest_layers(self) -> list[int]:
+        """Per batch row, the lowest layer any of its injections touches (0 if none)."""
+        lowest = self._row_minimum(lambda layer, _s, _r: layer)
+        return [0 if x is None else x for x in lowest]
 
     def _hook(self, layer: int) -> Any:
         slots = self._slots[layer]
