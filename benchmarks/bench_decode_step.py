@@ -5,7 +5,7 @@ Run:  INTROSCOPE_CACHE=/tmp/iscache python benchmarks/bench_decode_step.py [--po
 Prefills a batch of random-token prompts on the bundled model twice, then decodes from
 both, alternating step by step: one with ``DynamicCache`` as Hugging Face builds it
 (``torch.cat`` of every layer's cache per step), one after
-:func:`introscope.kv_cache.reserve` (writes in place). Prints the median step of each,
+:func:`introscope.core.kv_cache.reserve` (writes in place). Prints the median step of each,
 their ratio, and whether every step's logits were bit-identical. ``--policies`` reruns the
 measurement in subprocesses under OpenMP's default and passive wait policies (the policy
 must be set before torch starts its threads), which is how benchmarks/RESULTS.md compares
@@ -27,8 +27,8 @@ os.environ.setdefault("INTROSCOPE_CACHE", "/tmp/iscache")
 import torch
 from transformers import DynamicCache
 
-from introscope.kv_cache import reserve
-from introscope.models import load_model
+from introscope.core.kv_cache import reserve
+from introscope.core.models import load_model
 
 
 def prefill(model: Any, ids: torch.Tensor) -> tuple[float, Any, torch.Tensor]:

@@ -52,11 +52,11 @@ if "--passive" in sys.argv:
 
 import torch
 
-from introscope.engine import Engine
-from introscope.layers import block_output, replace_block_output
-from introscope.models import LoadedModel, load_model
-from introscope.steering import Injection, Window
-from introscope.vectors import concept_vectors
+from introscope.core.engine import Engine
+from introscope.core.layers import block_output, replace_block_output
+from introscope.core.models import LoadedModel, load_model
+from introscope.core.steering import Injection, Window
+from introscope.core.vectors import concept_vectors
 
 NEW_TOKENS = 48
 TRIAL_MARKER = "Trial 1:"

@@ -29,7 +29,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see bench_engine.py
 
 import torch
 
-from introscope.models import load_model
+from introscope.core.models import load_model
 from introscope.runner import run_spec
 from introscope.spec import load_spec, validate_spec
 from introscope.store import load_run

@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 import torch
 
-from introscope.engine import Engine
-from introscope.models import LoadedModel, load_model
-from introscope.vectors import VectorSet, concept_vectors, word_list
+from introscope.core.engine import Engine
+from introscope.core.models import LoadedModel, load_model
+from introscope.core.vectors import VectorSet, concept_vectors
+from introscope.words import word_list
 
 # The CI and developer machines have 2 cores shared with other jobs; with 2 intra-op threads
 # an oversubscribed CPU makes every small op wait on a descheduled thread (measured: 15x

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from introscope.engine import Engine
-from introscope.models import LoadedModel
+from introscope.core.engine import Engine
+from introscope.core.models import LoadedModel
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_engine.py"
 

@@ -20,8 +20,8 @@ import torch
 from typer.testing import CliRunner
 
 import introscope.cli as cli
-from introscope.models import LoadedModel
-from introscope.vectors import VectorSet, save_vectors
+from introscope.core.models import LoadedModel
+from introscope.core.vectors import VectorSet, save_vectors
 
 
 def _env() -> dict[str, str]:

@@ -14,14 +14,14 @@ import pandas as pd
 import pytest
 
 from introscope import analysis_controls as A
-from introscope.engine import Engine
+from introscope.core.engine import Engine
+from introscope.core.models import LoadedModel
+from introscope.core.vectors import concept_vectors, save_vectors
 from introscope.experiments import REGISTRY
 from introscope.experiments.natural_states import candidate_pool
-from introscope.models import LoadedModel
 from introscope.runner import run_spec
 from introscope.spec import load_spec, override
 from introscope.store import load_run
-from introscope.vectors import concept_vectors, save_vectors
 
 SUMMARY_KEYS = {"name", "estimate", "ci_low", "ci_high", "n", "sentence"}
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from introscope.engine import Engine
-from introscope.steering import Injection, Window, count_hooks
-from introscope.vectors import random_like
+from introscope.core.engine import Engine
+from introscope.core.steering import Injection, Window, count_hooks
+from introscope.core.vectors import random_like
 
 MAX_NEW = 24
 

@@ -12,9 +12,9 @@ from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
 from conftest import BUNDLED_VOCAB, TINY_ARCHS
-from introscope.engine import Engine
-from introscope.kv_cache import GrowingLayer, expanded, reserve
-from introscope.models import LoadedModel, from_modules
+from introscope.core.engine import Engine
+from introscope.core.kv_cache import GrowingLayer, expanded, reserve
+from introscope.core.models import LoadedModel, from_modules
 
 USER_TEXTS = [
     "Tell me about the sea.",

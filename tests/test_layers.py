@@ -10,11 +10,11 @@ import torch
 from torch import nn
 
 from conftest import BUNDLED_VOCAB, TINY_ARCHS
-from introscope.engine import Engine
+from introscope.core.engine import Engine
+from introscope.core.layers import locate_layers, resolve_layer, resolve_layers
+from introscope.core.models import from_modules
+from introscope.core.steering import Injection, Window, count_hooks
 from introscope.errors import LayerError
-from introscope.layers import locate_layers, resolve_layer, resolve_layers
-from introscope.models import from_modules
-from introscope.steering import Injection, Window, count_hooks
 
 N = 13  # enough layers for the spec "12" to be valid and "13" out of range
 

@@ -14,9 +14,9 @@ import pytest
 import torch
 
 from conftest import BUNDLED_VOCAB, TINY_ARCHS
-from introscope.engine import Engine, _skipping_blocks
-from introscope.models import LoadedModel, from_modules
-from introscope.steering import Injection, Window
+from introscope.core.engine import Engine, _skipping_blocks
+from introscope.core.models import LoadedModel, from_modules
+from introscope.core.steering import Injection, Window
 
 PREAMBLE = (
     "I can inject patterns into your activations. In each trial I will ask whether you "

@@ -32,13 +32,13 @@ import pytest
 import torch
 
 from introscope import runner
-from introscope.engine import Engine
+from introscope.core.engine import Engine
+from introscope.core.models import LoadedModel
+from introscope.core.vectors import concept_vectors, save_vectors
 from introscope.errors import JudgeError, StoreError
-from introscope.models import LoadedModel
 from introscope.runner import run_spec
 from introscope.spec import Spec, validate_spec
 from introscope.store import DB_NAME, RunStore, load_run, read_manifest
-from introscope.vectors import concept_vectors, save_vectors
 
 pytestmark = pytest.mark.slow
 

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from introscope import analysis_content as ac
 from introscope.cli import app
+from introscope.core.vectors import VectorSet, save_vectors
 from introscope.report import write_report
 from introscope.scorecard import STEPS, ScoreLine, scorecard, scorecard_html
 from introscope.stats import rate
@@ -26,7 +27,6 @@ from introscope.store import (
     stable_hash,
     write_manifest,
 )
-from introscope.vectors import VectorSet, save_vectors
 
 RUN_ID = "scorecard-run"
 CONCEPTS = ["Oceans", "Bread", "Trees", "Peace", "Silver", "Dust", "Mirrors", "Poetry"]

@@ -17,11 +17,11 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from introscope.engine import Engine
-from introscope.models import LoadedModel, load_model
+from introscope.core.engine import Engine
+from introscope.core.models import LoadedModel, load_model
+from introscope.core.steering import Window
+from introscope.core.vectors import VectorSet, concept_vectors, save_vectors
 from introscope.serve import create_app
-from introscope.steering import Window
-from introscope.vectors import VectorSet, concept_vectors, save_vectors
 
 pytestmark = pytest.mark.slow
 

@@ -17,13 +17,14 @@ from introscope.analysis_thresholds import (
     threshold_table,
     thresholds_summary,
 )
-from introscope.engine import Engine
-from introscope.models import LoadedModel
+from introscope.core.engine import Engine
+from introscope.core.models import LoadedModel
+from introscope.core.vectors import concept_vectors, save_vectors
 from introscope.plots_thresholds import plot_category_thresholds
 from introscope.runner import run_spec
 from introscope.spec import load_spec, validate_spec
 from introscope.store import load_run
-from introscope.vectors import concept_vectors, save_vectors, word_list
+from introscope.words import word_list
 
 KIND = "category_thresholds"
 STRENGTHS = [1.0, 2.0, 4.0, 8.0]

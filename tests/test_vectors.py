@@ -12,8 +12,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 import introscope
-from introscope.errors import InjectionError, ModelLoadError, VectorError
-from introscope.models import (
+from introscope.core.models import (
     BUNDLED_FILE,
     LoadedModel,
     bundled_gguf_path,
@@ -22,8 +21,8 @@ from introscope.models import (
     from_modules,
     load_model,
 )
-from introscope.steering import Injection, Window, count_hooks
-from introscope.vectors import (
+from introscope.core.steering import Injection, Window, count_hooks
+from introscope.core.vectors import (
     VectorSet,
     control_vector,
     load_vectors,
@@ -31,6 +30,7 @@ from introscope.vectors import (
     random_like,
     save_vectors,
 )
+from introscope.errors import InjectionError, ModelLoadError, VectorError
 
 
 # ------------------------------------------------------------------------------- file I/O

@@ -116,7 +116,7 @@ MAIN_ABSTRACT: frozenset[str] = frozenset(
 @cache
 def _concreteness() -> tuple[frozenset[str], frozenset[str]]:
     """(concrete, known) concept names, lowercase."""
-    from introscope.vectors import word_list
+    from introscope.words import word_list
 
     main = word_list("main")
     concrete = {w.lower() for w in word_list("concrete_nouns")}
@@ -406,7 +406,7 @@ def load_run_vectors(run_dir: Path | str) -> Any | None:
     if not path.is_file():
         return None
     try:
-        from introscope.vectors import load_vectors
+        from introscope.core.vectors import load_vectors
 
         return load_vectors(path)
     except Exception:

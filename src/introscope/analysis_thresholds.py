@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from introscope.stats import linear_regression, paired_mean_ci
-from introscope.vectors import CATEGORIES
+from introscope.words import CATEGORIES
 
 __all__ = [
     "KIND",

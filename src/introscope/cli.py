@@ -77,7 +77,7 @@ DtypeOpt = Annotated[str, typer.Option(help="float32 | bfloat16 | float16 | auto
 
 
 def _load(model: str, device: str = "auto", dtype: str = "auto", download: bool = False) -> Any:
-    from introscope.models import load_model
+    from introscope.core.models import load_model
 
     with err_console.status(f"Loading model {model}…"):
         return load_model(model, device=device, dtype=dtype, allow_download=download)
@@ -128,8 +128,9 @@ def vectors_build(
     """Build mean-difference concept vectors (all layers) and save them as safetensors."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from introscope.engine import Engine
-    from introscope.vectors import concept_vectors, save_vectors, word_list
+    from introscope.core.engine import Engine
+    from introscope.core.vectors import concept_vectors, save_vectors
+    from introscope.words import word_list
 
     chosen: list[str] = []
     if words:
@@ -169,8 +170,8 @@ def vectors_build(
 @friendly
 def vectors_show(path: Path, layer: Annotated[str, typer.Option()] = "0.5") -> None:
     """Describe a vector file: model, method, and per-vector norms at a layer."""
-    from introscope.layers import resolve_layer
-    from introscope.vectors import load_vectors
+    from introscope.core.layers import resolve_layer
+    from introscope.core.vectors import load_vectors
 
     vs = load_vectors(path)
     idx = resolve_layer(layer, vs.n_layers)
@@ -208,9 +209,9 @@ def steer(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
 ) -> None:
     """Generate with and without an injection and show both completions side by side."""
-    from introscope.engine import Engine
-    from introscope.steering import Window
-    from introscope.vectors import concept_vectors, load_vectors
+    from introscope.core.engine import Engine
+    from introscope.core.steering import Window
+    from introscope.core.vectors import concept_vectors, load_vectors
 
     if (concept is None) == (vector is None):
         raise fail("give exactly one of --concept or --vector.")
@@ -435,8 +436,8 @@ def serve(
     dtype: DtypeOpt = "auto",
 ) -> None:
     """An OpenAI-compatible server for the model, with optional per-request injections."""
+    from introscope.core.vectors import load_vectors
     from introscope.serve import serve as run_server
-    from introscope.vectors import load_vectors
 
     if vector_dir is not None and not vector_dir.is_dir():
         raise IntroscopeError(f"--vector-dir {str(vector_dir)!r} is not a directory.")

@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from introscope import __version__
-from introscope.engine import Engine
+from introscope.core.engine import Engine
+from introscope.core.models import LoadedModel, load_model
+from introscope.core.vectors import VectorSet, concept_vectors, load_vectors, save_vectors
 from introscope.errors import JudgeError, StoreError
 from introscope.experiments import Context, Trial, TrialResult, get_experiment
-from introscope.models import LoadedModel, load_model
 from introscope.spec import Spec
 from introscope.store import (
     RunStore,
@@ -35,7 +36,6 @@ from introscope.store import (
     stable_hash,
     write_manifest,
 )
-from introscope.vectors import VectorSet, concept_vectors, load_vectors, save_vectors
 
 ProgressFn = Callable[[int, int], None]  # (done_now, total)
 

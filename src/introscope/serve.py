@@ -14,15 +14,15 @@ one, concept vectors are built on the fly (DESIGN §3.1) and cached per concept.
 only reads files inside the directory it was started with (``vector_dir``, CLI
 ``--vector-dir``), so a request cannot make it open an arbitrary path. ``layer``
 is an index or a depth fraction, ``window`` uses the CLI syntax of
-:meth:`~introscope.steering.Window.parse` and resolves against the chat-templated prompt.
-Responses echo :meth:`~introscope.steering.Injection.describe` in an ``introscope`` field.
+:meth:`~introscope.core.steering.Window.parse` and resolves against the chat-templated prompt.
+Responses echo :meth:`~introscope.core.steering.Injection.describe` in an ``introscope`` field.
 
 Reproducibility: ``seed`` defaults to 0, so a sampled request (``temperature > 0``) gives
 the same text every time; greedy decoding (``temperature`` 0, the default) ignores it.
 A trailing assistant message is continued (prefill). ``stop`` strings truncate the text
 after generation; ``usage.completion_tokens`` counts the tokens actually generated.
 
-Concurrency: one worker thread owns the model and an :class:`~introscope.engine.Engine`;
+Concurrency: one worker thread owns the model and an :class:`~introscope.core.engine.Engine`;
 requests that are queued together with equal ``temperature``/``top_p`` run as one batch
 (at most ``max_batch`` rows). Every user error is an HTTP 400 whose
 ``{"error": {"message", "type"}}`` message is one sentence. The server accepts and ignores
@@ -54,11 +54,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, StrictFloat, StrictInt, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from introscope.engine import Engine, Generation
+from introscope.core.engine import Engine, Generation
+from introscope.core.models import LoadedModel
+from introscope.core.steering import Injection, Mode, Window
+from introscope.core.vectors import VectorSet, concept_vectors, load_vectors
 from introscope.errors import InjectionError, IntroscopeError
-from introscope.models import LoadedModel
-from introscope.steering import Injection, Mode, Window
-from introscope.vectors import VectorSet, concept_vectors, load_vectors
 
 log = logging.getLogger("introscope.serve")
 

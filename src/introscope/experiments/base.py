@@ -11,12 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from introscope.engine import Engine
-from introscope.models import LoadedModel
+from introscope.core.engine import Engine
+from introscope.core.models import LoadedModel
+from introscope.core.steering import Injection, Window
+from introscope.core.vectors import VectorSet, control_vector
 from introscope.spec import Spec
-from introscope.steering import Injection, Window
 from introscope.store import stable_hash
-from introscope.vectors import VectorSet, control_vector, word_list
+from introscope.words import word_list
 
 
 @dataclass

@@ -39,6 +39,8 @@ from typing import Any
 
 import torch
 
+from introscope.core.steering import Injection, Window
+from introscope.core.vectors import random_like
 from introscope.errors import SpecError
 from introscope.experiments import prompts as P
 from introscope.experiments.base import (
@@ -51,9 +53,8 @@ from introscope.experiments.base import (
 )
 from introscope.experiments.detection import detection_turns
 from introscope.spec import Spec
-from introscope.steering import Injection, Window
 from introscope.store import stable_hash
-from introscope.vectors import CATEGORIES, random_like, word_list
+from introscope.words import CATEGORIES, word_list
 
 KIND = "category_thresholds"
 INJECTED = ("concept", "random", "negated")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from introscope.core.steering import Window
 from introscope.experiments import prompts as P
 from introscope.experiments.base import (
     Context,
@@ -27,7 +28,6 @@ from introscope.experiments.base import (
 )
 from introscope.grading import rules
 from introscope.spec import Spec
-from introscope.steering import Window
 
 
 def detection_turns(question: str) -> list[tuple[str, str]]:

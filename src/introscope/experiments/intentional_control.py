@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import torch
 
+from introscope.core.steering import Window
 from introscope.experiments import prompts as P
 from introscope.experiments.base import (
     Context,
@@ -22,7 +23,6 @@ from introscope.experiments.base import (
     spec_concepts,
 )
 from introscope.spec import Spec
-from introscope.steering import Window
 
 N_BASELINE = 8
 

@@ -28,6 +28,8 @@ from typing import Any
 
 import torch
 
+from introscope.core.models import LoadedModel
+from introscope.core.steering import Window
 from introscope.experiments import prompts as P
 from introscope.experiments.base import (
     Context,
@@ -39,9 +41,7 @@ from introscope.experiments.base import (
     spec_concepts,
     vector_injection,
 )
-from introscope.models import LoadedModel
 from introscope.spec import Spec
-from introscope.steering import Window
 from introscope.store import stable_hash
 
 N_SENTENCES = 5

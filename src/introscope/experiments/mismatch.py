@@ -22,6 +22,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+from introscope.core.steering import Window
 from introscope.experiments import prompts as P
 from introscope.experiments.base import (
     Context,
@@ -34,9 +35,8 @@ from introscope.experiments.base import (
     yes_probability,
 )
 from introscope.spec import Spec
-from introscope.steering import Window
 from introscope.store import stable_hash
-from introscope.vectors import word_list
+from introscope.words import word_list
 
 
 def mismatch_question(word: str) -> str:

@@ -39,7 +39,7 @@ from introscope.experiments.base import (
     spec_concepts,
 )
 from introscope.spec import Spec
-from introscope.vectors import word_list
+from introscope.words import word_list
 
 N_CANDIDATES = 10
 #: Relatedness of the passage's text to the concept, by template (higher = more related).

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from introscope.core.steering import Injection, Window
 from introscope.experiments import prompts as P
 from introscope.experiments.base import (
     Context,
@@ -23,7 +24,6 @@ from introscope.experiments.base import (
 )
 from introscope.grading import rules
 from introscope.spec import Spec
-from introscope.steering import Injection, Window
 
 
 def prefill_prompt(ctx: Context, sentence: str, word: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
+from introscope.core.steering import Injection, Window
 from introscope.experiments import prompts as P
 from introscope.experiments.base import (
     Context,
@@ -25,8 +26,7 @@ from introscope.experiments.base import (
     vector_injection,
 )
 from introscope.spec import Spec
-from introscope.steering import Injection, Window
-from introscope.vectors import word_list
+from introscope.words import word_list
 
 N_CANDIDATES = 10
 

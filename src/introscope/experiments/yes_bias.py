@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from introscope.core.steering import Window
 from introscope.experiments import prompts as P
 from introscope.experiments.base import (
     Context,
@@ -24,7 +25,6 @@ from introscope.experiments.base import (
     yes_probability,
 )
 from introscope.spec import Spec
-from introscope.steering import Window
 
 
 def answered_yes(response: str) -> bool | None:

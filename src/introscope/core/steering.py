@@ -24,8 +24,8 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from introscope.core.layers import LayerSpec, block_output, replace_block_output, resolve_layers
 from introscope.errors import InjectionError
-from introscope.layers import LayerSpec, block_output, replace_block_output, resolve_layers
 
 Mode = Literal["add", "project_out"]
 WindowKind = Literal["all", "from", "span", "generated"]

