@@ -1,14 +1,32 @@
-"""The battery: every shipped experiment in one run directory, on one loaded model."""
+"""The battery: every slice's battery parts in one run directory, on one loaded model.
+
+Each slice ships its parts in ``battery.toml`` inside its package (one table per part, each
+a full spec); the battery runs them in registry order.
+"""
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
 import tomllib
 
 from introscope.errors import SpecError
+from introscope.experiments import REGISTRY
 from introscope.spec import Spec, validate_spec
+
+
+def battery_tables() -> dict[str, dict[str, Any]]:
+    """Every battery part, name -> its TOML table, in registry order."""
+    tables: dict[str, dict[str, Any]] = {}
+    for exp in REGISTRY:
+        text = exp.battery_text()
+        if text is None:
+            continue
+        for name, table in tomllib.loads(text).items():
+            if name in tables:
+                raise SpecError(f"Two slices declare the battery part {name!r}.")
+            tables[name] = table
+    return tables
 
 
 def battery_specs(
@@ -21,10 +39,9 @@ def battery_specs(
     only: list[str] | None = None,
 ) -> list[Spec]:
     """The battery's specs. ``scale`` multiplies concept counts (and no-injection trials)."""
-    if scale <= 0:
-        raise SpecError("--scale must be positive.")
-    text = resources.files("introscope").joinpath("presets/battery.toml").read_text()
-    tables: dict[str, Any] = tomllib.loads(text)
+    if not scale > 0 or scale == float("inf"):
+        raise SpecError("--scale must be a positive finite number.")
+    tables = battery_tables()
     if only:
         unknown = [n for n in only if n not in tables]
         if unknown:

@@ -301,7 +301,8 @@ def _run_with_progress(specs: list[Any], out: Path, lm: Any = None) -> Any:
 
 
 def _finish(result: Any, report: bool) -> None:
-    from introscope.report import render_summary, write_report
+    from introscope.report.document import write_report
+    from introscope.report.terminal import render_summary
 
     if result.already_complete:
         console.print(
@@ -312,10 +313,11 @@ def _finish(result: Any, report: bool) -> None:
             f"Ran {result.n_new} trials in {result.seconds:.0f} s "
             f"({result.n_trials} in the run) → {result.run_dir}"
         )
-    render_summary(result.run_dir, console)
+    res = render_summary(result.run_dir, console)
     if report:
-        path = write_report(result.run_dir)
+        path = write_report(result.run_dir, results=res)
         console.print(f"Report: {path}")
+    res.raise_failures()
 
 
 @app.command()
@@ -389,20 +391,26 @@ def battery(
 @friendly
 def report(run_dir: Annotated[Path, typer.Argument(help="A run directory")]) -> None:
     """(Re)write a run's plots and self-contained HTML report."""
-    from introscope.report import render_summary, write_report
+    from introscope.report.document import write_report
+    from introscope.report.terminal import render_summary
 
-    path = write_report(run_dir)
-    render_summary(run_dir, console)
+    res = render_summary(run_dir, console)
+    path = write_report(run_dir, results=res)
     console.print(f"Report: {path}")
+    res.raise_failures()
 
 
 @app.command()
 @friendly
-def scorecard(run_dir: Annotated[Path, typer.Argument(help="A run directory")]) -> None:
-    """The argument in one table: raw → net → bias-corrected detection, controls, content."""
-    from introscope.scorecard import render_scorecard
+def scorecard(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """The argument, one block per step: raw → net → bias-corrected detection, controls,
+    content."""
+    from introscope.report.terminal import render_scorecard
 
-    render_scorecard(run_dir, console)
+    render_scorecard(run_dir, console, json_out=as_json).raise_failures()
 
 
 @app.command()

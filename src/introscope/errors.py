@@ -39,3 +39,7 @@ class JudgeError(IntroscopeError):
 
 class StoreError(IntroscopeError):
     """A run directory or its store is missing or inconsistent."""
+
+
+class AnalysisError(IntroscopeError):
+    """A slice's analysis failed on a run; the message names the slice."""

@@ -26,8 +26,9 @@ from introscope.core.engine import Engine
 from introscope.core.models import LoadedModel, load_model
 from introscope.core.vectors import VectorSet, concept_vectors, load_vectors, save_vectors
 from introscope.errors import JudgeError, StoreError
-from introscope.experiments import Context, Trial, TrialResult, get_experiment
-from introscope.spec import Spec
+from introscope.experiments import get_experiment
+from introscope.experiments.base import Context, Trial, TrialResult
+from introscope.spec import Spec, dump_digest, spec_params
 from introscope.store import (
     RunStore,
     TrialRecord,
@@ -123,7 +124,7 @@ def _judge_grades(
         for t, r in zip(trials, results, strict=True):
             if r.response is None:
                 continue
-            concept = t.condition.get("concept") or t.condition.get("word") or ""
+            concept = t.concept or ""
             grades: dict[str, Any] = {}
             for criterion in spec.judge.criteria:
                 fields = {"concept": concept, "word": concept}
@@ -156,15 +157,20 @@ def run_specs(
     for spec in specs:
         check_judge(spec)
     digest = stable_hash([s.digest() for s in specs])[:16]
+    run_id = f"{'+'.join(s.name for s in specs)}-{digest}"
     manifest: dict[str, Any] | None = None
     if (run_dir / "manifest.json").is_file():
         manifest = read_manifest(run_dir)
-        if manifest.get("spec_digest") != digest:
+        if stored_spec_digests(manifest) != sorted(s.digest() for s in specs):
             raise StoreError(
                 f"{run_dir} already holds a run of different specs "
                 f"({', '.join(s.get('name', '?') for s in manifest.get('specs', []))}); "
                 f"choose another --out."
             )
+        # The same specs in another order (the battery's parts follow the registry): the run
+        # keeps the identity it was started with.
+        digest = str(manifest.get("spec_digest") or digest)
+        run_id = str(manifest.get("run_id") or run_id)
     first = specs[0]
     if lm is None:
         lm = load_model(first.model, device=first.device, dtype=first.dtype)
@@ -172,21 +178,20 @@ def run_specs(
         lm.layer_indices(spec.grid.layers)
     engine = Engine(lm)
     run_dir.mkdir(parents=True, exist_ok=True)
+    solvers = {s.name: get_experiment(s.experiment).solver() for s in specs}
+    params = {s.name: spec_params(s) for s in specs}
     words = list(
-        dict.fromkeys(
-            w for spec in specs for w in get_experiment(spec.experiment).words_needed(spec)
-        )
+        dict.fromkeys(w for s in specs for w in solvers[s.name].words_needed(params[s.name]))
     )
     vectors = build_vectors(engine, words, run_dir)
     plans = []
     for spec in specs:
-        ctx = Context(spec, lm, engine, vectors)
-        trials = get_experiment(spec.experiment).build_trials(ctx)
+        ctx = Context(spec, params[spec.name], lm, engine, vectors)
+        trials = solvers[spec.name].build_trials(ctx)
         plans.append((spec, ctx, trials))
     ids = [t.trial_id for _, _, trials in plans for t in trials]
     if len(set(ids)) != len(ids):
         raise StoreError("The specs expand to duplicate trials; check the grids for repeats.")
-    run_id = f"{'+'.join(s.name for s in specs)}-{digest}"
     store = RunStore(run_dir)
     n_todo = 0
     try:
@@ -211,7 +216,7 @@ def run_specs(
         for spec, ctx, batch_index, batch in work:
             t0 = time.perf_counter()
             stamp = datetime.now(UTC)
-            results = get_experiment(spec.experiment).run_batch(ctx, batch)
+            results = solvers[spec.name].run_batch(ctx, batch)
             if "judge" in spec.graders:
                 _judge_grades(spec, run_dir, batch, results)
             per_trial = (time.perf_counter() - t0) / len(batch)
@@ -260,17 +265,22 @@ def _record(
         response=r.response,
         n_prompt_tokens=n_prompt_tokens,
         n_response_tokens=r.n_response_tokens,
-        logits=r.logits,
+        logits=r.readout,
         grades=r.grades,
         batch_index=batch_index,
         started_at=stamp,
         duration_s=seconds,
-        concept=c.get("concept") or c.get("word"),
+        concept=t.concept,
         layer=c.get("layer"),
         strength=c.get("strength"),
-        control=c.get("control") or c.get("injected") or c.get("instruction"),
+        control=t.control,
         variant=c.get("variant"),
     )
+
+
+def stored_spec_digests(manifest: dict[str, Any]) -> list[str]:
+    """The digests (:meth:`Spec.digest`) of the specs a manifest records, sorted."""
+    return sorted(dump_digest(dump) for dump in manifest.get("specs", []))
 
 
 def _write_manifest(

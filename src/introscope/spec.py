@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,18 +18,9 @@ import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from introscope.errors import SpecError
+from introscope.experiments import EXPERIMENTS, REGISTRY
+from introscope.experiments.base import ExperimentParams
 
-ExperimentKind = Literal[
-    "detection",
-    "yes_bias",
-    "thoughts_vs_text",
-    "prefill",
-    "intentional_control",
-    "mismatch",
-    "localization",
-    "natural_states",
-    "category_thresholds",
-]
 Measure = Literal["generation", "logits"]
 Control = Literal["concept", "random", "negated", "none"]
 
@@ -85,7 +75,7 @@ class JudgeSpec(_Strict):
 
 class Spec(_Strict):
     name: str = Field(min_length=1)
-    experiment: ExperimentKind
+    experiment: str  # a kind of the registry (introscope.experiments)
     model: str = "bundled"
     grid: Grid = Field(default_factory=Grid)
     trials_per_cell: int = Field(default=1, ge=1)
@@ -100,9 +90,14 @@ class Spec(_Strict):
     dtype: str = "auto"
 
     def digest(self) -> str:
-        """Identity of the spec: a run directory only resumes the spec that created it."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        """Identity of the spec: a run directory only resumes the specs that created it."""
+        return dump_digest(self.model_dump(mode="json"))
+
+
+def dump_digest(dump: Any) -> str:
+    """The digest of a spec's JSON dump (as a manifest stores it)."""
+    text = json.dumps(dump, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -113,6 +108,8 @@ def _loc(loc: tuple[int | str, ...]) -> str:
 
 
 def validate_spec(data: dict[str, Any], source: str) -> Spec:
+    """A :class:`Spec` from parsed TOML, checked against the experiment it names (its kind,
+    measure and parameters); every problem is one :class:`SpecError` naming ``source``."""
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
@@ -122,6 +119,23 @@ def validate_spec(data: dict[str, Any], source: str) -> Spec:
             msg = "unknown key"
         more = f" (and {len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
         raise SpecError(f"{source}: {_loc(tuple(err['loc']))}: {msg}{more}.") from None
+    if spec.experiment not in EXPERIMENTS:
+        raise SpecError(
+            f"{source}: experiment: unknown experiment {spec.experiment!r}; known: "
+            f"{', '.join(EXPERIMENTS)}."
+        )
+    exp = EXPERIMENTS[spec.experiment]
+    if spec.measure not in exp.measures:
+        raise SpecError(
+            f"{source}: measure: the {spec.experiment} experiment reads out "
+            f"{' or '.join(exp.measures)}, not {spec.measure!r}."
+        )
+    try:
+        exp.params(spec)
+    except SpecError as exc:
+        raise SpecError(f"{source}: {exc}") from None
+    except ValidationError as exc:
+        raise SpecError(f"{source}: {exc.errors()[0]['msg']}.") from None
     if "judge" in spec.graders and spec.judge is None:
         raise SpecError(
             f"{source}: graders: 'judge' needs a [judge] table with base_url and model."
@@ -129,19 +143,23 @@ def validate_spec(data: dict[str, Any], source: str) -> Spec:
     return spec
 
 
-#: Preset files that are not a single spec (``battery.toml`` holds one table per part and is
-#: read by :func:`introscope.battery.battery_specs`).
-_NOT_SPECS = frozenset({"battery"})
+def spec_params(spec: Spec) -> ExperimentParams:
+    """The typed parameters of the experiment ``spec`` names."""
+    return EXPERIMENTS[spec.experiment].params(spec)
+
+
+def presets() -> dict[str, str]:
+    """Every shipped single-spec preset, name -> TOML text, from the slices in registry
+    order."""
+    out: dict[str, str] = {}
+    for exp in REGISTRY:
+        out.update(exp.preset_files())
+    return out
 
 
 def preset_names() -> list[str]:
     """Names of the shipped single-spec presets (each loads with :func:`load_spec`)."""
-    files = resources.files("introscope").joinpath("presets")
-    return sorted(
-        name
-        for p in files.iterdir()
-        if p.name.endswith(".toml") and (name := p.name.removesuffix(".toml")) not in _NOT_SPECS
-    )
+    return sorted(presets())
 
 
 def load_spec(spec_or_preset: str) -> Spec:
@@ -152,18 +170,18 @@ def load_spec(spec_or_preset: str) -> Spec:
             raise SpecError(f"Spec file {spec_or_preset!r} does not exist.")
         text, source = path.read_text(), str(path)
     else:
-        if spec_or_preset in _NOT_SPECS:
+        if spec_or_preset == "battery":
             raise SpecError(
-                f"{spec_or_preset!r} is not a single-spec preset (use `introscope "
-                f"{spec_or_preset}`); presets: {', '.join(preset_names())}."
-            )
-        res = resources.files("introscope").joinpath(f"presets/{spec_or_preset}.toml")
-        if not res.is_file():
-            raise SpecError(
-                f"{spec_or_preset!r} is neither a spec file nor a preset; presets: "
+                "'battery' is not a single-spec preset (use `introscope battery`); presets: "
                 f"{', '.join(preset_names())}."
             )
-        text, source = res.read_text(), f"preset {spec_or_preset}"
+        shipped = presets()
+        if spec_or_preset not in shipped:
+            raise SpecError(
+                f"{spec_or_preset!r} is neither a spec file nor a preset; presets: "
+                f"{', '.join(sorted(shipped))}."
+            )
+        text, source = shipped[spec_or_preset], f"preset {spec_or_preset}"
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -39,6 +39,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -547,6 +548,26 @@ def load_run(
         return store.to_pandas(where, decode_json=decode_json)
 
 
+VECTORS_NAME = "vectors.safetensors"
+
+
+def read_run_vectors(run_dir: Path | str) -> dict[str, np.ndarray] | None:
+    """The run's concept vectors (``vectors.safetensors``) as ``name -> [n_layers, d]`` numpy
+    arrays, without torch; None when the run directory has no vector file."""
+    from safetensors import safe_open
+
+    path = Path(run_dir) / VECTORS_NAME
+    if not path.is_file():
+        return None
+    try:
+        with safe_open(str(path), framework="np") as f:
+            meta = f.metadata() or {}
+            names = json.loads(meta["names"])
+            return {n: f.get_tensor(f"vec.{i}") for i, n in enumerate(names)}
+    except (OSError, KeyError, ValueError) as exc:
+        raise StoreError(f"Could not read the run's vectors {path}: {exc}") from exc
+
+
 __all__ = [
     "COLUMNS",
     "DB_NAME",
@@ -561,6 +582,7 @@ __all__ = [
     "mark_complete",
     "prompt_hash",
     "read_manifest",
+    "read_run_vectors",
     "stable_hash",
     "write_manifest",
 ]

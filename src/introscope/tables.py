@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from introscope.stats import Difference, paired_mean_ci, rate, rate_difference
+from introscope.store import read_run_vectors
 
 NAN = float("nan")
 INJECTED_CONTROLS: tuple[str, ...] = ("concept", "random", "negated")
@@ -229,6 +230,7 @@ class RunFrame:
         self.df = df if df is not None else pd.DataFrame()
         self.run_dir = run_dir
         self._records: dict[tuple[str, str | None], list[Record]] = {}
+        self._vectors: dict[str, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.df)
@@ -257,6 +259,15 @@ class RunFrame:
 
     def has(self, experiment: str, measure: str | None = None) -> bool:
         return len(self.records(experiment, measure)) > 0
+
+    def vectors(self) -> dict[str, np.ndarray] | None:
+        """The run's concept vectors (name -> ``[n_layers, d]``), None without a run
+        directory or vector file."""
+        if self.run_dir is None:
+            return None
+        if self._vectors is None:
+            self._vectors = read_run_vectors(self.run_dir) or {}
+        return self._vectors or None
 
 
 def cond(row: Mapping[str, Any], key: str) -> Any:
@@ -337,9 +348,7 @@ def best_row(
     return t.loc[pd.to_numeric(t[col]).idxmax()], len(t)
 
 
-def row_at(
-    table: pd.DataFrame | None, layer: Any, strength: Any, **match: Any
-) -> pd.Series | None:
+def row_at(table: pd.DataFrame | None, layer: Any, strength: Any, **match: Any) -> pd.Series | None:
     """The first row of ``table`` at (layer, strength) matching ``match``, or None;
     ``strength=None`` matches rows without a strength."""
     if table is None or len(table) == 0:

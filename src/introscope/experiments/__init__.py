@@ -1,39 +1,37 @@
-"""The experiment registry: spec ``experiment`` kind -> implementation."""
+"""The experiment registry: every slice, in scorecard order.
+
+This tuple is the only list of experiment kinds: spec validation, CLI help, the battery, the
+report and the scorecard all read it. Adding an experiment means adding its package and one
+line here (``docs/adding-an-experiment.md``).
+"""
 
 from __future__ import annotations
 
 from introscope.errors import SpecError
-from introscope.experiments.base import Context, Experiment, Trial, TrialResult
-from introscope.experiments.category_thresholds import CategoryThresholds
-from introscope.experiments.detection import Detection
-from introscope.experiments.intentional_control import IntentionalControl
-from introscope.experiments.localization import Localization
-from introscope.experiments.mismatch import Mismatch
-from introscope.experiments.natural_states import NaturalStates
-from introscope.experiments.prefill import Prefill
-from introscope.experiments.thoughts_vs_text import ThoughtsVsText
-from introscope.experiments.yes_bias import YesBias
+from introscope.experiments import detection
+from introscope.experiments.base import Experiment
 
-_ALL: tuple[Experiment, ...] = (
-    # The paper's experiments (DESIGN §3.2)...
-    Detection(),
-    ThoughtsVsText(),
-    Prefill(),
-    IntentionalControl(),
-    # ...and the controls that separate anomaly detection, yes-bias and read-out (§3.3).
-    YesBias(),
-    Mismatch(),
-    Localization(),
-    NaturalStates(),
-    CategoryThresholds(),
+REGISTRY: tuple[Experiment, ...] = (
+    # The paper's experiments (docs/protocols.md §2)...
+    detection.EXPERIMENT,
+    # ...and the controls that separate anomaly detection, yes-bias and read-out (§3).
 )
-REGISTRY: dict[str, Experiment] = {e.kind: e for e in _ALL}
+
+EXPERIMENTS: dict[str, Experiment] = {e.kind: e for e in REGISTRY}
 
 
 def get_experiment(kind: str) -> Experiment:
-    if kind not in REGISTRY:
-        raise SpecError(f"Unknown experiment {kind!r}; known: {', '.join(REGISTRY)}.")
-    return REGISTRY[kind]
+    if kind not in EXPERIMENTS:
+        raise SpecError(f"Unknown experiment {kind!r}; known: {', '.join(EXPERIMENTS)}.")
+    return EXPERIMENTS[kind]
 
 
-__all__ = ["REGISTRY", "Context", "Experiment", "Trial", "TrialResult", "get_experiment"]
+def step_titles() -> dict[int, str]:
+    """Scorecard step number -> title, from every slice's declaration."""
+    out: dict[int, str] = {}
+    for e in REGISTRY:
+        out.update(e.steps)
+    return dict(sorted(out.items()))
+
+
+__all__ = ["EXPERIMENTS", "REGISTRY", "Experiment", "get_experiment", "step_titles"]

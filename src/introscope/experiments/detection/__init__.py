@@ -1,0 +1,41 @@
+"""(a) Injected-thought detection (``docs/protocols.md`` §2a), with random / negated /
+no-injection controls, identification and mutual information (scorecard steps 1, 2, 4, 5).
+
+A preamble tells the model that thoughts may be injected; the trial question asks whether
+it detects one and what it is about. Injection runs from the trial question through every
+generated token.
+"""
+
+from __future__ import annotations
+
+from introscope.experiments.base import Experiment, Solver
+from introscope.experiments.detection import analysis, figures, section
+from introscope.experiments.detection.params import DetectionParams, detection_params
+
+
+def solver() -> Solver[DetectionParams]:
+    from introscope.experiments.detection.trials import DetectionSolver
+
+    return DetectionSolver()
+
+
+EXPERIMENT = Experiment(
+    kind="detection",
+    title="Injected-thought detection",
+    description="Does the model report an injected thought, and name it? (paper experiment a)",
+    package=__name__,
+    params=detection_params,
+    solver=solver,
+    tables=analysis.tables,
+    headlines=analysis.headlines,
+    steps={
+        1: "raw detection",
+        2: "net detection (minus control false positives)",
+        4: "random / negated-vector detection",
+        5: "identification above chance and mutual information",
+    },
+    select=analysis.select,
+    scorecard=analysis.scorecard,
+    figures=figures.figures,
+    sections=section.sections,
+)

@@ -1,0 +1,473 @@
+"""Detection tables, headline rows and scorecard steps 1, 2 and 4.
+
+Every table comes from the run's ``detection`` trials (generation: rules grades; logits:
+P(yes) and the candidate rank). Column conventions are those of :mod:`introscope.tables`.
+The configuration that later scorecard steps reuse is chosen here (:func:`select`): the
+concept-injection layer x strength with the highest net detection claim (text) or the
+highest P(yes) shift (logits-only runs). That choice is post hoc and every sentence built on
+it says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from introscope.experiments.base import ScoreInputs, Selection
+from introscope.experiments.detection import content
+from introscope.stats import cohens_kappa, mean_difference_ci, rate
+from introscope.tables import (
+    NAN,
+    Headline,
+    RunFrame,
+    Tables,
+    best_row,
+    by_config,
+    cfg_text,
+    ci_or_none,
+    ci_text,
+    clean,
+    cond,
+    config_key,
+    config_order,
+    excludes_zero,
+    frame,
+    grade_value,
+    group,
+    headline_from_row,
+    matched,
+    not_run,
+    number,
+    pct,
+    post_hoc,
+    put_diff,
+    put_mean,
+    put_no_diff,
+    put_rate,
+    put_rate_diff,
+    put_vs_chance,
+    row_at,
+    to_float,
+)
+
+
+def _success(grades: Any, grader: str) -> bool | None:
+    v = grade_value(grades, "success", grader)
+    if v is not None:
+        return v
+    parts = [
+        grade_value(grades, c, grader)
+        for c in ("coherent", "affirmative", "correct_concept", "noticed_first")
+    ]
+    if any(p is None for p in parts):
+        return None
+    return all(parts)
+
+
+def _claims_detection(grades: Any, grader: str) -> bool | None:
+    """A coherent, affirmative detection report (a false positive on a control trial)."""
+    aff = grade_value(grades, "affirmative", grader)
+    coh = grade_value(grades, "coherent", grader)
+    if aff is None or coh is None:
+        return None
+    return aff and coh
+
+
+def detection_table(run: RunFrame, grader: str = "rules") -> pd.DataFrame:
+    """Injected-thought detection (generation trials) by layer x strength x control.
+
+    Columns: ``layer, strength, control, n_trials`` and the rates ``success`` (coherent,
+    affirmative, names the injected concept, noticed first), ``affirmative``,
+    ``identification`` (names the injected concept), ``claims_detection`` (coherent and
+    affirmative), then the matched control's ``false_positive`` rate (coherent and affirmative
+    on no-injection trials) and the differences ``net_detection`` = success - false_positive
+    and ``net_affirmative`` = claims_detection - false_positive (Newcombe CIs). The
+    no-injection trials get their own row (``control == "none"``) whose net columns are NaN.
+    ``grader`` picks the grades entry ("rules" or "judge").
+    """
+    recs = run.records("detection", "generation")
+    if not recs:
+        return pd.DataFrame()
+    controls = [r for r in recs if cond(r, "control") == "none"]
+    rows = []
+    for out, trials in by_config(recs):
+        layer, strength, control = out["layer"], out["strength"], out["control"]
+        g = [t["grades"] for t in trials]
+        is_control = control == "none"
+        put_rate(out, "success", (None if is_control else _success(x, grader) for x in g))
+        put_rate(out, "affirmative", (grade_value(x, "affirmative", grader) for x in g))
+        put_rate(
+            out,
+            "identification",
+            (None if is_control else grade_value(x, "correct_concept", grader) for x in g),
+        )
+        claims = [_claims_detection(x, grader) for x in g]
+        put_rate(out, "claims_detection", claims)
+        ctrl = [_claims_detection(c["grades"], grader) for c in matched(controls, layer, strength)]
+        put_rate(out, "false_positive", ctrl)
+        if is_control:
+            for name in ("net_detection", "net_affirmative"):
+                put_no_diff(out, name)
+        else:
+            put_rate_diff(out, "net_detection", (_success(x, grader) for x in g), ctrl)
+            put_rate_diff(out, "net_affirmative", claims, ctrl)
+        rows.append(out)
+    return frame(rows)  # already in config_order: by_config sorts the groups
+
+
+def detection_logit_table(run: RunFrame) -> pd.DataFrame:
+    """Detection read out from the logits, by layer x strength x control.
+
+    Columns: ``p_yes`` (mean P(yes) of the normalised yes/no pair, t CI), ``p_yes_shift``
+    (mean minus the matched no-injection mean, Welch CI), ``top_rank`` (rate at which the
+    injected concept ranks first among the candidates), ``chance`` (1 / n_candidates, mean)
+    and ``top_rank_vs_chance`` (rate minus chance, the Wilson bounds shifted by chance).
+    """
+    recs = run.records("detection", "logits")
+    if not recs:
+        return pd.DataFrame()
+    controls = [r for r in recs if cond(r, "control") == "none"]
+    rows = []
+    for out, trials in by_config(recs):
+        layer, strength, control = out["layer"], out["strength"], out["control"]
+        p = [number(t["logits"].get("p_yes")) for t in trials]
+        put_mean(out, "p_yes", p)
+        ctrl = [number(c["logits"].get("p_yes")) for c in matched(controls, layer, strength)]
+        ctrl_v = [v for v in ctrl if v is not None]
+        if control == "none":
+            put_no_diff(out, "p_yes_shift")
+        else:
+            put_diff(
+                out, "p_yes_shift", mean_difference_ci([v for v in p if v is not None], ctrl_v)
+            )
+        ranks: list[bool | None] = []
+        chances = []
+        for t in trials:
+            rk = number(t["logits"].get("concept_rank"))
+            nc = number(t["logits"].get("n_candidates"))
+            if control == "none" or rk is None:
+                ranks.append(None)
+                continue
+            ranks.append(rk == 1)
+            if nc:
+                chances.append(1.0 / nc)
+        put_rate(out, "top_rank", ranks)
+        chance = float(np.mean(chances)) if chances else NAN
+        out["chance"] = chance
+        put_vs_chance(out, "top_rank_vs_chance", "top_rank", chance)
+        rows.append(out)
+    return frame(rows)  # already in config_order: by_config sorts the groups
+
+
+def outcome_table(run: RunFrame) -> pd.DataFrame:
+    """Failure taxonomy of detection generation trials: one row per layer x strength x
+    control x outcome with ``count``, the rate ``fraction`` (of graded trials in the cell,
+    Wilson CI, ``fraction_n``) and ``n_ungraded`` (trials whose rules outcome is missing or
+    an error, left out of n)."""
+    recs = run.records("detection", "generation")
+    if not recs:
+        return pd.DataFrame()
+    rows = []
+    for (layer, strength, control), trials in sorted(
+        group(recs, config_key).items(), key=lambda kv: config_order(kv[0])
+    ):
+        outcomes: list[str] = []
+        for t in trials:
+            g = t["grades"].get("rules")
+            o = g.get("outcome") if isinstance(g, Mapping) else None
+            if isinstance(o, str):
+                outcomes.append(o)
+        n = len(outcomes)
+        for outcome in sorted(set(outcomes)):
+            k = outcomes.count(outcome)
+            r = rate(k, n)
+            rows.append(
+                {
+                    "layer": layer,
+                    "strength": strength,
+                    "control": control,
+                    "outcome": outcome,
+                    "count": k,
+                    "fraction": r.estimate,
+                    "fraction_ci_low": r.low,
+                    "fraction_ci_high": r.high,
+                    "fraction_n": n,
+                    "n_ungraded": len(trials) - n,
+                }
+            )
+    return frame(rows)
+
+
+def grader_agreement_table(run: RunFrame) -> pd.DataFrame:
+    """Rules grader vs LLM judge, per criterion, over detection generation trials graded
+    validly by both: ``n``, ``agreement`` (rate, Wilson CI) and Cohen's ``kappa``."""
+    recs = run.records("detection", "generation")
+    rows = []
+    for crit in ("coherent", "affirmative", "correct_concept", "noticed_first"):
+        pairs = [
+            (a, b)
+            for a, b in (
+                (grade_value(r["grades"], crit, "rules"), grade_value(r["grades"], crit, "judge"))
+                for r in recs
+            )
+            if a is not None and b is not None
+        ]
+        if not pairs:
+            continue
+        out: dict[str, Any] = {"criterion": crit}
+        put_rate(out, "agreement", (a == b for a, b in pairs))
+        out["kappa"] = cohens_kappa([a for a, _ in pairs], [b for _, b in pairs])
+        rows.append(out)
+    return frame(rows)
+
+
+def tables(run: RunFrame, _upstream: Mapping[str, Tables]) -> Tables:
+    return {
+        "detection": detection_table(run),
+        "detection_logits": detection_logit_table(run),
+        "outcomes": outcome_table(run),
+        "grader_agreement": grader_agreement_table(run),
+        **content.tables(run),
+    }
+
+
+# --------------------------------------------------------------------------- headlines
+
+
+def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
+    """Net detection claims (concept, then random / negated at the same configuration), net
+    success, and the no-injection false-positive rate."""
+    det = t["detection"]
+    lines: list[Headline] = []
+    if len(det) == 0:
+        return lines
+    ctrl = det[det["control"] == "none"]
+    inj = det["control"] == "concept"
+    row, k = best_row(det, "net_affirmative", inj)
+    if row is not None:
+        lines.append(
+            headline_from_row(
+                "net detection claim (concept)",
+                row,
+                "net_affirmative",
+                f"At {cfg_text(row['layer'], row['strength'])}{post_hoc(k)}, the detection "
+                "report is coherent and affirmative more often under concept injection than "
+                f"on no-injection trials by {ci_text(row['net_affirmative'], row['net_affirmative_ci_low'], row['net_affirmative_ci_high'])}; "
+                f"the report names the injected concept in {pct(row['identification'])} of "
+                f"trials (n={int(row['identification_n'])}).",
+                kind="rate_difference",
+            )
+        )
+        for other in ("random", "negated"):
+            orow = row_at(det, row["layer"], row["strength"], control=other)
+            if orow is not None:
+                what = "norm-matched vector" if other == "random" else "concept vector"
+                lines.append(
+                    headline_from_row(
+                        f"net detection claim ({other} control)",
+                        orow,
+                        "net_affirmative",
+                        f"At the same configuration, a {other} {what} shifts the affirmative "
+                        "report by "
+                        f"{ci_text(orow['net_affirmative'], orow['net_affirmative_ci_low'], orow['net_affirmative_ci_high'])}; "
+                        "a similar shift means the claim tracks the perturbation, not its "
+                        "content.",
+                        kind="rate_difference",
+                    )
+                )
+    row, k = best_row(det, "net_detection", inj)
+    if row is not None:
+        lines.append(
+            headline_from_row(
+                "net detection success (concept)",
+                row,
+                "net_detection",
+                f"At {cfg_text(row['layer'], row['strength'])}{post_hoc(k)}, trials meeting "
+                "the full success rule (coherent, affirmative, correct concept, noticed "
+                "before naming) exceed the no-injection false-positive rate by "
+                f"{ci_text(row['net_detection'], row['net_detection_ci_low'], row['net_detection_ci_high'])}.",
+                kind="rate_difference",
+            )
+        )
+    if len(ctrl):
+        c = ctrl.iloc[0]
+        lines.append(
+            headline_from_row(
+                "false positives (no injection)",
+                c,
+                "claims_detection",
+                "On no-injection control trials the report claims a detection in "
+                f"{ci_text(c['claims_detection'], c['claims_detection_ci_low'], c['claims_detection_ci_high'], signed=False)} "
+                f"of trials (n={int(c['claims_detection_n'])}).",
+                kind="rate",
+            )
+        )
+    return lines
+
+
+# --------------------------------------------------------------------------- scorecard
+
+
+def select(t: Tables) -> Selection | None:
+    """The concept-injection configuration with the highest net detection claim (text), else
+    the highest P(yes) shift (logits-only runs); None when neither exists."""
+    row, k = best_row(t["detection"], "net_affirmative", _is(t["detection"], "concept"))
+    if row is not None:
+        return Selection(clean(row["layer"]), clean(row["strength"]), "text", k)
+    row, k = best_row(t["detection_logits"], "p_yes_shift", _is(t["detection_logits"], "concept"))
+    if row is not None:
+        return Selection(clean(row["layer"]), clean(row["strength"]), "logits", k)
+    return None
+
+
+def _is(table: pd.DataFrame, control: str) -> pd.Series | None:
+    if len(table) == 0 or "control" not in table.columns:
+        return None
+    return table["control"] == control
+
+
+def selected_post_hoc(k: int, what: str) -> str:
+    if k <= 1:
+        return " (the only configuration)"
+    return (
+        f" (selected after the fact as the highest {what} of {k} configurations, so biased "
+        "upward; later lines reuse it)"
+    )
+
+
+RAW_TEXT = "detection claim rate (concept injection)"
+NET_TEXT = "net detection claim (minus no-injection false positives)"
+
+
+def scorecard(s: ScoreInputs) -> list[Headline]:
+    """Steps 1 (raw detection), 2 (net of false positives), 4 (random / negated vectors)
+    and 5 (identification and mutual information)."""
+    return [
+        *_detection_lines(s.tables, s.selection),
+        *_control_lines(s.tables, s.selection),
+        *content.scorecard_lines(s.tables, s.selection),
+    ]
+
+
+def _detection_lines(t: Tables, sel: Selection | None) -> list[Headline]:
+    if sel is None:
+        why = "the run has no concept-injection detection trials."
+        return [not_run(1, RAW_TEXT, why), not_run(2, NET_TEXT, why)]
+    if sel.source == "text":
+        row = row_at(t["detection"], sel.layer, sel.strength, control="concept")
+        assert row is not None
+        cfg = cfg_text(row["layer"], row["strength"])
+        raw = headline_from_row(
+            RAW_TEXT,
+            row,
+            "claims_detection",
+            f"At {cfg}{selected_post_hoc(sel.k, 'net detection claim')}, the answer is coherent "
+            f"and affirmative about an injected thought in {pct(row['claims_detection'])} of "
+            f"concept-injection trials (rules grader); it names the injected concept in "
+            f"{pct(row['identification'])}.",
+            kind="rate",
+            config=cfg,
+            step=1,
+        )
+        verdict = (
+            "the affirmative report depends on whether a vector was injected here."
+            if excludes_zero(row["net_affirmative_ci_low"])
+            else "not distinguishable from the false-positive rate."
+        )
+        net = headline_from_row(
+            NET_TEXT,
+            row,
+            "net_affirmative",
+            f"Minus the no-injection false-positive rate "
+            f"({ci_or_none(row['false_positive'], row['false_positive_ci_low'], row['false_positive_ci_high'], signed=False)}, "
+            f"n={int(to_float(row['false_positive_n']))}), the claim rate is "
+            f"{ci_or_none(row['net_affirmative'], row['net_affirmative_ci_low'], row['net_affirmative_ci_high'])}: "
+            + verdict,
+            kind="rate_difference",
+            config=cfg,
+            step=2,
+        )
+        return [raw, net]
+    row = row_at(t["detection_logits"], sel.layer, sel.strength, control="concept")
+    assert row is not None
+    cfg = cfg_text(row["layer"], row["strength"])
+    raw = headline_from_row(
+        "P(yes) to the detection question (concept injection)",
+        row,
+        "p_yes",
+        f"At {cfg}{selected_post_hoc(sel.k, 'P(yes) shift')}, the mean normalised P(yes) to "
+        "'do you detect an injected thought?' is "
+        f"{ci_or_none(row['p_yes'], row['p_yes_ci_low'], row['p_yes_ci_high'], signed=False)} "
+        "(no generated answers in this run: logits readout).",
+        kind="probability",
+        config=cfg,
+        step=1,
+        null=NAN,
+    )
+    verdict = (
+        "P(yes) depends on whether a vector was injected here."
+        if excludes_zero(row["p_yes_shift_ci_low"])
+        else "not distinguishable from no injection."
+    )
+    net = headline_from_row(
+        "P(yes) shift (minus no-injection trials)",
+        row,
+        "p_yes_shift",
+        "Minus the mean P(yes) of no-injection trials, the shift is "
+        f"{ci_or_none(row['p_yes_shift'], row['p_yes_shift_ci_low'], row['p_yes_shift_ci_high'])}: "
+        + verdict,
+        kind="shift",
+        config=cfg,
+        step=2,
+    )
+    return [raw, net]
+
+
+CONTROL_NAMES = {
+    "random": ("random-vector net detection", "a norm-matched random vector"),
+    "negated": ("negated-vector net detection", "the negated concept vector"),
+}
+
+
+def _control_lines(t: Tables, sel: Selection | None) -> list[Headline]:
+    out = []
+    if sel is None:
+        for control, (name, _) in CONTROL_NAMES.items():
+            out.append(not_run(4, name, f"no detection configuration to test {control} at."))
+        return out
+    if sel.source == "text":
+        table, col, what = t["detection"], "net_affirmative", "claim rate"
+    else:
+        table, col, what = t["detection_logits"], "p_yes_shift", "P(yes) shift"
+    concept = row_at(table, sel.layer, sel.strength, control="concept")
+    for control, (name, desc) in CONTROL_NAMES.items():
+        row = row_at(table, sel.layer, sel.strength, control=control)
+        if row is None or number(row.get(col)) is None:
+            out.append(
+                not_run(4, name, f"no {control}-vector trials at the selected configuration.")
+            )
+            continue
+        c_text = (
+            ""
+            if concept is None
+            else f" (concept vector: {ci_or_none(concept[col], concept[f'{col}_ci_low'], concept[f'{col}_ci_high'])})"
+        )
+        cfg = cfg_text(row["layer"], row["strength"])
+        out.append(
+            headline_from_row(
+                name,
+                row,
+                col,
+                f"At the same configuration ({cfg}), {desc} changes the detection {what} over "
+                f"no injection by {ci_or_none(row[col], row[f'{col}_ci_low'], row[f'{col}_ci_high'])}"
+                f"{c_text}. A value like the concept vector's means the claim tracks that "
+                "something was injected, not what.",
+                kind="rate_difference" if sel.source == "text" else "shift",
+                config=cfg,
+                step=4,
+            )
+        )
+    return out

@@ -1,0 +1,124 @@
+"""Detection's report sections: the generated answers, the grader agreement, the failure
+taxonomy, the logit readout and content specificity."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from introscope.render.html import Section, heading, img, paragraph, table_block
+from introscope.render.numbers import fmt_plain
+from introscope.render.tables import format_table
+from introscope.tables import Tables, ci_or_none, pct, to_float
+
+
+def sections(t: Tables, figs: Mapping[str, Path]) -> list[Section]:
+    out: list[Section] = []
+    if len(t["detection"]):
+        out.append(
+            Section(
+                "Injected-thought detection",
+                "detection",
+                "Generation trials, rules grader. success = coherent, affirmative, names the "
+                "injected concept, noticed before naming; claims_detection = coherent and "
+                "affirmative; false_positive = claims_detection on no-injection trials (the "
+                "matched control); net_* = rate minus false_positive (Newcombe 95% CI).",
+                table_block(format_table(t["detection"]), "Detection by configuration")
+                + img(figs.get("net_detection_heatmap"), "net detection heatmap")
+                + img(figs.get("detection_controls"), "detection controls"),
+            )
+        )
+    if len(t["grader_agreement"]):
+        out.append(
+            Section(
+                "Rules grader vs LLM judge",
+                "agreement",
+                "Detection trials graded validly by both graders (judge errors excluded).",
+                table_block(format_table(t["grader_agreement"]), "Agreement by criterion"),
+            )
+        )
+    if len(t["outcomes"]):
+        out.append(
+            Section(
+                "Failure taxonomy (detection)",
+                "outcomes",
+                "Outcome counts (share of graded trials) per configuration; ungraded trials "
+                "are left out of n.",
+                table_block(outcome_pivot(t["outcomes"]), "Outcomes by configuration"),
+            )
+        )
+    if len(t["detection_logits"]):
+        out.append(
+            Section(
+                "Detection from the logits",
+                "detection-logits",
+                "Mean normalised P(yes) at the answer, its shift against no-injection trials "
+                "(Welch CI), and how often the injected concept ranks first among candidates.",
+                table_block(format_table(t["detection_logits"]), "Logit readout by configuration"),
+            )
+        )
+    if len(t["identification"]) or len(t["mutual_information"]):
+        out.append(content_section(t, figs))
+    return out
+
+
+def outcome_pivot(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per configuration, one column per outcome: ``count (share)``."""
+    if len(table) == 0:
+        return table
+    keys = ["layer", "strength", "control"]
+    t = table.copy()
+    for k in keys:
+        t[k] = t[k].map(fmt_plain)
+    t["cell"] = [f"{int(c)} ({f:.0%})" for c, f in zip(t["count"], t["fraction"], strict=True)]
+    wide = t.pivot_table(index=keys, columns="outcome", values="cell", aggfunc="first", sort=False)
+    wide = wide.fillna("0").reset_index()
+    n = t.groupby(keys, sort=False)[["fraction_n", "n_ungraded"]].first().reset_index()
+    wide = wide.merge(n, on=keys, how="left").rename(
+        columns={"fraction_n": "n graded", "n_ungraded": "n ungraded"}
+    )
+    wide.columns = [str(c) for c in wide.columns]
+    return wide
+
+
+def confabulation_text(summary: pd.DataFrame) -> str:
+    s = summary.iloc[0]
+    return (
+        f"{s['n_confabulated']} of {s['n_affirmative']} affirmative concept-injection "
+        "answers name a concept other than the injected one "
+        f"({ci_or_none(s['confabulation_rate'], s['confabulation_rate_ci_low'], s['confabulation_rate_ci_high'], signed=False)}). "
+        f"Concrete nouns among the named concepts: "
+        f"{ci_or_none(s['concrete_rate'], s['concrete_rate_ci_low'], s['concrete_rate_ci_high'], signed=False)} "
+        f"(n={s['concrete_n']}; share among candidate concepts {pct(s['concrete_base_rate'])}). "
+        + (
+            "Cosine between the named and the injected concept's vectors at the injection "
+            f"layer: {ci_or_none(s['cosine'], s['cosine_ci_low'], s['cosine_ci_high'], dec=3)} "
+            f"(n={s['cosine_n']}) against {to_float(s['pair_cosine']):+.3f} for all concept "
+            f"pairs (difference {ci_or_none(s['cosine_vs_pairs'], s['cosine_vs_pairs_ci_low'], s['cosine_vs_pairs_ci_high'], dec=3)})."
+            if bool(s["vectors_available"])
+            else "Relatedness not computed: no vectors in the run directory."
+        )
+    )
+
+
+def content_section(t: Tables, figs: Mapping[str, Path]) -> Section:
+    return Section(
+        "Content specificity",
+        "content",
+        "Does the detection report say which concept was injected? Identification: the "
+        "injected concept ranks first among the candidates (logits; chance = 1/n_candidates) "
+        "or is named in an affirmative answer (text; chance = 1/number of injected concepts); "
+        "Wilson CIs, bounds shifted by chance. Mutual information in bits between injected "
+        "and reported concept (Miller-Madow corrected, bootstrap CI; plug-in against the "
+        "shuffled-label baseline with a permutation p-value); an answer naming no concept "
+        "is its own label '<none>'.",
+        table_block(format_table(t["identification"]), "Identification by configuration")
+        + table_block(format_table(t["mutual_information"]), "Mutual information")
+        + img(figs.get("mutual_information"), "mutual information")
+        + heading("Confabulations")
+        + paragraph(confabulation_text(t["confabulation_summary"]))
+        + table_block(format_table(t["confabulation"]), "Concepts named instead")
+        + img(figs.get("confabulation"), "confabulation"),
+    )

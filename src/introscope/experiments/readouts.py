@@ -1,0 +1,72 @@
+"""Readouts from next-token log-probabilities shared by several slices: P(yes) of a
+normalised yes/no pair, and a target's rank among candidate words."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from introscope.core.models import LoadedModel
+
+YES_SPELLINGS = ("Yes", "yes", " Yes", " yes", "YES")
+NO_SPELLINGS = ("No", "no", " No", " no", "NO")
+
+
+def first_token_ids(lm: LoadedModel, variants: Sequence[str]) -> list[int]:
+    """Distinct first tokens of several spellings ("Yes", " yes", ...)."""
+    ids: list[int] = []
+    for v in variants:
+        toks = lm.encode(v)
+        if toks and toks[0] not in ids:
+            ids.append(toks[0])
+    return ids
+
+
+def yes_probability(lm: LoadedModel, logprobs: torch.Tensor) -> list[float]:
+    """P(yes) / (P(yes) + P(no)) from next-token log-probabilities ``[B, V]``."""
+    yes = first_token_ids(lm, YES_SPELLINGS)
+    no = first_token_ids(lm, NO_SPELLINGS)
+    p = logprobs.exp()
+    py = p[:, yes].sum(-1)
+    pn = p[:, no].sum(-1)
+    return [float(x) for x in (py / (py + pn))]
+
+
+def top_candidates(lm: LoadedModel, logprobs: torch.Tensor, candidates: Sequence[str]) -> list[str]:
+    """Each row's highest-scoring candidate by first-token log-probability."""
+    first = [lm.encode(c)[0] for c in candidates]
+    best = logprobs[:, first].argmax(dim=-1)
+    return [candidates[int(i)] for i in best]
+
+
+def candidate_ranks(
+    lm: LoadedModel, logprobs: torch.Tensor, candidates: Sequence[str], targets: Sequence[str]
+) -> list[int]:
+    """Rank (1 = best) of each row's target among candidates by first-token log-probability.
+
+    Candidates that share the target's first token tie with it, and ties count against the
+    target (rank = 1 + every other candidate scoring at least as high), so first-token
+    collisions can only lower accuracy, never lift it above what the readout distinguishes.
+    """
+    first = {c: lm.encode(c)[0] for c in candidates}
+    ranks = []
+    for r, target in enumerate(targets):
+        row = logprobs[r]
+        score = float(row[first[target]])
+        ranks.append(
+            1 + sum(1 for c in candidates if c != target and float(row[first[c]]) >= score)
+        )
+    return ranks
+
+
+def rank_of(scores: Sequence[float], candidates: Sequence[str], target: str) -> tuple[int, str]:
+    """(rank of ``target`` among ``candidates`` by ``scores``, the top-scoring candidate).
+
+    Ties count against the target (rank = 1 + every other candidate scoring at least as
+    high), as in :func:`candidate_ranks`.
+    """
+    mine = scores[list(candidates).index(target)]
+    rank = 1 + sum(1 for c, s in zip(candidates, scores, strict=True) if c != target and s >= mine)
+    chosen = candidates[max(range(len(candidates)), key=lambda k: scores[k])]
+    return rank, chosen

@@ -1,0 +1,53 @@
+"""Solver helpers every slice's torch side shares: injections for a (concept, control) pair,
+the spec's layers as indices, and one batched generation with per-trial seeds."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from introscope.core.engine import Generation
+from introscope.core.layers import LayerSpec
+from introscope.core.steering import Injection, Window
+from introscope.core.vectors import control_vector
+from introscope.experiments.base import Context, Trial
+
+
+def vector_injection(
+    ctx: Context[Any],
+    concept: str,
+    control: str,
+    layer: int,
+    strength: float,
+    window: Window,
+    seed: int,
+) -> Injection:
+    """The injection for a (concept, control) pair: the concept's own vector, a norm-matched
+    random vector, the negated vector, or another concept's vector."""
+    vec = control_vector(ctx.vectors, concept, control, seed=seed)[layer]
+    return Injection(
+        vec, (layer,), strength, window, "add", label=f"{control}:{concept}@L{layer}x{strength:g}"
+    )
+
+
+def layer_indices(ctx: Context[Any], layers: Sequence[LayerSpec]) -> list[int]:
+    """The parameters' layer specs (index, negative index, depth fraction) as indices."""
+    return list(ctx.lm.layer_indices(list(layers)))
+
+
+def generate_batch(
+    ctx: Context[Any],
+    trials: Sequence[Trial],
+    prompts: Sequence[str] | None = None,
+    windowed: Sequence[Injection | None] | None = None,
+) -> list[Generation]:
+    """One batched generation with the spec's sampling settings and per-trial seeds."""
+    s = ctx.spec.sampling
+    return ctx.engine.generate(
+        list(prompts) if prompts is not None else [t.prompt for t in trials],
+        list(windowed) if windowed is not None else [t.injection for t in trials],
+        max_new_tokens=s.max_new_tokens,
+        temperature=s.temperature,
+        top_p=s.top_p,
+        seeds=[t.seed for t in trials],
+    )
