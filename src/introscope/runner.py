@@ -225,7 +225,7 @@ def run_specs(
                 if t.prompt not in n_prompt:
                     n_prompt[t.prompt] = len(lm.encode(t.prompt))
                 records.append(
-                    _record(spec, run_id, t, r, batch_index, stamp, per_trial, n_prompt[t.prompt])
+                    trial_record(spec, run_id, t, r, batch_index, stamp, per_trial, n_prompt[t.prompt])
                 )
             store.write_batch(records)
             if progress is not None:
@@ -241,7 +241,7 @@ def run_spec(spec: Spec, run_dir: Path, **kwargs: Any) -> RunResult:
     return run_specs([spec], run_dir, **kwargs)
 
 
-def _record(
+def trial_record(
     spec: Spec,
     run_id: str,
     t: Trial,
