@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -16,15 +17,19 @@ from introscope.stats import (
     logistic_regression,
     lowest_passing_level,
     mean_difference_ci,
+    mover_difference,
     mutual_information,
     net_score,
     paired_mean_ci,
+    partial_correlation,
     pearson_with_ci,
     permutation_test,
     rate,
     rate_difference,
     wilson_interval,
 )
+
+NAN = float("nan")
 
 # --------------------------------------------------------------------------- Wilson
 
@@ -113,6 +118,27 @@ def test_net_score_is_hit_minus_control() -> None:
     assert net_score(rate(5, 100), rate(5, 100)).estimate == 0.0
 
 
+def test_mover_difference_hand_computed() -> None:
+    # a = 0.30 [0.10, 0.45], b = 0.10 [0.02, 0.25]; d = 0.20
+    # low  = 0.20 - sqrt((0.30 - 0.10)^2 + (0.25 - 0.10)^2) = 0.20 - sqrt(0.04 + 0.0225) = -0.05
+    # high = 0.20 + sqrt((0.45 - 0.30)^2 + (0.10 - 0.02)^2) = 0.20 + sqrt(0.0225 + 0.0064) = 0.37
+    d, low, high = mover_difference(0.30, 0.10, 0.45, 0.10, 0.02, 0.25)
+    assert (d, low, high) == pytest.approx((0.20, -0.05, 0.37), abs=1e-12)
+    # a missing bound only spoils the side that uses it (b's lower bound sets the upper side)
+    _, low, high = mover_difference(0.30, 0.10, 0.45, 0.10, NAN, 0.25)
+    assert low == pytest.approx(-0.05, abs=1e-12) and math.isnan(high)
+
+
+def test_mover_of_wilson_intervals_is_newcombe() -> None:
+    # Newcombe's method 10 is MOVER applied to two Wilson intervals: same textbook numbers.
+    d, low, high = mover_difference(
+        56 / 70, *wilson_interval(56, 70), 48 / 80, *wilson_interval(48, 80)
+    )
+    ref = rate_difference(56, 70, 48, 80)
+    assert (d, low, high) == pytest.approx((ref.estimate, ref.low, ref.high), abs=1e-12)
+    assert (low, high) == pytest.approx((0.0524, 0.3339), abs=5e-4)
+
+
 # --------------------------------------------------------------------------- means
 
 
@@ -135,6 +161,17 @@ def test_welch_degenerate() -> None:
     assert d.estimate == pytest.approx(0.5) and math.isnan(d.low)
     d = mean_difference_ci([2.0, 2.0], [1.0, 1.0])
     assert (d.low, d.estimate, d.high) == (1.0, 1.0, 1.0)
+
+
+def test_welch_with_one_constant_side_hand_computed() -> None:
+    # a = [1, 2, 3]: mean 2, var 1, se^2 = 1/3; b = [0.5, 0.5]: var 0, so d = 1.5 and
+    # df = (1/3)^2 / ((1/3)^2 / 2) = 2, t(0.975, 2) = 4.302653: 1.5 +- 4.302653 * sqrt(1/3)
+    # = 1.5 +- 2.484138. No warning: scipy's "nearly identical data" alarm is a false one for
+    # an exactly constant side.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        d = mean_difference_ci([1.0, 2.0, 3.0], [0.5, 0.5])
+    assert (d.estimate, d.low, d.high) == pytest.approx((1.5, -0.984138, 3.984138), abs=1e-6)
 
 
 def test_paired_mean_ci() -> None:
@@ -160,6 +197,17 @@ def test_bootstrap_deterministic_and_covers_mean() -> None:
     assert all(math.isnan(v) for v in bootstrap_ci([]))
 
 
+def test_bootstrap_skips_undefined_resamples_and_single_value() -> None:
+    # a statistic undefined on some resamples (all zeros) still gets an interval from the rest
+    def mean_if_any_one(x: np.ndarray) -> float:
+        return float(x.mean()) if x.any() else NAN
+
+    est, lo, hi = bootstrap_ci([0.0, 0.0, 0.0, 0.0, 1.0], statistic=mean_if_any_one)
+    assert est == pytest.approx(0.2)
+    assert 0.2 <= lo <= est <= hi <= 1.0
+    assert bootstrap_ci([3.0]) == (3.0, 3.0, 3.0)
+
+
 def test_permutation_test() -> None:
     rng = np.random.default_rng(0)
     a = rng.normal(1.0, 1.0, 40)
@@ -176,6 +224,19 @@ def test_permutation_test() -> None:
     assert obs_med == 2.0
     with pytest.raises(ValueError):
         permutation_test([1.0], [2.0], statistic="nope")
+
+
+def test_permutation_test_exact_enumeration() -> None:
+    # 4 values, 6 ways to split them 2 vs 2 (fewer than n_permutations, so all are used):
+    # {1,2}|{3,4}: -2, {1,3}: -1, {1,4}: 0, {2,3}: 0, {2,4}: +1, {3,4}|{1,2}: +2.
+    # |d| >= 2 in 2 of 6, so p = 1/3 exactly (no +1 smoothing for an exact test).
+    obs, p = permutation_test([1.0, 2.0], [3.0, 4.0], n_permutations=100)
+    assert obs == -2.0
+    assert p == pytest.approx(1 / 3, abs=1e-12)
+    custom = permutation_test(
+        [1.0, 2.0], [3.0, 4.0], statistic=lambda u, v: float(u.sum() - v.sum()), n_permutations=100
+    )
+    assert custom == pytest.approx((-4.0, 1 / 3), abs=1e-12)
 
 
 def test_pearson_with_ci() -> None:
@@ -209,6 +270,60 @@ def test_fisher_z_interval_value() -> None:
     assert hi == pytest.approx(math.tanh(z + 1.959964 * se), abs=1e-4)
 
 
+# --------------------------------------------------------------------------- partial r
+
+
+def test_partial_correlation_hand_computed() -> None:
+    # A group dummy as the covariate: residualising on it centres x and y within each group.
+    #   x residuals: [-1.5, -0.5, 0.5, 1.5] in both groups, sum of squares 10
+    #   y residuals: [-0.5, -1.5, 1.5, 0.5] and [-1.5, 0.5, -0.5, 1.5], sum of squares 10
+    #   cross products: 4 * 0.75 = 3 and 2.25 - 0.25 - 0.25 + 2.25 = 4, so r = 7 / 10 = 0.7
+    # Fisher z: atanh(0.7) = 0.867301, SE = 1 / sqrt(8 - 3 - 1) = 0.5,
+    #   low = tanh(0.867301 - 0.979982) = -0.112207, high = tanh(1.847283) = 0.951489.
+    x = [1.0, 2.0, 3.0, 4.0, 11.0, 12.0, 13.0, 14.0]
+    y = [2.0, 1.0, 4.0, 3.0, 10.0, 12.0, 11.0, 13.0]
+    group = [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]
+    r, lo, hi, n = partial_correlation(y, x, {"group": group})
+    assert n == 8
+    assert r == pytest.approx(0.7, abs=1e-12)
+    assert (lo, hi) == pytest.approx((-0.112207, 0.951489), abs=1e-6)
+    assert pearson_with_ci(x, y)[0] > 0.98  # the raw correlation is mostly the group gap
+
+
+def test_partial_correlation_first_order_formula() -> None:
+    # one covariate: r_xy.z = (r_xy - r_xz r_yz) / sqrt((1 - r_xz^2)(1 - r_yz^2))
+    rng = np.random.default_rng(6)
+    z = rng.normal(size=60)
+    x = z + rng.normal(size=60)
+    y = 0.5 * x - z + rng.normal(size=60)
+    c = np.corrcoef([x, y, z])
+    expected = (c[0, 1] - c[0, 2] * c[1, 2]) / math.sqrt((1 - c[0, 2] ** 2) * (1 - c[1, 2] ** 2))
+    r, lo, hi, n = partial_correlation(y, x, {"z": z})
+    assert n == 60
+    assert r == pytest.approx(expected, abs=1e-12)
+    se = 1 / math.sqrt(60 - 3 - 1)
+    assert lo == pytest.approx(math.tanh(math.atanh(expected) - 1.959964 * se), abs=1e-6)
+    assert hi == pytest.approx(math.tanh(math.atanh(expected) + 1.959964 * se), abs=1e-6)
+    # no covariates: the plain Pearson r and its Fisher-z interval
+    assert partial_correlation(y, x, {})[:3] == pytest.approx(pearson_with_ci(x, y), abs=1e-12)
+
+
+def test_partial_correlation_degenerate() -> None:
+    assert all(math.isnan(v) for v in partial_correlation([1.0, 2.0], [2.0, 1.0], {})[:3])
+    # y is a linear function of the covariate: nothing is left to correlate
+    r = partial_correlation(
+        [1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 3.0, 2.0, 5.0, 4.0], {"z": [1, 2, 3, 4, 5]}
+    )
+    assert all(math.isnan(v) for v in r[:3]) and r[3] == 5
+    # n - 3 - k = 0: r but no interval
+    r4, lo4, hi4, _ = partial_correlation(
+        [1.0, 3.0, 2.0, 5.0], [2.0, 1.0, 4.0, 3.0], {"z": [0, 0, 1, 1]}
+    )
+    assert not math.isnan(r4) and math.isnan(lo4) and math.isnan(hi4)
+    with pytest.raises(ValueError):
+        partial_correlation([1.0, 2.0], [1.0], {})
+
+
 # --------------------------------------------------------------------------- kappa
 
 
@@ -227,6 +342,12 @@ def test_kappa_edge_cases() -> None:
     assert cohens_kappa([1, 0, 1, 0], [0, 1, 0, 1]) == pytest.approx(-1.0)
     with pytest.raises(ValueError):
         cohens_kappa([1], [1, 0])
+
+
+def test_kappa_mixed_label_types() -> None:
+    # a = [None, a, None, b], b = [None, a, b, b]: po = 3/4
+    # pe = (2/4)(1/4) [None] + (1/4)(1/4) [a] + (1/4)(2/4) [b] = 5/16; kappa = (12/16 - 5/16) / (11/16)
+    assert cohens_kappa([None, "a", None, "b"], [None, "a", "b", "b"]) == pytest.approx(7 / 11)
 
 
 # --------------------------------------------------------------------------- MI
@@ -276,6 +397,19 @@ def test_mi_miller_madow_formula_and_no_correction() -> None:
     with pytest.raises(ValueError):
         mutual_information(x, y[:-1])
     assert math.isnan(mutual_information([], []).plugin_bits)
+
+
+def test_mi_reference_value() -> None:
+    # x = a a a b b b, y = u v u u v w (n = 6). Cells: (a,u) 2, (a,v) 1, (b,u) 1, (b,v) 1, (b,w) 1.
+    # H(x) = 1; H(y) = 1/2 log2 2 + 1/3 log2 3 + 1/6 log2 6 = 0.5 + 0.528321 + 0.430827 = 1.459148
+    # H(x,y) = 1/3 log2 3 + 4 * 1/6 log2 6 = 0.528321 + 1.723308 = 2.251629
+    # plugin = 1 + 1.459148 - 2.251629 = 0.207519 bits
+    # Miller-Madow: (K_xy - K_x - K_y + 1) / (2 n ln 2) = (5 - 2 - 3 + 1) / (12 ln 2) = 0.120225
+    # corrected = 0.207519 - 0.120225 = 0.087294
+    mi = mutual_information(list("aaabbb"), list("uvuuvw"), n_shuffles=10, n_boot=10)
+    assert mi.plugin_bits == pytest.approx(0.207519, abs=1e-6)
+    assert mi.corrected_bits == pytest.approx(0.087294, abs=1e-6)
+    assert mi.max_bits == 1.0
 
 
 def test_mi_corrected_not_clamped() -> None:
@@ -336,6 +470,21 @@ def test_linear_regression_underdetermined_and_bad_input() -> None:
         linear_regression([1.0, 2.0, 3.0], {"x": [0.0, 1.0]})
     no_icpt = linear_regression([2.0, 4.0, 6.1], {"x": [1.0, 2.0, 3.0]}, add_intercept=False)
     assert [c.name for c in no_icpt.coefficients] == ["x"]
+    assert math.isnan(linear_regression([], {"x": []})["x"].estimate)
+
+
+def test_linear_regression_rank_deficient_design() -> None:
+    # A constant column next to the intercept adds nothing: the slope, its SE and p are those
+    # of the simple regression (residual df = n - rank = 4, not n - k = 3).
+    from scipy import stats as st
+
+    x = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    y = [1.1, 1.9, 3.2, 3.9, 5.3, 5.8]
+    ref = st.linregress(x, y)
+    res = linear_regression(y, {"x": x, "constant": [1.0] * 6})
+    assert res["x"].estimate == pytest.approx(ref.slope)
+    assert res["x"].se == pytest.approx(ref.stderr)
+    assert res["x"].p == pytest.approx(ref.pvalue)
 
 
 def test_logistic_regression_recovers_coefficients() -> None:
@@ -358,6 +507,13 @@ def test_logistic_regression_perfect_separation_does_not_crash() -> None:
     assert math.isnan(res["x"].se)
     constant = logistic_regression([0, 0, 0, 0], {"x": [1, 2, 3, 4]})
     assert constant.converged is False
+    assert math.isnan(constant.r2)
+    # a duplicated column: the design does not identify the coefficients
+    singular = logistic_regression(
+        [0, 1, 0, 1, 1, 0], {"x": [1, 2, 3, 4, 5, 6], "x2": [2, 4, 6, 8, 10, 12]}
+    )
+    assert singular.converged is False
+    assert all(math.isnan(c.estimate) and math.isnan(c.se) for c in singular.coefficients)
     with pytest.raises(ValueError):
         logistic_regression([0, 2], {"x": [1, 2]})
 
