@@ -110,8 +110,11 @@ def test_no_private_name_imported_across_modules() -> None:
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         for target, names, line in runtime_imports(ast.parse(path.read_text()), package):
             if target.startswith("introscope") and target != name:
-                bad += [f"{name}:{line} imports {target}.{n}" for n in names if n.startswith("_")
-                        and not n.startswith("__")]
+                bad += [
+                    f"{name}:{line} imports {target}.{n}"
+                    for n in names
+                    if n.startswith("_") and not n.startswith("__")
+                ]
     assert not bad, "\n".join(bad)
 
 

@@ -225,7 +225,9 @@ def run_specs(
                 if t.prompt not in n_prompt:
                     n_prompt[t.prompt] = len(lm.encode(t.prompt))
                 records.append(
-                    trial_record(spec, run_id, t, r, batch_index, stamp, per_trial, n_prompt[t.prompt])
+                    trial_record(
+                        spec, run_id, t, r, batch_index, stamp, per_trial, n_prompt[t.prompt]
+                    )
                 )
             store.write_batch(records)
             if progress is not None:

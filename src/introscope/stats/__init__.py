@@ -1,0 +1,61 @@
+"""Statistics for self-report experiments.
+
+Every rate carries its n and a 95% Wilson interval, every difference a CI; net scores (hit
+minus matched control) are the headline. This module is the single place those numbers are
+computed, so every table and plot agrees. The statistics are scipy, statsmodels and
+scikit-learn calls; written out here is only what no library offers (Miller-Madow mutual
+information with its baselines, MOVER, the partial correlation's Fisher-z interval with
+covariate-reduced df). Everything is deterministic given a seed and returns NaN (never
+raises) when a quantity is undefined for the data at hand: sweeps routinely produce empty or
+degenerate cells, and a report should show "nan" rather than crash.
+"""
+
+from __future__ import annotations
+
+from introscope.stats.information import MutualInformation, mutual_information
+from introscope.stats.intervals import (
+    Difference,
+    Rate,
+    cohens_kappa,
+    lowest_passing_level,
+    mean_difference_ci,
+    mover_difference,
+    net_score,
+    paired_mean_ci,
+    pearson_with_ci,
+    rate,
+    rate_difference,
+    wilson_interval,
+)
+from introscope.stats.regression import (
+    Coefficient,
+    RegressionResult,
+    linear_regression,
+    logistic_regression,
+    partial_correlation,
+)
+from introscope.stats.resampling import bootstrap_ci, permutation_test
+
+__all__ = [
+    "Coefficient",
+    "Difference",
+    "MutualInformation",
+    "Rate",
+    "RegressionResult",
+    "bootstrap_ci",
+    "cohens_kappa",
+    "linear_regression",
+    "logistic_regression",
+    "lowest_passing_level",
+    "mean_difference_ci",
+    "mover_difference",
+    "mutual_information",
+    "net_score",
+    "paired_mean_ci",
+    "partial_correlation",
+    "pearson_with_ci",
+    "permutation_test",
+    "rate",
+    "rate_difference",
+    "wilson_interval",
+]
