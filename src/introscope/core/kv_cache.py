@@ -7,8 +7,9 @@ was about a fifth of a decoding step of the bundled model (benchmarks/RESULTS.md
 exposes the filled part as a view, so a step writes only the new column.
 
 The attention code sees the same key/value values with the same shapes (only the strides
-differ), so outputs are bit-identical to the concatenating cache; tests/test_engine.py
-checks this against plain ``generate``. Layers of any other type (sliding-window, static,
+differ), so outputs are bit-identical to the concatenating cache;
+tests/core/test_kv_cache.py checks this, and the engine's greedy output against plain
+``generate``. Layers of any other type (sliding-window, static,
 quantized) are left as they are.
 """
 

@@ -113,8 +113,7 @@ def last_token_activations(
     lm = engine.lm
     out = []
     for chunk in _batched(prompts, batch_size):
-        acts = engine.capture(chunk, list(range(lm.n_layers)), positions="last", reuse_prefix=True)
-        assert isinstance(acts, torch.Tensor)
+        acts = engine.capture_last(chunk, list(range(lm.n_layers)), reuse_prefix=True)
         out.append(acts)
         if progress is not None:
             progress(len(chunk))

@@ -202,8 +202,7 @@ class CategoryThresholds:
         layers = sorted({int(x) for t in trials for x in t.data.get("layers", [])})
         cos: list[dict[str, float]] = [{} for _ in trials]
         if layers:
-            acts = eng.capture([trials[0].prompt], layers, positions="last", reuse_prefix=True)
-            assert isinstance(acts, torch.Tensor)
+            acts = eng.capture_last([trials[0].prompt], layers, reuse_prefix=True)
             act = acts[0]  # [n_layers, d]
             for r, c in enumerate(concepts):
                 vec = ctx.vectors.get(c).float()

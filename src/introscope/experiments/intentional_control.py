@@ -67,7 +67,6 @@ class IntentionalControl:
             list(range(ctx.lm.n_layers)),
             positions=[Window.span_marker(t.data["sentence"], 1) for t in trials],
         )
-        assert isinstance(acts, list)
         out = []
         for t, a in zip(trials, acts, strict=True):
             wi = names.index(t.condition["word"])

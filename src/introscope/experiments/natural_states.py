@@ -116,8 +116,7 @@ class NaturalStates:
                 [t.prompt] * len(t.data["candidates"]), t.data["candidates"]
             )
         layers = layer_conditions(ctx)
-        acts = ctx.engine.capture([t.prompt for t in trials], layers, positions="last")
-        assert isinstance(acts, torch.Tensor)  # [B, L, d]
+        acts = ctx.engine.capture_last([t.prompt for t in trials], layers)  # [B, L, d]
         out, i = [], 0
         for b, t in enumerate(trials):
             cands: list[str] = t.data["candidates"]

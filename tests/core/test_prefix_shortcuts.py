@@ -14,8 +14,9 @@ import pytest
 import torch
 
 from conftest import BUNDLED_VOCAB, TINY_ARCHS
-from introscope.core.engine import Engine, _skipping_blocks
+from introscope.core.engine import Engine
 from introscope.core.models import LoadedModel, from_modules
+from introscope.core.prefix import skipping_blocks
 from introscope.core.steering import Injection, Window
 
 PREAMBLE = (
@@ -143,7 +144,7 @@ def test_stand_in_blocks_are_restored_even_after_an_error(lm) -> None:
     layers[1].forward = marker  # an instance-level forward, as accelerate installs
     try:
         hidden = torch.zeros(1, 2, lm.hidden_size)
-        with pytest.raises(RuntimeError, match="boom"), _skipping_blocks(layers, 3, hidden):
+        with pytest.raises(RuntimeError, match="boom"), skipping_blocks(layers, 3, hidden):
             assert layers[0](torch.ones(1)) is hidden and layers[2](None) is hidden
             raise RuntimeError("boom")
         assert layers[1].forward is marker

@@ -53,7 +53,7 @@ def capture_case(lm, engine):
     # final norm, whereas capture returns the raw block output (checked separately below).
     layers = list(range(lm.n_layers - 1))
     acts_all = engine.capture(prompts, layers, positions="all")
-    acts_last = engine.capture(prompts, layers, positions="last")
+    acts_last = engine.capture_last(prompts, layers)
     seqs = [engine.encode(p).ids for p in prompts]
     assert len({len(s) for s in seqs}) == len(seqs), "the batch must need padding"
     ids, mask, pos = engine._batch_inputs(seqs, 0)  # the padded batch the engine builds
@@ -104,17 +104,24 @@ def test_capture_padded_vs_unpadded_close(engine, capture_case):
 def test_capture_with_prefix_reuse_close(engine, capture_case):
     prompts, layers, _seqs, _all, acts_last, *_ = capture_case
     chat = prompts[:2]  # share the system prompt, so a prefix is reused
-    reused = engine.capture(chat, layers, positions="last", reuse_prefix=True)
+    reused = engine.capture_last(chat, layers, reuse_prefix=True)
     assert torch.allclose(reused, acts_last[:2], rtol=1e-4, atol=1e-4)
 
 
 def test_last_layer_capture_is_pre_final_norm(lm, engine, capture_case):
     _prompts, _layers, _seqs, _all, _last, _pos, hs = capture_case
-    last = engine.capture(capture_case[0], [lm.n_layers - 1], positions="last")[:, 0]
+    last = engine.capture_last(capture_case[0], [lm.n_layers - 1])[:, 0]
     with torch.inference_mode():
         normed = lm.model.model.norm(last)
     assert torch.allclose(normed, hs[-1][:, -1], rtol=1e-5, atol=1e-5)
     assert not torch.allclose(last, hs[-1][:, -1], atol=1e-2)
+
+
+def test_capture_refuses_last_and_points_to_capture_last(engine, capture_case):
+    """``capture`` always returns one tensor per row; the stacked last-token form is
+    ``capture_last``, so "last" is refused rather than read as a marker substring."""
+    with pytest.raises(ValueError, match="capture_last"):
+        engine.capture(capture_case[0], [0], positions="last")
 
 
 # ------------------------------------------------------------------- windows hit exact tokens
