@@ -13,14 +13,24 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import torch
 
 from introscope.core.engine import Engine
 from introscope.core.models import LoadedModel, load_model
 from introscope.core.vectors import VectorSet, concept_vectors
+from introscope.store import (
+    RunStore,
+    TrialRecord,
+    decode_json_columns,
+    stable_hash,
+    write_manifest,
+)
+from introscope.tables import RunFrame
 from introscope.words import word_list
 
 # The CI and developer machines have 2 cores shared with other jobs; with 2 intra-op threads
@@ -143,3 +153,66 @@ def concept_words() -> list[str]:
 def concept_vs(engine: Engine, concept_words: list[str]) -> VectorSet:
     """Paper-method concept vectors for the first 16 main concepts, built once."""
     return concept_vectors(engine, concept_words)
+
+
+# --------------------------------------------------------------------------- synthetic runs
+
+
+class TrialRecords:
+    """Synthetic trials for analysis and report tests (no model): ``add`` rows, then read
+    them as a frame (``frame``), a :class:`~introscope.tables.RunFrame` (``run``) or write a
+    run directory (``write``).
+
+    Trial ids are unique per row; a row's ``rep`` is its index unless the condition gives
+    one; cell ids hash the experiment and the condition without ``rep``.
+    """
+
+    def __init__(self, run_id: str = "synthetic-run") -> None:
+        self.run_id = run_id
+        self.records: list[TrialRecord] = []
+
+    def add(
+        self,
+        experiment: str,
+        condition: dict[str, Any],
+        *,
+        measure: str = "generation",
+        response: str | None = None,
+        grades: dict[str, Any] | None = None,
+        logits: dict[str, Any] | None = None,
+        prompt: str | None = None,
+    ) -> TrialRecord:
+        i = len(self.records)
+        cell = {k: v for k, v in condition.items() if k != "rep"}
+        rec = TrialRecord(
+            trial_id=stable_hash({"i": i, "experiment": experiment}),
+            run_id=self.run_id,
+            experiment=experiment,
+            cell_id=stable_hash({"experiment": experiment, **cell})[:12],
+            condition={"rep": i, **condition},
+            prompt=prompt if prompt is not None else f"prompt {i}",
+            measure=measure,  # type: ignore[arg-type]
+            seed=i,
+            response=response,
+            logits=logits,
+            grades=grades or {},
+        )
+        self.records.append(rec)
+        return rec
+
+    def frame(self) -> pd.DataFrame:
+        return decode_json_columns(pd.DataFrame([r.to_row() for r in self.records]))
+
+    def run(self) -> RunFrame:
+        return RunFrame(self.frame())
+
+    def write(self, run_dir: Path, manifest: dict[str, Any] | None = None) -> Path:
+        with RunStore(run_dir) as store:
+            store.write_batch(self.records)
+        write_manifest(run_dir, {"run_id": self.run_id, **(manifest or {})})
+        return run_dir
+
+
+@pytest.fixture
+def trial_records() -> Callable[..., TrialRecords]:
+    return TrialRecords
