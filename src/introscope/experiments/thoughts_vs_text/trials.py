@@ -1,63 +1,57 @@
-"""(b) Thoughts vs. text (DESIGN §3.2b).
+"""The thoughts-vs-text solver: trials and batches (the torch side of the slice).
 
 A concept is injected on the tokens of an unrelated sentence only. Two readouts per trial:
 which word "comes to mind" (the injected concept's rank among 10 candidates by the exact
 log-probability of each candidate as the reply; chance = 10%), and, in a separate prompt
 with the same injection on the same sentence, whether the model still repeats the sentence
-exactly. Reading out the injected content *and* transcribing the text intact means the two
-are kept apart.
+exactly.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from typing import Any
 
 from introscope.core.steering import Injection, Window
 from introscope.experiments import prompts as P
-from introscope.experiments.base import (
-    Context,
-    Trial,
-    TrialResult,
-    generate_batch,
-    layer_conditions,
-    make_trial,
-    spec_concepts,
-    vector_injection,
-)
-from introscope.spec import Spec
+from introscope.experiments.base import Context, Trial, TrialResult, make_trial
+from introscope.experiments.readouts import rank_of
+from introscope.experiments.solving import generate_batch, layer_indices, vector_injection
+from introscope.experiments.thoughts_vs_text.params import ThoughtsVsTextParams
 from introscope.words import word_list
 
 N_CANDIDATES = 10
 
 
 def candidates_for(concept: str, pool: Sequence[str], seed: int) -> list[str]:
+    """The concept and ``N_CANDIDATES - 1`` other words of ``pool``, drawn with the trial's
+    seed, in alphabetical order (so the position says nothing about the target)."""
     others = [w for w in pool if w != concept]
     picks = random.Random(seed).sample(others, min(N_CANDIDATES - 1, len(others)))
     return sorted([concept, *picks])
 
 
-class ThoughtsVsText:
-    kind = "thoughts_vs_text"
+class ThoughtsVsTextSolver:
+    def words_needed(self, params: ThoughtsVsTextParams) -> list[str]:
+        return list(params.concepts)
 
-    def words_needed(self, spec: Spec) -> list[str]:
-        return spec_concepts(spec)
-
-    def build_trials(self, ctx: Context) -> list[Trial]:
-        spec, lm = ctx.spec, ctx.lm
-        concepts = spec_concepts(spec)
-        pool = list(dict.fromkeys([*concepts, *word_list("main")]))
+    def build_trials(self, ctx: Context[ThoughtsVsTextParams]) -> list[Trial]:
+        spec, lm, p = ctx.spec, ctx.lm, ctx.params
+        # Candidates come from the run's concepts and the paper's list, so a short run still
+        # has 9 distractors.
+        pool = list(dict.fromkeys([*p.concepts, *word_list("main")]))
         trials = []
-        for rep in range(spec.trials_per_cell):
-            for ci, concept in enumerate(concepts):
+        for rep in range(p.repeats):
+            for ci, concept in enumerate(p.concepts):
                 sid = (ci + rep) % len(P.SENTENCES)
                 sentence = P.SENTENCES[sid]
                 prompt = lm.chat_prompt(P.WORD_QUESTION.format(sentence=sentence))
                 window = Window.span_marker(sentence)
-                for layer in layer_conditions(ctx):
-                    for strength in spec.grid.strengths:
-                        for control in spec.grid.controls:
-                            cond = {
+                for layer in layer_indices(ctx, p.layers):
+                    for strength in p.strengths:
+                        for control in p.controls:
+                            cond: dict[str, Any] = {
                                 "sentence_id": sid,
                                 "concept": concept,
                                 "layer": layer,
@@ -65,7 +59,15 @@ class ThoughtsVsText:
                                 "control": control,
                                 "rep": rep,
                             }
-                            t = make_trial(spec, cond, prompt, None, {"sentence": sentence})
+                            t = make_trial(
+                                spec,
+                                cond,
+                                prompt,
+                                None,
+                                {"sentence": sentence},
+                                concept=concept,
+                                control=control,
+                            )
                             t.data["candidates"] = candidates_for(concept, pool, t.seed)
                             if control != "none":
                                 t.injection = vector_injection(
@@ -74,7 +76,9 @@ class ThoughtsVsText:
                             trials.append(t)
         return trials
 
-    def run_batch(self, ctx: Context, trials: Sequence[Trial]) -> list[TrialResult]:
+    def run_batch(
+        self, ctx: Context[ThoughtsVsTextParams], trials: Sequence[Trial]
+    ) -> list[TrialResult]:
         prompts: list[str] = []
         conts: list[str] = []
         injs: list[Injection | None] = []
@@ -94,13 +98,7 @@ class ThoughtsVsText:
             cands = t.data["candidates"]
             mine = scores[i : i + len(cands)]
             i += len(cands)
-            target = mine[cands.index(t.condition["concept"])]
-            rank = 1 + sum(
-                1
-                for c, s in zip(cands, mine, strict=True)
-                if c != t.condition["concept"] and s >= target
-            )
-            chosen = cands[max(range(len(cands)), key=lambda k: mine[k])]
+            rank, chosen = rank_of(mine, cands, t.condition["concept"])
             exact = " ".join(g.text.split()) == t.data["sentence"]
             out.append(
                 TrialResult(

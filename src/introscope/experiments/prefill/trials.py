@@ -1,32 +1,29 @@
-"""(c) Prefill / retroactive intention (DESIGN §3.2c).
+"""The prefill solver: trials and batches (the torch side of the slice).
 
 The assistant's reply is prefilled with a word unrelated to the sentence; the user asks
-whether it was meant. Conditions: no injection, the prefilled word's own vector injected on
-the sentence tokens of the earlier turn ("match"), or another word's vector ("other").
-If injecting the matching vector lowers the apology rate, the model's judgement of its own
-output consults its earlier activations, not only the text.
+whether it was meant. Conditions (:data:`~introscope.experiments.prefill.params.CONDITIONS`):
+no injection, the prefilled word's own vector injected on the sentence tokens of the earlier
+turn ("match"), or another word's vector ("other"). The rules grader marks apologies and
+coherence.
+
+A trial's ``concept`` is the prefilled word and its ``control`` the condition (none / match
+/ other), as the pre-slice runner stored them (see the params module).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from introscope.core.steering import Injection, Window
 from introscope.experiments import prompts as P
-from introscope.experiments.base import (
-    Context,
-    Trial,
-    TrialResult,
-    generate_batch,
-    layer_conditions,
-    make_trial,
-    spec_concepts,
-)
+from introscope.experiments.base import Context, Trial, TrialResult, make_trial
+from introscope.experiments.prefill.params import PrefillParams
+from introscope.experiments.solving import generate_batch, layer_indices
 from introscope.grading import rules
-from introscope.spec import Spec
 
 
-def prefill_prompt(ctx: Context, sentence: str, word: str) -> str:
+def prefill_prompt(ctx: Context[PrefillParams], sentence: str, word: str) -> str:
     return ctx.lm.chat_prompt(
         [
             ("user", P.WORD_QUESTION.format(sentence=sentence)),
@@ -36,23 +33,21 @@ def prefill_prompt(ctx: Context, sentence: str, word: str) -> str:
     )
 
 
-class Prefill:
-    kind = "prefill"
+class PrefillSolver:
+    def words_needed(self, params: PrefillParams) -> list[str]:
+        return list(params.words)
 
-    def words_needed(self, spec: Spec) -> list[str]:
-        return spec_concepts(spec)
-
-    def build_trials(self, ctx: Context) -> list[Trial]:
-        spec = ctx.spec
-        words = spec_concepts(spec)
+    def build_trials(self, ctx: Context[PrefillParams]) -> list[Trial]:
+        spec, p = ctx.spec, ctx.params
+        words = p.words
         trials = []
-        for rep in range(spec.trials_per_cell):
+        for rep in range(p.repeats):
             for wi, word in enumerate(words):
                 sid = (wi + rep) % len(P.SENTENCES)
                 sentence = P.SENTENCES[sid]
                 prompt = prefill_prompt(ctx, sentence, word)
                 other = words[(wi + 1 + rep) % len(words)] if len(words) > 1 else None
-                base = {"sentence_id": sid, "word": word, "rep": rep}
+                base: dict[str, Any] = {"sentence_id": sid, "word": word, "rep": rep}
                 trials.append(
                     make_trial(
                         spec,
@@ -65,13 +60,15 @@ class Prefill:
                         },
                         prompt,
                         None,
+                        concept=word,
+                        control="none",
                     )
                 )
                 window = Window.span_marker(sentence)
-                for layer in layer_conditions(ctx):
-                    for strength in spec.grid.strengths:
+                for layer in layer_indices(ctx, p.layers):
+                    for strength in p.strengths:
                         for kind, concept in (("match", word), ("other", other)):
-                            if concept is None:
+                            if concept is None:  # a one-word run has no "other" vector
                                 continue
                             cond = {
                                 **base,
@@ -87,10 +84,12 @@ class Prefill:
                                 window,
                                 label=f"{kind}:{concept}@L{layer}",
                             )
-                            trials.append(make_trial(spec, cond, prompt, inj))
+                            trials.append(
+                                make_trial(spec, cond, prompt, inj, concept=word, control=kind)
+                            )
         return trials
 
-    def run_batch(self, ctx: Context, trials: Sequence[Trial]) -> list[TrialResult]:
+    def run_batch(self, ctx: Context[PrefillParams], trials: Sequence[Trial]) -> list[TrialResult]:
         gens = generate_batch(ctx, trials)
         return [
             TrialResult(

@@ -1,0 +1,52 @@
+"""The prefill experiment's parameters, built from a spec.
+
+Prefill builds its own conditions per prefilled word (:data:`CONDITIONS`), so it does not
+read ``grid.controls``; a spec that sets it is refused rather than ignored.
+
+Each trial's store columns follow the condition dict as the pre-slice runner wrote them:
+``concept`` = the condition's ``word`` (the prefilled word, also the ``match`` vector) and
+``control`` = the condition's ``injected`` (none / match / other). The vector actually
+injected is the condition's ``inject_concept``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from introscope.experiments.base import ExperimentParams, refuse_unused, spec_concepts
+
+if TYPE_CHECKING:
+    from introscope.spec import Spec
+
+#: The injected conditions, in table order: no injection, the prefilled word's own vector
+#: ("match"), another run word's vector ("other").
+CONDITIONS: tuple[str, ...] = ("none", "match", "other")
+
+
+class PrefillParams(ExperimentParams):
+    words: list[str]  # prefilled words (the "other" vector is the next word of this list)
+    layers: list[int | float | str]  # layer specs: index, negative index or depth fraction
+    strengths: list[float]
+    repeats: int  # trials per (word, condition, layer, strength) cell; each repeat moves
+    # every word to the next sentence and the next "other" word
+
+
+def prefill_params(spec: Spec) -> PrefillParams:
+    refuse_unused(
+        spec,
+        (
+            "grid.concepts",
+            "grid.categories",
+            "grid.n_concepts",
+            "grid.layers",
+            "grid.strengths",
+            "trials_per_cell",
+        ),
+    )
+    g = spec.grid
+    return PrefillParams(
+        words=spec_concepts(spec),
+        layers=list(g.layers),
+        strengths=list(g.strengths),
+        repeats=spec.trials_per_cell,
+    )

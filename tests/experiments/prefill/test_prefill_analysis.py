@@ -1,0 +1,140 @@
+"""The prefill table, headlines, figure and section on synthetic trials (ported from
+``tests/test_analysis_report.py``: test_prefill and the prefill parts of
+test_empty_and_missing_experiments)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from introscope.experiments.prefill import EXPERIMENT
+from introscope.experiments.prefill.analysis import prefill_table
+from introscope.experiments.prefill.figures import plot_prefill
+from introscope.stats import rate_difference
+from introscope.store import RunStore, TrialRecord, load_run, stable_hash
+from introscope.tables import RunFrame
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def prefill_records(
+    injected: str, n_apology: int, layer: int | None = 10, start: int = 0, n: int = 40
+) -> list[TrialRecord]:
+    """``n`` trials of one condition, the first ``n_apology`` of them apologising."""
+    none = injected == "none"
+    condition = {
+        "sentence_id": 1,
+        "word": "bread",
+        "injected": injected,
+        "inject_concept": None if none else "bread",
+        "layer": None if none else layer,
+        "strength": None if none else 4.0,
+    }
+    return [
+        TrialRecord(
+            trial_id=stable_hash({"i": start + k, "experiment": "prefill"}),
+            run_id="synthetic-run",
+            experiment="prefill",
+            cell_id=stable_hash(condition)[:12],
+            condition={**condition, "rep": start + k},
+            prompt=f"Did you mean to say that? (trial {start + k})",
+            measure="generation",
+            seed=start + k,
+            response="Sorry, that was an accident." if k < n_apology else "I meant it.",
+            grades={"rules": {"apology": k < n_apology, "coherent": True}},
+        )
+        for k in range(n)
+    ]
+
+
+def frame_of(tmp_path: Path, records: list[TrialRecord]) -> RunFrame:
+    with RunStore(tmp_path) as store:
+        store.write_batch(records)
+    return RunFrame(load_run(tmp_path), tmp_path)
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> RunFrame:
+    """40 trials each: no injection (30 apologies), match (10), other (28), at layer 10."""
+    recs = [
+        *prefill_records("none", 30, start=0),
+        *prefill_records("match", 10, start=40),
+        *prefill_records("other", 28, start=80),
+    ]
+    return frame_of(tmp_path, recs)
+
+
+def row(table: pd.DataFrame, **match: Any) -> pd.Series:
+    m = pd.Series(True, index=table.index)
+    for k, v in match.items():
+        m &= table[k].isna() if v is None else table[k] == v
+    sub = table[m]
+    assert len(sub) == 1, f"{match}: {len(sub)} rows"
+    return sub.iloc[0]
+
+
+def close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def test_prefill(run: RunFrame) -> None:
+    t = prefill_table(run)
+    r = row(t, injected="match", layer=10, strength=4.0)
+    d = rate_difference(10, 40, 30, 40)
+    assert close(r["apology"], 0.25) and close(r["apology_vs_none"], -0.5)
+    assert close(r["apology_vs_none_ci_low"], d.low) and close(r["apology_vs_none_ci_high"], d.high)
+    o = row(t, injected="other", layer=10, strength=4.0)
+    assert close(o["apology_vs_none"], 28 / 40 - 30 / 40)
+    n = row(t, injected="none")
+    assert n["apology_n"] == 40 and math.isnan(n["apology_vs_none"])
+    assert n["apology_vs_none_n"] == 0
+    # configurations by layer and strength, the no-injection row (no layer) last
+    assert list(t["injected"]) == ["match", "other", "none"]
+
+
+def test_headlines_pick_the_largest_drop(tmp_path: Path) -> None:
+    # match lowers apologies at layer 10 (-0.5) and raises them at layer 12 (+0.1): the
+    # headline reports layer 10, the drop, and says it was chosen among 2 configurations.
+    recs = [
+        *prefill_records("none", 30, start=0),
+        *prefill_records("match", 10, layer=10, start=40),
+        *prefill_records("match", 34, layer=12, start=80),
+        *prefill_records("other", 28, layer=12, start=120),
+    ]
+    t = EXPERIMENT.tables(frame_of(tmp_path, recs), {})
+    match, other = EXPERIMENT.headlines(t, {})
+    assert match.name == "prefill: apology change (match)"
+    assert close(match.estimate, -0.5) and match.n == 40 and match.kind == "rate_difference"
+    assert match.sentence.startswith(
+        "At layer 10, strength 4 (the largest of 2 configurations, selected after the fact), "
+        "injecting the prefilled word's vector before the prefill changes the apology rate by "
+        "-0.50 ["
+    )
+    assert other.name == "prefill: apology change (other)"
+    assert close(other.estimate, 28 / 40 - 30 / 40)
+    assert other.sentence.startswith("At layer 12, strength 4, injecting a different word's")
+
+
+def test_figure_and_section(run: RunFrame, tmp_path: Path) -> None:
+    t = EXPERIMENT.tables(run, {})
+    figs = EXPERIMENT.figures(t, tmp_path / "plots")
+    assert list(figs) == ["prefill"]
+    data = figs["prefill"].read_bytes()
+    assert data[:8] == PNG_MAGIC and len(data) > 2000
+    (section,) = EXPERIMENT.sections(t, figs)
+    assert section.title == "Prefill / retroactive intention"
+    assert 'src="data:image/png;base64,' in section.body
+
+
+def test_empty_run(tmp_path: Path) -> None:
+    t = EXPERIMENT.tables(RunFrame(pd.DataFrame()), {})
+    assert list(t) == ["prefill"] and t["prefill"].empty
+    assert EXPERIMENT.headlines(t, {}) == []
+    assert plot_prefill(pd.DataFrame(), tmp_path / "x.png") is None
+    assert EXPERIMENT.figures(t, tmp_path) == {}
+    assert not (tmp_path / "x.png").exists()
+    assert EXPERIMENT.sections(t, {}) == []

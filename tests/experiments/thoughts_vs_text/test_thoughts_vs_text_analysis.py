@@ -1,0 +1,165 @@
+"""The thoughts-vs-text table, headline, figure and section on synthetic trials (ported from
+``tests/test_analysis_report.py``: test_thoughts_vs_text and the thoughts-vs-text parts of
+test_empty_and_missing_experiments)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from introscope.experiments.thoughts_vs_text import EXPERIMENT
+from introscope.experiments.thoughts_vs_text.analysis import thoughts_vs_text_table
+from introscope.experiments.thoughts_vs_text.figures import plot_thoughts_vs_text
+from introscope.stats import rate, rate_difference
+from introscope.store import RunStore, TrialRecord, load_run, stable_hash
+from introscope.tables import RunFrame
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def tvt_record(i: int, condition: dict[str, Any], **fields: Any) -> TrialRecord:
+    return TrialRecord(
+        trial_id=stable_hash({"i": i, "experiment": "thoughts_vs_text"}),
+        run_id="synthetic-run",
+        experiment="thoughts_vs_text",
+        cell_id=stable_hash(condition)[:12],
+        condition={**condition, "rep": i},
+        prompt=f"Which word comes to mind? (trial {i})",
+        measure="generation",
+        seed=i,
+        **fields,
+    )
+
+
+def tvt_cond(layer: int | None, strength: float | None, control: str) -> dict[str, Any]:
+    return {"concept": "oceans", "layer": layer, "strength": strength, "control": control}
+
+
+def frame_of(tmp_path: Path, records: list[TrialRecord]) -> RunFrame:
+    with RunStore(tmp_path) as store:
+        store.write_batch(records)
+    return RunFrame(load_run(tmp_path), tmp_path)
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> RunFrame:
+    """40 concept trials at layer 10 / strength 4 (20 identified, 30 exact) and 40
+    no-injection trials (4 identified, all exact)."""
+    recs = []
+    for k in range(40):
+        rank = 1 if k < 20 else 5
+        recs.append(
+            tvt_record(
+                len(recs),
+                {"sentence_id": k % 4, **tvt_cond(10, 4.0, "concept")},
+                response="The old clock ticked." if k < 30 else "The old clock tocked.",
+                logits={"candidate_rank": rank, "n_candidates": 10},
+                grades={"rules": {"identified": rank == 1, "exact_match": k < 30}},
+            )
+        )
+    for k in range(40):
+        recs.append(
+            tvt_record(
+                len(recs),
+                {"sentence_id": k % 4, **tvt_cond(None, None, "none")},
+                response="The old clock ticked.",
+                logits={"candidate_rank": 1 if k < 4 else 7, "n_candidates": 10},
+                grades={"rules": {"identified": k < 4, "exact_match": True}},
+            )
+        )
+    return frame_of(tmp_path, recs)
+
+
+def row(table: pd.DataFrame, **match: Any) -> pd.Series:
+    m = pd.Series(True, index=table.index)
+    for k, v in match.items():
+        m &= table[k].isna() if v is None else table[k] == v
+    sub = table[m]
+    assert len(sub) == 1, f"{match}: {len(sub)} rows"
+    return sub.iloc[0]
+
+
+def close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def test_thoughts_vs_text(run: RunFrame) -> None:
+    t = thoughts_vs_text_table(run)
+    r = row(t, layer=10, strength=4.0, control="concept")
+    assert r["identification_n"] == 40 and close(r["identification"], 0.5)
+    assert close(r["identification_vs_chance"], 0.4)
+    assert close(r["identification_vs_chance_ci_low"], rate(20, 40).low - 0.1)
+    assert close(r["exact_match"], 0.75)
+    d = rate_difference(20, 40, 4, 40)
+    assert close(r["identification_vs_control"], d.estimate)
+    assert close(r["identification_vs_control_ci_high"], d.high)
+    assert close(r["both"], 0.5)
+    c = row(t, layer=None, strength=None, control="none")
+    assert close(c["identification"], 0.1) and c["identification_vs_control_n"] == 0
+    assert math.isnan(c["identification_vs_control"])
+
+
+def test_identification_falls_back_to_the_rank_and_chance_to_a_tenth(tmp_path: Path) -> None:
+    # No `identified` grade: rank 1 counts as identified; no n_candidates: chance is 0.1.
+    recs = [
+        tvt_record(
+            k,
+            tvt_cond(3, 2.0, "concept"),
+            logits={"candidate_rank": 1 if k < 3 else 2},
+            grades={"rules": {"exact_match": True}},
+        )
+        for k in range(4)
+    ]
+    t = thoughts_vs_text_table(frame_of(tmp_path, recs))
+    r = row(t, control="concept")
+    assert r["identification_n"] == 4 and close(r["identification"], 0.75)
+    assert close(r["chance"], 0.1) and close(r["identification_vs_chance"], 0.65)
+
+
+def test_chance_is_the_mean_of_one_over_n_candidates(tmp_path: Path) -> None:
+    recs = [
+        tvt_record(
+            k,
+            tvt_cond(3, 2.0, "concept"),
+            logits={"candidate_rank": 1, "n_candidates": n},
+            grades={"rules": {"identified": True, "exact_match": True}},
+        )
+        for k, n in enumerate((4, 5))
+    ]
+    r = row(thoughts_vs_text_table(frame_of(tmp_path, recs)), control="concept")
+    assert close(r["chance"], (1 / 4 + 1 / 5) / 2)
+
+
+def test_headline(run: RunFrame) -> None:
+    t = EXPERIMENT.tables(run, {})
+    (h,) = EXPERIMENT.headlines(t, {})
+    assert h.name == "thoughts vs text: identification above chance"
+    assert close(h.estimate, 0.4) and close(h.ci_low, rate(20, 40).low - 0.1) and h.n == 40
+    assert h.kind == "rate_difference" and h.step is None
+    assert h.sentence.startswith("At layer 10, strength 4, the word picked among the candidates")
+    assert "in 50% of trials" in h.sentence and "exactly in 75% of trials" in h.sentence
+
+
+def test_figure_and_section(run: RunFrame, tmp_path: Path) -> None:
+    t = EXPERIMENT.tables(run, {})
+    figs = EXPERIMENT.figures(t, tmp_path / "plots")
+    assert list(figs) == ["thoughts_vs_text"]
+    data = figs["thoughts_vs_text"].read_bytes()
+    assert data[:8] == PNG_MAGIC and len(data) > 2000
+    (section,) = EXPERIMENT.sections(t, figs)
+    assert section.title == "Thoughts vs. text"
+    assert 'src="data:image/png;base64,' in section.body
+
+
+def test_empty_run(tmp_path: Path) -> None:
+    t = EXPERIMENT.tables(RunFrame(pd.DataFrame()), {})
+    assert list(t) == ["thoughts_vs_text"] and t["thoughts_vs_text"].empty
+    assert EXPERIMENT.headlines(t, {}) == []
+    assert plot_thoughts_vs_text(pd.DataFrame(), tmp_path / "x.png") is None
+    assert EXPERIMENT.figures(t, tmp_path) == {}
+    assert not (tmp_path / "x.png").exists()
+    assert EXPERIMENT.sections(t, {}) == []
