@@ -8,12 +8,13 @@ line here (``docs/adding-an-experiment.md``).
 from __future__ import annotations
 
 from introscope.errors import SpecError
-from introscope.experiments import detection
+from introscope.experiments import detection, intentional_control
 from introscope.experiments.base import Experiment
 
 REGISTRY: tuple[Experiment, ...] = (
     # The paper's experiments (docs/protocols.md §2)...
     detection.EXPERIMENT,
+    intentional_control.EXPERIMENT,
     # ...and the controls that separate anomaly detection, yes-bias and read-out (§3).
 )
 
