@@ -8,15 +8,19 @@ line here (``docs/adding-an-experiment.md``).
 from __future__ import annotations
 
 from introscope.errors import SpecError
-from introscope.experiments import detection, prefill, thoughts_vs_text
+from introscope.experiments import (
+    detection,
+    intentional_control,
+    prefill,
+    thoughts_vs_text,
+)
 from introscope.experiments.base import Experiment
 
 REGISTRY: tuple[Experiment, ...] = (
-    # The paper's experiments (docs/protocols.md §2)...
-    detection.EXPERIMENT,
-    thoughts_vs_text.EXPERIMENT,
-    prefill.EXPERIMENT,
-    # ...and the controls that separate anomaly detection, yes-bias and read-out (§3).
+    detection.EXPERIMENT,  # the paper's (a), with identification and MI (steps 1, 2, 4, 5)
+    thoughts_vs_text.EXPERIMENT,  # the paper's (b)
+    prefill.EXPERIMENT,  # the paper's (c)
+    intentional_control.EXPERIMENT,  # the paper's (d)
 )
 
 EXPERIMENTS: dict[str, Experiment] = {e.kind: e for e in REGISTRY}

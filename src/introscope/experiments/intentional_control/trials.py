@@ -1,64 +1,66 @@
-"""(d) Intentional control (DESIGN §3.2d), with the silent-task and mention-only conditions.
+"""The intentional-control solver: trials and batches (the torch side of the slice).
 
 The model is told to write a sentence while thinking (or not thinking) about a word; the
-sentence is prefilled as its reply. Measure: cosine between the mean activation over the
+sentence is prefilled as its reply. Readout: cosine between the mean activation over the
 reply's sentence tokens and the word's concept vector, at every layer, against the mean
 cosine with other words' vectors (the baseline); the same per token, so the time course
-over the sentence can be compared between conditions. No injection is involved.
+over the sentence can be compared between instructions. No injection is involved.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
 from introscope.core.steering import Window
 from introscope.experiments import prompts as P
-from introscope.experiments.base import (
-    Context,
-    Trial,
-    TrialResult,
-    make_trial,
-    spec_concepts,
-)
-from introscope.spec import Spec
+from introscope.experiments.base import Context, Trial, TrialResult, make_trial
+from introscope.experiments.intentional_control.params import IntentionalControlParams
 
+#: Other words whose vectors make the baseline (the first ones of the run's vector set).
 N_BASELINE = 8
 
 
-class IntentionalControl:
-    kind = "intentional_control"
+class IntentionalControlSolver:
+    def words_needed(self, params: IntentionalControlParams) -> list[str]:
+        return list(params.words)
 
-    def words_needed(self, spec: Spec) -> list[str]:
-        return spec_concepts(spec)
-
-    def build_trials(self, ctx: Context) -> list[Trial]:
-        spec = ctx.spec
-        words = spec_concepts(spec)
-        variants = [v for v in spec.grid.variants if v in P.INTENT_INSTRUCTIONS]
-        if not variants:
-            variants = ["think", "dont_think"]
+    def build_trials(self, ctx: Context[IntentionalControlParams]) -> list[Trial]:
+        spec, p = ctx.spec, ctx.params
         trials = []
-        for rep in range(spec.trials_per_cell):
-            for wi, word in enumerate(words):
+        for rep in range(p.repeats):
+            for wi, word in enumerate(p.words):
                 sid = (wi + rep) % len(P.SENTENCES)
                 sentence = P.SENTENCES[sid]
-                for instruction in variants:
+                for instruction in p.instructions:
                     text = P.INTENT_INSTRUCTIONS[instruction].format(
                         sentence=sentence, word=word.lower()
                     )
                     prompt = ctx.lm.chat_prompt([("user", text), ("assistant", sentence)])
-                    cond = {
+                    cond: dict[str, Any] = {
                         "sentence_id": sid,
                         "word": word,
                         "instruction": instruction,
                         "rep": rep,
                     }
-                    trials.append(make_trial(spec, cond, prompt, None, {"sentence": sentence}))
+                    trials.append(
+                        make_trial(
+                            spec,
+                            cond,
+                            prompt,
+                            None,
+                            {"sentence": sentence},
+                            concept=word,
+                            control=instruction,
+                        )
+                    )
         return trials
 
-    def run_batch(self, ctx: Context, trials: Sequence[Trial]) -> list[TrialResult]:
+    def run_batch(
+        self, ctx: Context[IntentionalControlParams], trials: Sequence[Trial]
+    ) -> list[TrialResult]:
         names = ctx.vectors.names
         vecs = torch.stack([ctx.vectors.get(n) for n in names])  # [W, L, d]
         # The sentence appears in the instruction and again as the reply: take the reply.
@@ -81,7 +83,7 @@ class IntentionalControl:
                 TrialResult(
                     None,
                     None,
-                    {
+                    readout={
                         "cos_by_layer": cos[wi].tolist(),
                         "baseline_by_layer": base.tolist(),
                         "cos_by_token": tok[wi].tolist(),  # [token][layer]
