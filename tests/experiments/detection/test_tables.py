@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from conftest import TrialRecords
 
-from introscope.experiments.detection import analysis, content
+from introscope.experiments.detection import analysis, confabulation, content, scorecard
 from introscope.stats import mean_difference_ci, rate, rate_difference
 from introscope.tables import RunFrame, grade_value
 
@@ -199,7 +199,7 @@ def test_empty_run_gives_empty_tables() -> None:
     t = analysis.tables(RunFrame(pd.DataFrame()), {})
     assert all(len(v) == 0 for k, v in t.items() if k != "confabulation_summary")
     assert analysis.headlines(t, {}) == []
-    assert analysis.select(t) is None
+    assert scorecard.select(t) is None
 
 
 # --------------------------------------------------------------------------- content
@@ -317,11 +317,11 @@ def fake_vectors(names: list[str], n_layers: int = 12, d: int = 6) -> dict[str, 
 
 def test_confabulation_counts() -> None:
     run = text_run()
-    conf = content.confabulation_trials(run)
+    conf = confabulation.confabulation_trials(run)
     assert len(conf) == 3 + 2 + 1
     assert conf["named"].value_counts().to_dict() == {"Bread": 3, "Trees": 2, "<other topic>": 1}
     vs = fake_vectors(CONCEPTS)
-    table = content.confabulation_table(run, vs)
+    table = confabulation.confabulation_table(run, vs)
     assert list(table["named"]) == ["Bread", "Trees", "<other topic>"]
     assert list(table["count"]) == [3, 2, 1]
     assert table["fraction_n"].iloc[0] == 6 and math.isclose(table["fraction"].iloc[0], 0.5)
@@ -331,18 +331,18 @@ def test_confabulation_counts() -> None:
     expected = float(o @ br / np.linalg.norm(o) / np.linalg.norm(br))
     assert math.isclose(table["cosine"].iloc[0], expected, rel_tol=1e-9)
     assert table["cosine_n"].iloc[0] == 3
-    s = content.confabulation_summary(run, vs)
+    s = confabulation.confabulation_summary(run, vs)
     assert s["n_affirmative"] == 12 + 3 and s["n_confabulated"] == 6
     assert s["concrete_n"] == 5 and s["concrete_rate"] == 1.0
     assert s["top_named"][0] == ("Bread", 3)
     assert s["cosine_n"] == 5 and s["cosine"] > s["pair_cosine"]
     assert s["vectors_available"] is True
-    assert content.confabulation_summary(run, None)["vectors_available"] is False
+    assert confabulation.confabulation_summary(run, None)["vectors_available"] is False
     # the random control's confabulation shows only when asked for
-    assert len(content.confabulation_trials(run, controls=("random",))) == 1
-    assert content.is_concrete("Hats") and content.is_concrete("Oceans")
-    assert content.is_concrete("Peace") is False and content.is_concrete("Justice") is False
-    assert content.is_concrete("zebra-stripes") is None
+    assert len(confabulation.confabulation_trials(run, controls=("random",))) == 1
+    assert confabulation.is_concrete("Hats") and confabulation.is_concrete("Oceans")
+    assert confabulation.is_concrete("Peace") is False and confabulation.is_concrete("Justice") is False
+    assert confabulation.is_concrete("zebra-stripes") is None
 
 
 def test_text_identification_and_none_label() -> None:

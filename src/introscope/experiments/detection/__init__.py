@@ -9,7 +9,7 @@ generated token.
 from __future__ import annotations
 
 from introscope.experiments.base import Experiment, Solver
-from introscope.experiments.detection import analysis, figures, section
+from introscope.experiments.detection import analysis, figures, scorecard, section
 from introscope.experiments.detection.params import DetectionParams, detection_params
 
 
@@ -34,8 +34,8 @@ EXPERIMENT = Experiment(
         4: "random / negated-vector detection",
         5: "identification above chance and mutual information",
     },
-    select=analysis.select,
-    scorecard=analysis.scorecard,
+    select=scorecard.select,
+    scorecard=scorecard.scorecard,
     figures=figures.figures,
     sections=section.sections,
 )

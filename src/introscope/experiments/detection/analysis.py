@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from introscope.experiments.base import ScoreInputs, Selection
-from introscope.experiments.detection import content
+from introscope.experiments.detection import confabulation, content
 from introscope.stats import cohens_kappa, mean_difference_ci, rate
 from introscope.tables import (
     NAN,
@@ -27,19 +26,15 @@ from introscope.tables import (
     best_row,
     by_config,
     cfg_text,
-    ci_or_none,
     ci_text,
-    clean,
     cond,
     config_key,
     config_order,
-    excludes_zero,
     frame,
     grade_value,
     group,
     headline_from_row,
     matched,
-    not_run,
     number,
     pct,
     post_hoc,
@@ -50,7 +45,6 @@ from introscope.tables import (
     put_rate_diff,
     put_vs_chance,
     row_at,
-    to_float,
 )
 
 
@@ -225,12 +219,18 @@ def grader_agreement_table(run: RunFrame) -> pd.DataFrame:
 
 
 def tables(run: RunFrame, _upstream: Mapping[str, Tables]) -> Tables:
+    """The generation and logit tables, identification, mutual information and the
+    confabulation profile (``confabulation_summary`` is one row)."""
+    vectors = run.vectors()
     return {
         "detection": detection_table(run),
         "detection_logits": detection_logit_table(run),
         "outcomes": outcome_table(run),
         "grader_agreement": grader_agreement_table(run),
-        **content.tables(run),
+        "identification": content.identification_table(run),
+        "mutual_information": content.mutual_information_table(run),
+        "confabulation": confabulation.confabulation_table(run, vectors),
+        "confabulation_summary": pd.DataFrame([confabulation.confabulation_summary(run, vectors)]),
     }
 
 
@@ -306,168 +306,3 @@ def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
             )
         )
     return lines
-
-
-# --------------------------------------------------------------------------- scorecard
-
-
-def select(t: Tables) -> Selection | None:
-    """The concept-injection configuration with the highest net detection claim (text), else
-    the highest P(yes) shift (logits-only runs); None when neither exists."""
-    row, k = best_row(t["detection"], "net_affirmative", _is(t["detection"], "concept"))
-    if row is not None:
-        return Selection(clean(row["layer"]), clean(row["strength"]), "text", k)
-    row, k = best_row(t["detection_logits"], "p_yes_shift", _is(t["detection_logits"], "concept"))
-    if row is not None:
-        return Selection(clean(row["layer"]), clean(row["strength"]), "logits", k)
-    return None
-
-
-def _is(table: pd.DataFrame, control: str) -> pd.Series | None:
-    if len(table) == 0 or "control" not in table.columns:
-        return None
-    return table["control"] == control
-
-
-def selected_post_hoc(k: int, what: str) -> str:
-    if k <= 1:
-        return " (the only configuration)"
-    return (
-        f" (selected after the fact as the highest {what} of {k} configurations, so biased "
-        "upward; later lines reuse it)"
-    )
-
-
-RAW_TEXT = "detection claim rate (concept injection)"
-NET_TEXT = "net detection claim (minus no-injection false positives)"
-
-
-def scorecard(s: ScoreInputs) -> list[Headline]:
-    """Steps 1 (raw detection), 2 (net of false positives), 4 (random / negated vectors)
-    and 5 (identification and mutual information)."""
-    return [
-        *_detection_lines(s.tables, s.selection),
-        *_control_lines(s.tables, s.selection),
-        *content.scorecard_lines(s.tables, s.selection),
-    ]
-
-
-def _detection_lines(t: Tables, sel: Selection | None) -> list[Headline]:
-    if sel is None:
-        why = "the run has no concept-injection detection trials."
-        return [not_run(1, RAW_TEXT, why), not_run(2, NET_TEXT, why)]
-    if sel.source == "text":
-        row = row_at(t["detection"], sel.layer, sel.strength, control="concept")
-        assert row is not None
-        cfg = cfg_text(row["layer"], row["strength"])
-        raw = headline_from_row(
-            RAW_TEXT,
-            row,
-            "claims_detection",
-            f"At {cfg}{selected_post_hoc(sel.k, 'net detection claim')}, the answer is coherent "
-            f"and affirmative about an injected thought in {pct(row['claims_detection'])} of "
-            f"concept-injection trials (rules grader); it names the injected concept in "
-            f"{pct(row['identification'])}.",
-            kind="rate",
-            config=cfg,
-            step=1,
-        )
-        verdict = (
-            "the affirmative report depends on whether a vector was injected here."
-            if excludes_zero(row["net_affirmative_ci_low"])
-            else "not distinguishable from the false-positive rate."
-        )
-        net = headline_from_row(
-            NET_TEXT,
-            row,
-            "net_affirmative",
-            f"Minus the no-injection false-positive rate "
-            f"({ci_or_none(row['false_positive'], row['false_positive_ci_low'], row['false_positive_ci_high'], signed=False)}, "
-            f"n={int(to_float(row['false_positive_n']))}), the claim rate is "
-            f"{ci_or_none(row['net_affirmative'], row['net_affirmative_ci_low'], row['net_affirmative_ci_high'])}: "
-            + verdict,
-            kind="rate_difference",
-            config=cfg,
-            step=2,
-        )
-        return [raw, net]
-    row = row_at(t["detection_logits"], sel.layer, sel.strength, control="concept")
-    assert row is not None
-    cfg = cfg_text(row["layer"], row["strength"])
-    raw = headline_from_row(
-        "P(yes) to the detection question (concept injection)",
-        row,
-        "p_yes",
-        f"At {cfg}{selected_post_hoc(sel.k, 'P(yes) shift')}, the mean normalised P(yes) to "
-        "'do you detect an injected thought?' is "
-        f"{ci_or_none(row['p_yes'], row['p_yes_ci_low'], row['p_yes_ci_high'], signed=False)} "
-        "(no generated answers in this run: logits readout).",
-        kind="probability",
-        config=cfg,
-        step=1,
-        null=NAN,
-    )
-    verdict = (
-        "P(yes) depends on whether a vector was injected here."
-        if excludes_zero(row["p_yes_shift_ci_low"])
-        else "not distinguishable from no injection."
-    )
-    net = headline_from_row(
-        "P(yes) shift (minus no-injection trials)",
-        row,
-        "p_yes_shift",
-        "Minus the mean P(yes) of no-injection trials, the shift is "
-        f"{ci_or_none(row['p_yes_shift'], row['p_yes_shift_ci_low'], row['p_yes_shift_ci_high'])}: "
-        + verdict,
-        kind="shift",
-        config=cfg,
-        step=2,
-    )
-    return [raw, net]
-
-
-CONTROL_NAMES = {
-    "random": ("random-vector net detection", "a norm-matched random vector"),
-    "negated": ("negated-vector net detection", "the negated concept vector"),
-}
-
-
-def _control_lines(t: Tables, sel: Selection | None) -> list[Headline]:
-    out = []
-    if sel is None:
-        for control, (name, _) in CONTROL_NAMES.items():
-            out.append(not_run(4, name, f"no detection configuration to test {control} at."))
-        return out
-    if sel.source == "text":
-        table, col, what = t["detection"], "net_affirmative", "claim rate"
-    else:
-        table, col, what = t["detection_logits"], "p_yes_shift", "P(yes) shift"
-    concept = row_at(table, sel.layer, sel.strength, control="concept")
-    for control, (name, desc) in CONTROL_NAMES.items():
-        row = row_at(table, sel.layer, sel.strength, control=control)
-        if row is None or number(row.get(col)) is None:
-            out.append(
-                not_run(4, name, f"no {control}-vector trials at the selected configuration.")
-            )
-            continue
-        c_text = (
-            ""
-            if concept is None
-            else f" (concept vector: {ci_or_none(concept[col], concept[f'{col}_ci_low'], concept[f'{col}_ci_high'])})"
-        )
-        cfg = cfg_text(row["layer"], row["strength"])
-        out.append(
-            headline_from_row(
-                name,
-                row,
-                col,
-                f"At the same configuration ({cfg}), {desc} changes the detection {what} over "
-                f"no injection by {ci_or_none(row[col], row[f'{col}_ci_low'], row[f'{col}_ci_high'])}"
-                f"{c_text}. A value like the concept vector's means the claim tracks that "
-                "something was injected, not what.",
-                kind="rate_difference" if sel.source == "text" else "shift",
-                config=cfg,
-                step=4,
-            )
-        )
-    return out
