@@ -32,6 +32,11 @@ def get_experiment(kind: str) -> Experiment:
     return EXPERIMENTS[kind]
 
 
+def step_parts() -> dict[int, str]:
+    """Scorecard step number -> the scorecard part it belongs to."""
+    return {step: e.scorecard_part for e in REGISTRY for step in e.steps}
+
+
 def step_titles() -> dict[int, str]:
     """Scorecard step number -> title, from every slice's declaration."""
     out: dict[int, str] = {}
@@ -40,4 +45,11 @@ def step_titles() -> dict[int, str]:
     return dict(sorted(out.items()))
 
 
-__all__ = ["EXPERIMENTS", "REGISTRY", "Experiment", "get_experiment", "step_titles"]
+__all__ = [
+    "EXPERIMENTS",
+    "REGISTRY",
+    "Experiment",
+    "get_experiment",
+    "step_parts",
+    "step_titles",
+]

@@ -245,6 +245,9 @@ class Experiment:
     needs: tuple[str, ...] = ()
     headlines: Callable[[Tables, Upstream], list[Headline]] = no_headlines
     steps: Mapping[int, str] = field(default_factory=dict)  # scorecard step -> its title
+    # The scorecard part its steps belong to ("injected thoughts": steps 1-9; new suites
+    # number their steps in their own hundred, e.g. metacognition 101-106).
+    scorecard_part: str = "injected thoughts"
     scorecard: Callable[[ScoreInputs], list[Headline]] | None = None
     select: Callable[[Tables], Selection | None] | None = None
     figures: Callable[[Tables, Path], dict[str, Path]] = no_figures

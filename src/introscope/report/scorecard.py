@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from introscope.experiments import step_titles
+from introscope.experiments import step_parts, step_titles
 from introscope.render.html import esc
 from introscope.render.numbers import fmt_estimate
 from introscope.report.results import load_results, scorecard_lines
@@ -71,17 +71,22 @@ def estimate_text(ln: Headline) -> str:
 
 def text_blocks(lines: Sequence[Headline], width: int = 80) -> list[tuple[str, str]]:
     """The scorecard as (line, style) pairs, one block per step, wrapped to ``width``."""
-    titles = step_titles()
+    titles, parts = step_titles(), step_parts()
     out: list[tuple[str, str]] = []
     body = textwrap.TextWrapper(width=width, initial_indent="    ", subsequent_indent="    ")
     shown: set[int | None] = set()
+    part = ""
     for ln in lines:
+        if parts.get(ln.step or 0, part) != part:
+            part = parts[ln.step or 0]
+            out += [("", ""), (f"── {part} " + "─" * max(0, width - len(part) - 4), "bold")]
         if ln.step not in shown:
             shown.add(ln.step)
             out.append(("", ""))
             out.append((f"{ln.step:>2}  {titles.get(ln.step or 0, '')}", "bold"))
         style = "" if ln.available else "dim"
-        out += [(s, style) for s in body.wrap(ln.name)]
+        name = textwrap.TextWrapper(width=width, initial_indent="  • ", subsequent_indent="    ")
+        out += [(s, style or "bold") for s in name.wrap(ln.name)]
         facts = [estimate_text(ln)]
         if ln.available:
             facts.append(f"n = {ln.n} {ln.unit}")
