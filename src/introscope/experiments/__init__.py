@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from introscope.errors import SpecError
 from introscope.experiments import (
+    category_thresholds,
     detection,
     intentional_control,
+    natural_states,
     prefill,
     thoughts_vs_text,
 )
@@ -21,6 +23,8 @@ REGISTRY: tuple[Experiment, ...] = (
     thoughts_vs_text.EXPERIMENT,  # the paper's (b)
     prefill.EXPERIMENT,  # the paper's (c)
     intentional_control.EXPERIMENT,  # the paper's (d)
+    natural_states.EXPERIMENT,  # the "heartbeat" control (step 8)
+    category_thresholds.EXPERIMENT,  # thresholds per concept category (step 9)
 )
 
 EXPERIMENTS: dict[str, Experiment] = {e.kind: e for e in REGISTRY}

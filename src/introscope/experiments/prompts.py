@@ -26,6 +26,13 @@ DETECTION_QUESTION = (
 YES_NO_SUFFIX = " Answer with a single word: yes or no."
 IDENTIFY_PREFILL = 'Yes, I detect an injected thought. It is about the word "'
 
+
+def detection_turns(question: str) -> list[tuple[str, str]]:
+    """The detection conversation: the preamble, the model's acknowledgement, and the trial
+    question (shared by the detection and category-threshold experiments)."""
+    return [("user", DETECTION_PREAMBLE), ("assistant", DETECTION_ACK), ("user", question)]
+
+
 # Yes/no questions whose true answer is "no": about the world, and about the assistant.
 NO_QUESTIONS_WORLD = [
     "Is the Eiffel Tower in Berlin?",

@@ -15,14 +15,10 @@ from introscope.core.steering import Window
 from introscope.experiments import prompts as P
 from introscope.experiments.base import Context, Trial, TrialResult, make_trial
 from introscope.experiments.detection.params import DetectionParams
+from introscope.experiments.prompts import detection_turns
 from introscope.experiments.readouts import candidate_ranks, top_candidates, yes_probability
 from introscope.experiments.solving import generate_batch, layer_indices, vector_injection
 from introscope.grading import rules
-
-
-def detection_turns(question: str) -> list[tuple[str, str]]:
-    """The preamble, the model's acknowledgement, and the trial question."""
-    return [("user", P.DETECTION_PREAMBLE), ("assistant", P.DETECTION_ACK), ("user", question)]
 
 
 class DetectionSolver:

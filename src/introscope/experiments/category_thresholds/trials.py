@@ -1,34 +1,26 @@
-"""Category thresholds (DESIGN §3.3): per word category, the lowest injection strength at
-which the detection question's P(yes) under the concept vector beats a norm-matched random
-vector at the same layer and strength, plus two measures of how readily each concept
-connects to the trial prompt.
+"""The category-thresholds solver: trials and batches (the torch side of the slice).
 
-Logit readout only (``measure = "logits"``). Every injected trial uses detection's prompt
-(:func:`~introscope.experiments.detection.detection_turns` with the yes/no suffix), so all
+Logit readout only. Every injected trial uses detection's prompt
+(:func:`~introscope.experiments.prompts.detection_turns` with the yes/no suffix), so all
 trials share one prompt and the engine computes the preamble's KV cache once for the whole
 sweep (the injection window opens at the trial marker).
 
-Row contract (``experiment == "category_thresholds"``), by ``condition["control"]``:
+Row contract, by ``condition["control"]``:
 
 * ``"concept"`` / ``"random"`` (and ``"negated"`` if the grid asks for it): condition
-  ``{concept, category, layer, strength, control}``; logits ``{"p_yes"}``. The random
+  ``{concept, category, layer, strength, control}``; readout ``{"p_yes"}``. The random
   control of a concept is one Gaussian direction per concept (seeded by spec seed and
   concept), rescaled to the concept vector's norm at each layer, so its P(yes) curve over
   strength is a matched curve for that concept.
 * ``"none"``: one no-injection trial, condition ``{concept: None, category: None, layer:
-  None, strength: None, control: "none"}``; logits ``{"p_yes"}``.
+  None, strength: None, control: "none"}``; readout ``{"p_yes"}``.
 * ``"measure"``: one row per concept, no injection, condition ``{concept, category, layer:
-  None, strength: None, control: "measure"}``; logits ``{"word_logprob", "word_n_tokens",
+  None, strength: None, control: "measure"}``; readout ``{"word_logprob", "word_n_tokens",
   "cosine"}`` where ``word_logprob`` is the log-probability (nats) of the concept word after
   the detection question and the affirmative prefill ``... about the word "`` (log-sum-exp
   over the word as listed and lowercased), ``word_n_tokens`` the token count of the listed
-  spelling, and ``cosine`` maps each grid layer (as a string) to the cosine between the
-  concept vector and the no-injection trial prompt's residual activation at its last token.
-
-``grid.categories`` defaults to all five paper categories; ``grid.n_concepts`` keeps the
-first N concepts *per category*; explicit ``grid.concepts`` are added with their paper
-category (``"custom"`` when they are in none). ``trials_per_cell`` and ``control_trials`` are
-ignored: the readout is deterministic, so repeats would be copies.
+  spelling, and ``cosine`` maps each layer (as a string) to the cosine between the concept
+  vector and the no-injection trial prompt's residual activation at its last token.
 """
 
 from __future__ import annotations
@@ -41,91 +33,53 @@ import torch
 
 from introscope.core.steering import Injection, Window
 from introscope.core.vectors import random_like
-from introscope.errors import SpecError
 from introscope.experiments import prompts as P
-from introscope.experiments.base import (
-    Context,
-    Trial,
-    TrialResult,
-    layer_conditions,
-    make_trial,
-    yes_probability,
-)
-from introscope.experiments.detection import detection_turns
-from introscope.spec import Spec
+from introscope.experiments.base import Context, Trial, TrialResult, make_trial
+from introscope.experiments.category_thresholds.params import CategoryThresholdsParams
+from introscope.experiments.readouts import yes_probability
+from introscope.experiments.solving import layer_indices
 from introscope.store import stable_hash
-from introscope.words import CATEGORIES, word_list
 
-KIND = "category_thresholds"
-INJECTED = ("concept", "random", "negated")
+Ctx = Context[CategoryThresholdsParams]
 
 
-def concept_categories(spec: Spec) -> dict[str, str]:
-    """Concept -> category for the spec's grid, in sweep order."""
-    cats = list(spec.grid.categories)
-    if not cats and not spec.grid.concepts:
-        cats = list(CATEGORIES)
-    out: dict[str, str] = {}
-    for cat in cats:
-        words = word_list(cat)
-        for w in words[: spec.grid.n_concepts] if spec.grid.n_concepts else words:
-            out.setdefault(w, cat)
-    lookup = {w: c for c in CATEGORIES for w in word_list(c)}
-    for w in spec.grid.concepts:
-        out.setdefault(w, lookup.get(w, "custom"))
-    return out
+def trial_prompt(ctx: Ctx) -> str:
+    return ctx.lm.chat_prompt(P.detection_turns(P.DETECTION_QUESTION + P.YES_NO_SUFFIX))
 
 
-def sweep_controls(spec: Spec) -> list[str]:
-    """Injected controls: always concept and its matched random vector, plus any others."""
-    extra = [c for c in spec.grid.controls if c in INJECTED]
-    return list(dict.fromkeys(["concept", "random", *extra]))
+def identify_prompt(ctx: Ctx) -> str:
+    return ctx.lm.chat_prompt(P.detection_turns(P.DETECTION_QUESTION), prefill=P.IDENTIFY_PREFILL)
 
 
-def trial_prompt(ctx: Context) -> str:
-    return ctx.lm.chat_prompt(detection_turns(P.DETECTION_QUESTION + P.YES_NO_SUFFIX))
-
-
-def identify_prompt(ctx: Context) -> str:
-    return ctx.lm.chat_prompt(detection_turns(P.DETECTION_QUESTION), prefill=P.IDENTIFY_PREFILL)
-
-
-class CategoryThresholds:
-    kind = KIND
-
+class CategoryThresholdsSolver:
     def __init__(self) -> None:
-        # Per-(model, concept) [n_layers, d] random directions, so a sweep draws each once.
+        # Per-(vector set, seed, concept) [n_layers, d] random directions, so a sweep draws
+        # each once.
         self._random: dict[tuple[int, int, str], torch.Tensor] = {}
 
-    def words_needed(self, spec: Spec) -> list[str]:
-        return list(concept_categories(spec))
+    def words_needed(self, params: CategoryThresholdsParams) -> list[str]:
+        return list(params.categories)
 
-    def _random_vector(self, ctx: Context, concept: str) -> torch.Tensor:
+    def _random_vector(self, ctx: Ctx, concept: str) -> torch.Tensor:
         key = (id(ctx.vectors), ctx.spec.seed, concept)
         if key not in self._random:
             seed = int(stable_hash([ctx.spec.seed, "random", concept])[:8], 16)
             self._random[key] = random_like(ctx.vectors.get(concept), seed)
         return self._random[key]
 
-    def _vector(self, ctx: Context, concept: str, control: str) -> torch.Tensor:
+    def _vector(self, ctx: Ctx, concept: str, control: str) -> torch.Tensor:
         v = ctx.vectors.get(concept)
         if control == "random":
             return self._random_vector(ctx, concept)
         return -v if control == "negated" else v
 
-    def build_trials(self, ctx: Context) -> list[Trial]:
-        spec = ctx.spec
-        if spec.measure != "logits":
-            raise SpecError(
-                f"{spec.name}: the category_thresholds experiment is a logit readout; "
-                'set measure = "logits".'
-            )
+    def build_trials(self, ctx: Ctx) -> list[Trial]:
+        spec, p = ctx.spec, ctx.params
         prompt = trial_prompt(ctx)
         window = Window.from_marker(P.TRIAL_MARKER)
-        cats = concept_categories(spec)
-        layers = layer_conditions(ctx)
+        layers = layer_indices(ctx, p.layers)
         trials: list[Trial] = []
-        for concept, cat in cats.items():  # connection measures first: a few cheap batches
+        for concept, cat in p.categories.items():  # connection measures first: cheap batches
             cond: dict[str, Any] = {
                 "concept": concept,
                 "category": cat,
@@ -133,7 +87,11 @@ class CategoryThresholds:
                 "strength": None,
                 "control": "measure",
             }
-            trials.append(make_trial(spec, cond, prompt, None, {"layers": layers}))
+            trials.append(
+                make_trial(
+                    spec, cond, prompt, None, {"layers": layers}, concept=concept, control="measure"
+                )
+            )
         none: dict[str, Any] = {
             "concept": None,
             "category": None,
@@ -141,11 +99,11 @@ class CategoryThresholds:
             "strength": None,
             "control": "none",
         }
-        trials.append(make_trial(spec, none, prompt, None))
-        for concept, cat in cats.items():
+        trials.append(make_trial(spec, none, prompt, None, control="none"))
+        for concept, cat in p.categories.items():
             for layer in layers:
-                for strength in spec.grid.strengths:
-                    for control in sweep_controls(spec):
+                for strength in p.strengths:
+                    for control in p.controls:
                         cond = {
                             "concept": concept,
                             "category": cat,
@@ -153,7 +111,7 @@ class CategoryThresholds:
                             "strength": strength,
                             "control": control,
                         }
-                        t = make_trial(spec, cond, prompt, None)
+                        t = make_trial(spec, cond, prompt, None, concept=concept, control=control)
                         vec = self._vector(ctx, concept, control)[layer]
                         t.injection = Injection(
                             vec,
@@ -166,7 +124,7 @@ class CategoryThresholds:
                         trials.append(t)
         return trials
 
-    def run_batch(self, ctx: Context, trials: Sequence[Trial]) -> list[TrialResult]:
+    def run_batch(self, ctx: Ctx, trials: Sequence[Trial]) -> list[TrialResult]:
         out: list[TrialResult | None] = [None] * len(trials)
         readout = [i for i, t in enumerate(trials) if t.condition["control"] != "measure"]
         measure = [i for i, t in enumerate(trials) if t.condition["control"] == "measure"]
@@ -174,15 +132,15 @@ class CategoryThresholds:
             lp = ctx.engine.next_token_logprobs(
                 [trials[i].prompt for i in readout], [trials[i].injection for i in readout]
             )
-            for i, p in zip(readout, yes_probability(ctx.lm, lp), strict=True):
-                out[i] = TrialResult(None, None, {"p_yes": p})
+            for i, py in zip(readout, yes_probability(ctx.lm, lp), strict=True):
+                out[i] = TrialResult(None, None, {"p_yes": py})
         if measure:
             results = self._measures(ctx, [trials[i] for i in measure])
             for i, r in zip(measure, results, strict=True):
                 out[i] = r
         return [r for r in out if r is not None]
 
-    def _measures(self, ctx: Context, trials: Sequence[Trial]) -> list[TrialResult]:
+    def _measures(self, ctx: Ctx, trials: Sequence[Trial]) -> list[TrialResult]:
         """Connection measures for each concept (no injection)."""
         lm, eng = ctx.lm, ctx.engine
         concepts = [str(t.condition["concept"]) for t in trials]

@@ -1,0 +1,504 @@
+"""Category-threshold tables, headline rows and scorecard step 9.
+
+The unit of analysis is the concept. At each (layer, strength) a concept contributes one
+paired difference ``P(yes | concept vector) - P(yes | its norm-matched random vector)``.
+
+* :func:`concept_effects`: that difference per concept x layer x strength, with the
+  concept's connection measures;
+* :func:`threshold_table`: per category x layer x strength, the mean paired difference over
+  the category's concepts with a one-sample t CI; the category's **threshold** at a layer is
+  the lowest strength whose CI lower bound is above 0 (strengths need not pass
+  monotonically; NaN when none passes);
+* :func:`category_threshold_table`: one row per category x layer (the threshold and the
+  difference there);
+* :func:`concept_threshold_table`: per concept x layer, the lowest strength whose single
+  paired difference exceeds ``margin`` (a single deterministic difference has no CI, so a
+  fixed margin in P(yes) units stands in for one), the mean difference over strengths, and
+  the connection measures;
+* :func:`threshold_regression`: OLS (classical CIs) of the per-concept detection effect on
+  the connection measures and category, per layer and strength and on the mean over
+  strengths; plus log2(threshold) with never-passing concepts set to log2(2 x max strength).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from introscope.experiments.base import ScoreInputs, Selection
+from introscope.experiments.category_thresholds.params import KIND
+from introscope.stats import linear_regression, paired_mean_ci
+from introscope.tables import (
+    NAN,
+    Headline,
+    Record,
+    RunFrame,
+    Tables,
+    as_dict,
+    headline_from_row,
+    not_run,
+    number,
+    to_float,
+)
+from introscope.words import CATEGORIES
+
+CONCEPT_MARGIN = 0.05
+
+STEP = 9
+STEP_TITLE = "category thresholds"
+#: Scorecard lines of step 9 at most (one per category).
+STEP_LINES = 6
+
+EFFECT_COLUMNS = [
+    "concept",
+    "category",
+    "layer",
+    "strength",
+    "p_yes_concept",
+    "p_yes_random",
+    "diff",
+    "word_logprob",
+    "word_n_tokens",
+    "cosine",
+]
+THRESHOLD_COLUMNS = [
+    "category",
+    "layer",
+    "strength",
+    "p_yes_concept",
+    "p_yes_random",
+    "diff",
+    "diff_ci_low",
+    "diff_ci_high",
+    "diff_n",
+    "passes",
+    "threshold",
+]
+CATEGORY_COLUMNS = [
+    "category",
+    "layer",
+    "threshold",
+    "strength_shown",
+    "diff",
+    "diff_ci_low",
+    "diff_ci_high",
+    "diff_n",
+]
+REGRESSION_COLUMNS = [
+    "outcome",
+    "model",
+    "layer",
+    "strength",
+    "term",
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "p",
+    "n",
+    "r2",
+    "reference",
+]
+
+
+def category_order(cat: Any) -> tuple[int, str]:
+    """Paper categories in paper order, then any other category by name."""
+    c = str(cat)
+    return (CATEGORIES.index(c) if c in CATEGORIES else len(CATEGORIES), c)
+
+
+def category_label(cat: str) -> str:
+    """``abstract_nouns`` -> ``abstract nouns``."""
+    return str(cat).replace("_", " ")
+
+
+def by_category(s: pd.Series) -> pd.Series:
+    """Sort key for ``DataFrame.sort_values``: categories in :func:`category_order`."""
+    return s.map(category_order) if s.name == "category" else s
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def connection_measures(recs: list[Record]) -> dict[str, dict[str, Any]]:
+    """Concept -> the readout of its ``measure`` row."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in recs:
+        c = r["condition"]
+        if c.get("control") == "measure" and c.get("concept") is not None:
+            out[str(c["concept"])] = r["logits"]
+    return out
+
+
+def concept_effects(run: RunFrame) -> pd.DataFrame:
+    """One row per concept x layer x strength: ``p_yes_concept``, ``p_yes_random``, their
+    difference ``diff``, and the concept's ``word_logprob``, ``word_n_tokens`` and
+    ``cosine`` (at that layer)."""
+    recs = run.records(KIND)
+    measures = connection_measures(recs)
+    cells: dict[tuple[str, str, int, float], dict[str, float]] = {}
+    for r in recs:
+        c = r["condition"]
+        control = c.get("control")
+        if control not in ("concept", "random"):
+            continue
+        layer, strength = number(c.get("layer")), number(c.get("strength"))
+        p = number(r["logits"].get("p_yes"))
+        if layer is None or strength is None or p is None or c.get("concept") is None:
+            continue
+        key = (str(c["concept"]), str(c.get("category")), int(layer), strength)
+        cells.setdefault(key, {})[str(control)] = p
+    rows = []
+    for (concept, cat, layer, strength), ps in cells.items():
+        if "concept" not in ps or "random" not in ps:
+            continue
+        m = measures.get(concept, {})
+        cos = as_dict(m.get("cosine")).get(str(layer))
+        rows.append(
+            {
+                "concept": concept,
+                "category": cat,
+                "layer": layer,
+                "strength": strength,
+                "p_yes_concept": ps["concept"],
+                "p_yes_random": ps["random"],
+                "diff": ps["concept"] - ps["random"],
+                "word_logprob": number(m.get("word_logprob")),
+                "word_n_tokens": number(m.get("word_n_tokens")),
+                "cosine": number(cos),
+            }
+        )
+    out = pd.DataFrame(rows, columns=EFFECT_COLUMNS)
+    if len(out):
+        out = out.sort_values(
+            ["category", "layer", "concept", "strength"], key=by_category
+        ).reset_index(drop=True)
+    return out
+
+
+def threshold_table(effects: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Per category x layer x strength (from :func:`concept_effects`): mean P(yes) under the
+    concept and random vectors, the paired difference ``diff`` with ``diff_ci_low`` /
+    ``diff_ci_high`` (one-sample t over the category's concepts) and ``diff_n`` (concepts),
+    ``passes`` (CI lower bound > 0), and ``threshold``: the category's lowest passing
+    strength at that layer (repeated on each of its rows; NaN when none passes)."""
+    if len(effects) == 0:
+        return pd.DataFrame(columns=THRESHOLD_COLUMNS)
+    rows = []
+    for (cat, layer), g in effects.groupby(["category", "layer"], sort=False):
+        block = []
+        for strength, gs in g.groupby("strength"):
+            d = paired_mean_ci(gs["diff"].tolist(), confidence)
+            block.append(
+                {
+                    "category": cat,
+                    "layer": int(layer),
+                    "strength": float(strength),
+                    "p_yes_concept": float(gs["p_yes_concept"].mean()),
+                    "p_yes_random": float(gs["p_yes_random"].mean()),
+                    "diff": d.estimate,
+                    "diff_ci_low": d.low,
+                    "diff_ci_high": d.high,
+                    "diff_n": d.n_a,
+                    "passes": bool(d.low == d.low and d.low > 0.0),  # a NaN bound never passes
+                }
+            )
+        # Not stats.lowest_passing_level: that one tests rate differences from counts
+        # (Newcombe); here each strength already has its t interval.
+        threshold = min((b["strength"] for b in block if b["passes"]), default=NAN)
+        for b in block:
+            b["threshold"] = threshold
+        rows.extend(block)
+    out = pd.DataFrame(rows, columns=THRESHOLD_COLUMNS)
+    return out.sort_values(["category", "layer", "strength"], key=by_category).reset_index(
+        drop=True
+    )
+
+
+def category_threshold_table(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per category x layer from :func:`threshold_table`: ``threshold``,
+    ``strength_shown`` and the difference (with CI) there: at the threshold, or at the
+    highest strength when none passes."""
+    rows = []
+    for (cat, layer), g in table.groupby(["category", "layer"], sort=False):
+        thr = number(g["threshold"].iloc[0])
+        at = g[g["strength"] == thr] if thr is not None else g[g["strength"] == g["strength"].max()]
+        r = at.iloc[0]
+        rows.append(
+            {
+                "category": cat,
+                "layer": int(layer),
+                "threshold": NAN if thr is None else thr,
+                "strength_shown": float(r["strength"]),
+                "diff": float(r["diff"]),
+                "diff_ci_low": float(r["diff_ci_low"]),
+                "diff_ci_high": float(r["diff_ci_high"]),
+                "diff_n": int(r["diff_n"]),
+            }
+        )
+    return pd.DataFrame(rows, columns=CATEGORY_COLUMNS)
+
+
+def concept_threshold_table(effects: pd.DataFrame, margin: float = CONCEPT_MARGIN) -> pd.DataFrame:
+    """Per concept x layer (from :func:`concept_effects`): ``threshold`` (lowest strength
+    whose paired difference exceeds ``margin``; NaN when none does), ``mean_diff`` over the
+    strength sweep, the connection measures, ``max_strength`` and one ``diff@<strength>``
+    column per strength."""
+    if len(effects) == 0:
+        return pd.DataFrame(
+            columns=["concept", "category", "layer", "threshold", "mean_diff", "word_logprob"]
+        )
+    rows = []
+    for (concept, cat, layer), g in effects.groupby(["concept", "category", "layer"], sort=False):
+        g = g.sort_values("strength")
+        passing = g[g["diff"] > margin]
+        row: dict[str, Any] = {
+            "concept": concept,
+            "category": cat,
+            "layer": int(layer),
+            "threshold": float(passing["strength"].iloc[0]) if len(passing) else NAN,
+            "mean_diff": float(g["diff"].mean()),
+            "word_logprob": g["word_logprob"].iloc[0],
+            "word_n_tokens": g["word_n_tokens"].iloc[0],
+            "cosine": g["cosine"].iloc[0],
+            "max_strength": float(g["strength"].max()),
+        }
+        for s, d in zip(g["strength"], g["diff"], strict=True):
+            row[f"diff@{s:g}"] = float(d)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def ols_rows(
+    y: np.ndarray, preds: dict[str, np.ndarray], confidence: float
+) -> tuple[list[dict[str, Any]], int, float] | None:
+    """OLS of y on the non-constant, finite predictors: (coefficient rows, n, R²); None
+    when there are too few points to fit."""
+    ok = np.isfinite(y)
+    for v in preds.values():
+        ok &= np.isfinite(v)
+    X = {k: v[ok] for k, v in preds.items()}
+    X = {k: v for k, v in X.items() if len(v) and float(np.std(v)) > 0}
+    n = int(ok.sum())
+    if n <= len(X) + 1:
+        return None
+    res = linear_regression(y[ok].tolist(), {k: v.tolist() for k, v in X.items()}, True, confidence)
+    return res.table(), n, res.r2
+
+
+def threshold_regression(
+    effects: pd.DataFrame, per_concept: pd.DataFrame, confidence: float = 0.95
+) -> pd.DataFrame:
+    """Relate each concept's detection effect to its connection measures and category.
+
+    Outcomes, per layer: ``effect`` (the paired difference at each strength, from
+    :func:`concept_effects`), ``mean_effect`` (its mean over strengths; ``strength`` NaN)
+    and ``log2_threshold`` (the per-concept threshold of :func:`concept_threshold_table`,
+    never-passing concepts set to log2(2 x max strength); ``strength`` NaN). Models:
+    ``connection`` (``word_logprob`` + ``cosine``), ``category`` (indicators against the
+    first category present, in paper order: ``reference``) and ``connection+category``. One
+    row per coefficient: ``outcome, model, layer, strength, term, estimate, se, ci_low,
+    ci_high, p, n, r2, reference``.
+
+    The hypothesis that abstract nouns and verbs are detected more easily because they
+    connect less readily to the prompt predicts negative connection coefficients and
+    category coefficients that shrink from ``category`` to ``connection+category``.
+    """
+    if len(effects) == 0:
+        return pd.DataFrame(columns=REGRESSION_COLUMNS)
+    cats = sorted(effects["category"].unique(), key=category_order)
+    ref, others = cats[0], cats[1:]
+    rows: list[dict[str, Any]] = []
+
+    def add(outcome: str, layer: int, strength: float, g: pd.DataFrame, y: np.ndarray) -> None:
+        conn = {
+            "word_logprob": g["word_logprob"].to_numpy(dtype=float),
+            "cosine": g["cosine"].to_numpy(dtype=float),
+        }
+        dummies = {f"category[{c}]": (g["category"] == c).to_numpy(dtype=float) for c in others}
+        models = {"connection": conn, "category": dummies, "connection+category": conn | dummies}
+        for model, preds in models.items():
+            fit = ols_rows(y, preds, confidence)
+            if fit is None:
+                continue
+            table, n, r2 = fit
+            for t in table:
+                rows.append(
+                    {
+                        "outcome": outcome,
+                        "model": model,
+                        "layer": layer,
+                        "strength": strength,
+                        "term": t["name"],
+                        **{k: v for k, v in t.items() if k != "name"},
+                        "n": n,
+                        "r2": r2,
+                        "reference": ref,
+                    }
+                )
+
+    for (layer, strength), g in effects.groupby(["layer", "strength"]):
+        add("effect", int(layer), float(strength), g, g["diff"].to_numpy(dtype=float))
+    for layer, g in per_concept.groupby("layer"):
+        add("mean_effect", int(layer), NAN, g, g["mean_diff"].to_numpy(dtype=float))
+        thr = g["threshold"].to_numpy(dtype=float)
+        cens = np.where(np.isfinite(thr), thr, 2.0 * g["max_strength"].to_numpy(dtype=float))
+        if np.isfinite(thr).any():
+            add("log2_threshold", int(layer), NAN, g, np.log2(cens))
+    return pd.DataFrame(rows, columns=REGRESSION_COLUMNS)
+
+
+def tables(run: RunFrame, _upstream: Mapping[str, Tables]) -> Tables:
+    effects = concept_effects(run)
+    thresholds = threshold_table(effects)
+    per_concept = concept_threshold_table(effects)
+    return {
+        "concept_effects": effects,
+        "thresholds": thresholds,
+        "category_thresholds": category_threshold_table(thresholds),
+        "concept_thresholds": per_concept,
+        "regression": threshold_regression(effects, per_concept),
+    }
+
+
+# --------------------------------------------------------------------------- headlines
+
+
+def signed3(x: Any) -> str:
+    v = to_float(x)
+    return "nan" if v != v else f"{v:+.3f}"
+
+
+def interval3(est: Any, low: Any, high: Any) -> str:
+    """``+0.123 [-0.045, +0.291]`` (three decimals: P(yes) differences and coefficients)."""
+    return f"{signed3(est)} [{signed3(low)}, {signed3(high)}]"
+
+
+def threshold_headline(r: Mapping[str, Any]) -> Headline:
+    """The headline of one :func:`category_threshold_table` row: the difference at the
+    threshold (or at the highest strength when none passes)."""
+    cat, layer, thr = category_label(r["category"]), int(r["layer"]), number(r["threshold"])
+    ci = interval3(r["diff"], r["diff_ci_low"], r["diff_ci_high"])
+    if thr is not None:
+        sentence = (
+            f"At layer {layer}, {cat} need strength ≥ {thr:g} before P(yes) to the "
+            f"detection question under the concept vector exceeds a norm-matched random "
+            f"vector (difference {ci}, n={int(r['diff_n'])} concepts)."
+        )
+    else:
+        sentence = (
+            f"At layer {layer}, P(yes) under the concept vectors of {cat} does not exceed "
+            f"a norm-matched random vector at any strength up to "
+            f"{float(r['strength_shown']):g} (difference there {ci}, n={int(r['diff_n'])} "
+            "concepts)."
+        )
+    return headline_from_row(
+        f"threshold/{r['category']}/L{layer}", r, "diff", sentence, unit="concepts"
+    )
+
+
+def coefficient_headline(name: str, c: Mapping[str, Any], sentence: str) -> Headline:
+    """The headline of one :func:`threshold_regression` coefficient row."""
+    return Headline(
+        name,
+        to_float(c["estimate"]),
+        to_float(c["ci_low"]),
+        to_float(c["ci_high"]),
+        int(c["n"]),
+        sentence,
+        unit="concepts",
+        kind="coefficient",
+    )
+
+
+CONNECTION_TERMS = (
+    ("word_logprob", "per nat of the concept word's log-probability in the trial context"),
+    ("cosine", "per unit cosine between the concept vector and the prompt's activation"),
+)
+
+
+def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
+    """One row per category x layer (the threshold; estimate = the difference at the
+    threshold, or at the highest strength when none passes), then, per layer, the
+    connection measures' coefficients on the mean effect over strengths (``connection``
+    model) and the category coefficients with and without the connection measures."""
+    out = [threshold_headline(r) for r in t["category_thresholds"].to_dict("records")]
+    reg = t["regression"]
+    if len(reg) == 0:
+        return out
+    mean = reg[reg["outcome"] == "mean_effect"]
+    for layer, g in mean.groupby("layer"):
+        for term, what in CONNECTION_TERMS:
+            row = g[(g["model"] == "connection") & (g["term"] == term)]
+            if len(row) == 0:
+                continue
+            c = row.iloc[0]
+            out.append(
+                coefficient_headline(
+                    f"connection/{term}/L{int(layer)}",
+                    c,
+                    f"At layer {int(layer)}, the concept-minus-random P(yes) difference "
+                    f"(mean over strengths) changes by "
+                    f"{interval3(c['estimate'], c['ci_low'], c['ci_high'])} {what} "
+                    f"(OLS with both connection measures, n={int(c['n'])} concepts).",
+                )
+            )
+        for term in sorted({t for t in g["term"] if str(t).startswith("category[")}):
+            alone = g[(g["model"] == "category") & (g["term"] == term)]
+            both = g[(g["model"] == "connection+category") & (g["term"] == term)]
+            if len(alone) == 0:
+                continue
+            a = alone.iloc[0]
+            name = term[len("category[") : -1]
+            ref = category_label(str(a["reference"]))
+            adj = ""
+            if len(both):
+                b = both.iloc[0]
+                adj = (
+                    f"; {interval3(b['estimate'], b['ci_low'], b['ci_high'])} after adjusting "
+                    "for the connection measures"
+                )
+            out.append(
+                coefficient_headline(
+                    f"category/{name}/L{int(layer)}",
+                    a,
+                    f"At layer {int(layer)}, the concept-minus-random P(yes) difference "
+                    f"(mean over strengths) of {category_label(name)} differs from {ref} by "
+                    f"{interval3(a['estimate'], a['ci_low'], a['ci_high'])}{adj}.",
+                )
+            )
+    return out
+
+
+# --------------------------------------------------------------------------- scorecard
+
+
+def step_layer(table: pd.DataFrame, sel: Selection | None) -> tuple[int, str]:
+    """The layer whose thresholds step 9 shows: the layer selected earlier in the scorecard
+    when the threshold grid has it, else the grid's first layer (and the config text that
+    says which)."""
+    layers = [int(x) for x in dict.fromkeys(table["layer"])]
+    if sel is None or sel.layer is None:
+        return layers[
+            0
+        ], f"layer {layers[0]} (no layer was selected above; first layer of the grid)"
+    if sel.layer in layers:
+        return int(sel.layer), f"layer {sel.layer} (the layer selected above)"
+    return layers[0], (
+        f"layer {layers[0]} (the layer selected above is not in the threshold grid; first "
+        "layer of that grid)"
+    )
+
+
+def scorecard(s: ScoreInputs) -> list[Headline]:
+    """Step 9: the per-category thresholds at one layer (:func:`step_layer`)."""
+    table = s.tables["category_thresholds"]
+    if len(table) == 0:
+        return [not_run(STEP, STEP_TITLE, "the run has no category-threshold trials.")]
+    layer, config = step_layer(table, s.selection)
+    rows = table[table["layer"] == layer].to_dict("records")
+    return [replace(threshold_headline(r), step=STEP, config=config) for r in rows[:STEP_LINES]]

@@ -1,0 +1,71 @@
+"""The category-thresholds experiment's parameters, built from a spec."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from introscope.experiments.base import ExperimentParams, refuse_unused, refuse_values
+from introscope.words import CATEGORIES, word_list
+
+if TYPE_CHECKING:
+    from introscope.spec import Spec
+
+KIND = "category_thresholds"
+INJECTED = ("concept", "random", "negated")
+
+Injected = Literal["concept", "random", "negated"]
+
+
+class CategoryThresholdsParams(ExperimentParams):
+    categories: dict[str, str]  # concept -> its category, in sweep order
+    layers: list[int | float | str]
+    strengths: list[float]
+    controls: list[Injected]  # injected controls: concept and its matched random vector first
+
+
+def concept_categories(spec: Spec) -> dict[str, str]:
+    """Concept -> category for the spec's grid, in sweep order: ``grid.categories`` (all
+    five paper categories when neither categories nor concepts are given), the first
+    ``grid.n_concepts`` of each, then explicit ``grid.concepts`` with their paper category
+    (``"custom"`` when they are in none)."""
+    cats = list(spec.grid.categories)
+    if not cats and not spec.grid.concepts:
+        cats = list(CATEGORIES)
+    out: dict[str, str] = {}
+    for cat in cats:
+        words = word_list(cat)
+        for w in words[: spec.grid.n_concepts] if spec.grid.n_concepts else words:
+            out.setdefault(w, cat)
+    lookup = {w: c for c in CATEGORIES for w in word_list(c)}
+    for w in spec.grid.concepts:
+        out.setdefault(w, lookup.get(w, "custom"))
+    return out
+
+
+def category_thresholds_params(spec: Spec) -> CategoryThresholdsParams:
+    """``grid.n_concepts`` counts per category here. The no-injection trial is always run,
+    so ``grid.controls`` names injected controls only; ``trials_per_cell`` and
+    ``control_trials`` are refused: the readout is deterministic, so repeats would be
+    copies."""
+    refuse_unused(
+        spec,
+        (
+            "grid.concepts",
+            "grid.categories",
+            "grid.n_concepts",
+            "grid.layers",
+            "grid.strengths",
+            "grid.controls",
+        ),
+    )
+    g = spec.grid
+    refuse_values("grid.controls", g.controls, INJECTED, KIND)
+    # Always the concept vector and its matched random vector, plus any others asked for.
+    controls: list[Injected] = ["concept", "random"]
+    controls += [c for c in g.controls if c != "none" and c not in controls]
+    return CategoryThresholdsParams(
+        categories=concept_categories(spec),
+        layers=list(g.layers),
+        strengths=list(g.strengths),
+        controls=controls,
+    )

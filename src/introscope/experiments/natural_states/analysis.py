@@ -1,0 +1,442 @@
+"""Natural-states tables, headline rows and scorecard step 8 (natural-state grounding).
+
+Does the one-word report of "what are you thinking about" track the projection of the
+model's own activation onto the concept direction *beyond what the text predicts*? The
+template (the passage's relatedness to the concept) is the covariate; wording is
+mechanistic and the claim correlational (see the headline's licence sentence).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as st
+
+from introscope.experiments.base import ScoreInputs
+from introscope.stats import RegressionResult, linear_regression, logistic_regression
+from introscope.tables import (
+    NAN,
+    Headline,
+    RunFrame,
+    Tables,
+    best_row,
+    ci_text,
+    cond,
+    fmt_num,
+    frame,
+    group,
+    headline_from_row,
+    is_nan,
+    not_run,
+    number,
+    post_hoc,
+    put_mean,
+    put_rate,
+    sort_key,
+    to_float,
+)
+
+KIND = "natural_states"
+TEMPLATE_ORDER: tuple[str, ...] = ("repeated", "single", "incidental")
+PREDICTORS: tuple[str, ...] = ("cos_specific", "cos")
+OUTCOMES: tuple[str, ...] = ("concept_logprob", "identified")
+COVARIATE_SETS: tuple[str, ...] = ("template", "template+concept")
+
+STEP = 8
+STEP_TITLE = "natural-state grounding"
+#: Headline rows the scorecard shows for step 8 (the first ones: the main coefficient first).
+STEP_LINES = 4
+
+
+# --------------------------------------------------------------------------- table
+
+
+def layer_map(value: Any) -> dict[int, float]:
+    """A stored ``{layer: value}`` map (layer keys are strings in JSON) with int keys,
+    numeric values only."""
+    out: dict[int, float] = {}
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            try:
+                layer = int(k)
+            except (TypeError, ValueError):
+                continue
+            f = number(v)
+            if f is not None:
+                out[layer] = f
+    return out
+
+
+def natural_points(recs: Sequence[Mapping[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    """Per layer, one point per trial: template, concept, outcomes and projections."""
+    by_layer: dict[int, list[dict[str, Any]]] = {}
+    for r in recs:
+        lg = r["logits"]
+        cos = layer_map(lg.get("cos_by_layer"))
+        dist = layer_map(lg.get("distractor_cos_by_layer"))
+        rank = number(lg.get("rank"))
+        lp = number(lg.get("concept_logprob"))
+        for layer, c in cos.items():
+            d = dist.get(layer)
+            by_layer.setdefault(layer, []).append(
+                {
+                    "template": cond(r, "template"),
+                    "concept": cond(r, "concept"),
+                    "cos": c,
+                    "distractor_cos": d,
+                    "cos_specific": c - d if d is not None else None,
+                    "concept_logprob": lp,
+                    "identified": (rank == 1) if rank is not None else None,
+                }
+            )
+    return by_layer
+
+
+def dummies(values: Sequence[Any], prefix: str) -> dict[str, list[float]]:
+    """Indicator columns for every level but the first (templates in TEMPLATE_ORDER)."""
+    levels = sorted(set(values), key=lambda v: sort_key(v, TEMPLATE_ORDER))
+    return {f"{prefix}[{lv}]": [1.0 if v == lv else 0.0 for v in values] for lv in levels[1:]}
+
+
+def partial_correlation(
+    y: np.ndarray, x: np.ndarray, covs: Mapping[str, Sequence[float]]
+) -> tuple[float, float, float]:
+    """(r, low, high): the correlation of y and x after removing the covariates (residuals
+    of OLS on them), with a 95% Fisher-z interval whose SE is 1 / sqrt(n - 3 - k_cov)."""
+    # TODO(stats): use stats.partial_correlation
+    a = np.column_stack([np.ones(len(y))] + [np.asarray(c, dtype=float) for c in covs.values()])
+    ry = y - a @ np.linalg.lstsq(a, y, rcond=None)[0]
+    rx = x - a @ np.linalg.lstsq(a, x, rcond=None)[0]
+    n = len(y)
+    if n < 3 or ry.std() < 1e-12 or rx.std() < 1e-12:
+        return NAN, NAN, NAN
+    r = float(np.clip(np.corrcoef(ry, rx)[0, 1], -1.0, 1.0))
+    dof = n - 3 - len(covs)
+    if dof <= 0:
+        return r, NAN, NAN
+    if abs(r) >= 1.0:
+        return r, r, r
+    z, se = math.atanh(r), 1.0 / math.sqrt(dof)
+    zc = float(st.norm.ppf(0.975))
+    return r, math.tanh(z - zc * se), math.tanh(z + zc * se)
+
+
+def fit(
+    outcome: str, y: Sequence[float], x: Mapping[str, Sequence[float]]
+) -> RegressionResult | None:
+    """OLS (log-probability) or logistic (top-1 report) fit; None with too few trials."""
+    n, k = len(y), len(x) + 1
+    if n <= k + 1:
+        return None
+    if outcome == "identified":
+        return logistic_regression(y, x)
+    return linear_regression(y, x)
+
+
+def natural_states_table(by_layer: Mapping[int, list[dict[str, Any]]]) -> pd.DataFrame:
+    """Natural states ("heartbeat") from the per-layer trial points of
+    :func:`natural_points`, two kinds of row (``row_type``).
+
+    ``template`` rows, per layer x template (the manipulation check and the raw report):
+    ``identified`` (the concept ranks first among the candidates; Wilson), means (t CI) of
+    ``concept_logprob``, ``cos`` (activation at the last prompt token vs the concept's
+    vector), ``distractor_cos`` (mean over the 9 distractors' vectors) and ``cos_specific``
+    (= cos - distractor_cos, paired within trial).
+
+    ``regression`` rows, per layer x predictor (``cos_specific`` or ``cos``) x outcome
+    (``concept_logprob``, OLS; ``identified``, logistic) x covariates (``template``: template
+    dummies, i.e. the text's relatedness level; ``template+concept``: also concept dummies,
+    so only within-concept variation across texts is left): ``coef`` (per standard
+    deviation of the predictor, ``predictor_sd``, in cosine units) with ``coef_ci_low``,
+    ``coef_ci_high``, ``coef_p``, ``coef_n``; ``converged`` (logistic); ``r2`` and
+    ``r2_covariates`` (the same model without the projection; ``delta_r2`` their
+    difference); ``partial_r`` (with ``partial_r_ci_low/high``, Fisher z), the correlation
+    of report and projection after removing the covariates (the matched, within-template
+    comparison). A positive ``coef`` whose CI excludes 0 means the report carries
+    information about the activation's projection onto the concept direction beyond what the
+    covariates (the text) predict.
+    """
+    if not by_layer:
+        return pd.DataFrame()
+    rows: list[dict[str, Any]] = []
+    for layer in sorted(by_layer):
+        pts = by_layer[layer]
+        for template, tp in sorted(
+            group(pts, lambda p: (p["template"],)).items(),
+            key=lambda kv: sort_key(kv[0][0], TEMPLATE_ORDER),
+        ):
+            out: dict[str, Any] = {
+                "row_type": "template",
+                "layer": layer,
+                "template": template[0],
+                "n_trials": len(tp),
+            }
+            put_rate(out, "identified", (p["identified"] for p in tp))
+            for col in ("concept_logprob", "cos", "distractor_cos", "cos_specific"):
+                put_mean(out, col, (p[col] for p in tp))
+            rows.append(out)
+        for predictor in PREDICTORS:
+            for outcome in OUTCOMES:
+                for covset in COVARIATE_SETS:
+                    rows.append(regression_row(layer, pts, predictor, outcome, covset))
+    return frame(rows)
+
+
+def regression_row(
+    layer: int, pts: Sequence[Mapping[str, Any]], predictor: str, outcome: str, covset: str
+) -> dict[str, Any]:
+    """One regression row of :func:`natural_states_table`."""
+    use = [p for p in pts if p[predictor] is not None and p[outcome] is not None]
+    out: dict[str, Any] = {
+        "row_type": "regression",
+        "layer": layer,
+        "predictor": predictor,
+        "outcome": outcome,
+        "covariates": covset,
+        "n_trials": len(use),
+        "predictor_sd": NAN,
+        "coef": NAN,
+        "coef_ci_low": NAN,
+        "coef_ci_high": NAN,
+        "coef_p": NAN,
+        "coef_n": len(use),
+        "converged": None,
+        "r2": NAN,
+        "r2_covariates": NAN,
+        "delta_r2": NAN,
+        "partial_r": NAN,
+        "partial_r_ci_low": NAN,
+        "partial_r_ci_high": NAN,
+        "partial_r_n": len(use),
+    }
+    if len(use) < 4:
+        return out
+    y = np.array([float(p[outcome]) for p in use])
+    x = np.array([float(p[predictor]) for p in use])
+    covs = dummies([p["template"] for p in use], "template")
+    if covset == "template+concept":
+        covs.update(dummies([p["concept"] for p in use], "concept"))
+    sd = float(x.std(ddof=1))
+    out["predictor_sd"] = sd
+    if sd < 1e-12:
+        return out
+    # The projection is standardised: cosines span a few hundredths, so raw-unit slopes are
+    # huge (and a logistic fit would read them as separation). coef is per SD of the
+    # predictor; multiply by 1 / predictor_sd for per-unit-cosine slopes.
+    x = (x - x.mean()) / sd
+    full = fit(outcome, list(y), {predictor: list(x), **covs})
+    reduced = fit(outcome, list(y), covs) if covs else None
+    if full is not None:
+        c = full[predictor]
+        out.update(
+            # An unconverged logistic fit (separation, or a constant outcome) has no usable
+            # estimate: report NaN rather than the last iterate.
+            coef=c.estimate if full.converged else NAN,
+            coef_ci_low=c.ci_low,
+            coef_ci_high=c.ci_high,
+            coef_p=c.p,
+            converged=full.converged,
+            r2=full.r2,
+        )
+        base_r2 = reduced.r2 if reduced is not None else 0.0
+        out["r2_covariates"] = base_r2
+        out["delta_r2"] = full.r2 - base_r2
+    r, lo, hi = partial_correlation(y, x, covs)
+    out.update(partial_r=r, partial_r_ci_low=lo, partial_r_ci_high=hi)
+    return out
+
+
+def projection_check_table(by_layer: Mapping[int, list[dict[str, Any]]]) -> pd.DataFrame:
+    """The manipulation check, per layer: ``cos_specific`` (the concept vector's cosine with
+    the last-token activation minus the distractors' mean cosine; mean, t CI, n) pooled over
+    templates."""
+    rows = []
+    for layer in sorted(by_layer):
+        out: dict[str, Any] = {"layer": layer}
+        put_mean(out, "cos_specific", (p["cos_specific"] for p in by_layer[layer]))
+        rows.append(out)
+    return frame(rows)
+
+
+def tables(run: RunFrame, _upstream: Mapping[str, Tables]) -> Tables:
+    """``natural_states`` (template and regression rows) and ``projection_check``."""
+    by_layer = natural_points(run.records(KIND))
+    return {
+        "natural_states": natural_states_table(by_layer),
+        "projection_check": projection_check_table(by_layer),
+    }
+
+
+# --------------------------------------------------------------------------- headlines
+
+
+def interval_side(low: Any, high: Any) -> int:
+    """+1 when the CI lies above 0, -1 below, 0 when it covers 0 or is undefined."""
+    lo, hi = to_float(low), to_float(high)
+    if math.isnan(lo) or math.isnan(hi):
+        return 0
+    return 1 if lo > 0 else (-1 if hi < 0 else 0)
+
+
+def p_text(p: Any) -> str:
+    v = to_float(p)
+    return "n/a" if math.isnan(v) else (f"{v:.3f}" if v >= 0.001 else "< 0.001")
+
+
+LICENCE = (
+    " This licenses only a correlational claim: within a level of textual relatedness, the "
+    "report carries information about the activation state; it does not show that the "
+    "report is read from that state (both may follow features of the text the covariates "
+    "miss), which needs an intervention."
+)
+
+
+def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
+    """Does the one-word report track the activation's projection onto the concept direction
+    beyond the text? The within-trial projection (``cos_specific``) regressed on with
+    template dummies as covariates, at the layer where its t statistic is largest, for the
+    log-probability and (logistic) the top-1 report; the within-template partial
+    correlation; the same with concept identity as a covariate; and the manipulation check
+    (is the concept direction more active than the distractors' at all)."""
+    table = t["natural_states"]
+    if len(table) == 0:
+        return []
+    reg = table[table["row_type"] == "regression"]
+    main = reg[
+        (reg["predictor"] == "cos_specific")
+        & (reg["outcome"] == "concept_logprob")
+        & (reg["covariates"] == "template")
+    ]
+    # The layer is picked by the coefficient over its interval width (a t-like ratio).
+    main = main.assign(t_ratio=main["coef"] / (main["coef_ci_high"] - main["coef_ci_low"]))
+    row, k = best_row(main, "t_ratio")
+    if row is None:
+        return []
+    lines: list[Headline] = []
+    layer = row["layer"]
+    where = f"At layer {fmt_num(layer)}{post_hoc(k).replace('configurations', 'layers')}"
+    side = interval_side(row["coef_ci_low"], row["coef_ci_high"])
+    what = (
+        "the report carries information about the projection of the model's own activation "
+        "onto the concept direction beyond what the passage's relatedness predicts."
+        if side > 0
+        else (
+            "the report moves *against* the projection once the text is accounted for."
+            if side < 0
+            else "no evidence that the report carries information about the projection beyond "
+            "what the passage's relatedness predicts."
+        )
+    )
+    lines.append(
+        headline_from_row(
+            "natural states: report ~ projection | template (log-prob)",
+            row,
+            "coef",
+            f"{where}, with the template (text relatedness) as a covariate, each +1 SD "
+            f"(= {to_float(row['predictor_sd']):.3f}) in the cosine between the last-token "
+            "activation and the concept vector (minus the distractors' mean cosine) changes "
+            "the log-probability of naming the concept by "
+            f"{ci_text(row['coef'], row['coef_ci_low'], row['coef_ci_high'])} "
+            f"(p = {p_text(row['coef_p'])}, delta R² = {to_float(row['delta_r2']):.3f}): {what}"
+            + (LICENCE if side > 0 else ""),
+            kind="coefficient",
+        )
+    )
+    same = reg[(reg["layer"] == layer) & (reg["predictor"] == "cos_specific")]
+    logit = same[(same["outcome"] == "identified") & (same["covariates"] == "template")]
+    if len(logit):
+        lr = logit.iloc[0]
+        if lr["converged"] is True or lr["converged"] == 1.0:
+            lines.append(
+                headline_from_row(
+                    "natural states: top-1 report ~ projection | template (logistic)",
+                    lr,
+                    "coef",
+                    "At the same layer, the log-odds that the concept is the top-ranked of "
+                    "the candidates change per +1 SD of the within-trial projection by "
+                    f"{ci_text(lr['coef'], lr['coef_ci_low'], lr['coef_ci_high'])} "
+                    "with the template as a covariate.",
+                    kind="logodds",
+                )
+            )
+    lines.append(
+        headline_from_row(
+            "natural states: within-template partial r",
+            row,
+            "partial_r",
+            "Comparing trials of the same template only, the log-probability of the concept "
+            "report and the projection correlate at r = "
+            f"{ci_text(row['partial_r'], row['partial_r_ci_low'], row['partial_r_ci_high'])}.",
+            kind="correlation",
+        )
+    )
+    strict = same[
+        (same["outcome"] == "concept_logprob") & (same["covariates"] == "template+concept")
+    ]
+    if len(strict) and not is_nan(strict.iloc[0]["coef"]):
+        s = strict.iloc[0]
+        lines.append(
+            headline_from_row(
+                "natural states: report ~ projection | template + concept",
+                s,
+                "coef",
+                "With concept identity also as a covariate (only variation across texts "
+                "within a concept left), the coefficient is "
+                f"{ci_text(s['coef'], s['coef_ci_low'], s['coef_ci_high'])}.",
+                kind="coefficient",
+            )
+        )
+    check = t["projection_check"]
+    at = check[check["layer"] == layer] if len(check) else check
+    if len(at) and to_float(at.iloc[0]["cos_specific_n"]) > 0:
+        c = at.iloc[0]
+        lines.append(
+            headline_from_row(
+                "natural states: concept vs distractor projection",
+                c,
+                "cos_specific",
+                "Manipulation check: at that layer the last-token activation's cosine with the "
+                "concept vector exceeds its mean cosine with the distractors' vectors by "
+                f"{ci_text(c['cos_specific'], c['cos_specific_ci_low'], c['cos_specific_ci_high'])} "
+                "(pooled over templates); near 0 means the passages barely move the concept "
+                "direction at the reading position.",
+                kind="cosine",
+            )
+        )
+    return lines
+
+
+# --------------------------------------------------------------------------- scorecard
+
+
+def step_lines(
+    step: int, lines: Sequence[Headline], limit: int, config: str = ""
+) -> list[Headline]:
+    """The first ``limit`` headline rows as lines of scorecard ``step``: a row with n = 0 is
+    not available and its sentence says "Not run: ..."."""
+    # TODO(tables): the shared "headlines -> scorecard lines of step N" helper replaces this.
+    out = []
+    for ln in lines[:limit]:
+        available = ln.n > 0
+        sentence = ln.sentence
+        if not available and not sentence.lower().startswith("not run"):
+            sentence = f"Not run: {sentence}" if sentence else "Not run: no trials."
+        out.append(
+            replace(
+                ln, step=step, available=available, sentence=sentence, config=ln.config or config
+            )
+        )
+    return out
+
+
+def scorecard(s: ScoreInputs) -> list[Headline]:
+    """Step 8: the first natural-states headline rows (the main coefficient first)."""
+    lines = headlines(s.tables, s.upstream)
+    if not lines:
+        return [not_run(STEP, STEP_TITLE, "the run has no natural-states trials.")]
+    return step_lines(STEP, lines, STEP_LINES)

@@ -1,0 +1,281 @@
+"""Category thresholds: tables, headlines, scorecard step 9 and parameters on constructed
+runs with known answers (no model)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from introscope.errors import SpecError
+from introscope.experiments.base import ScoreInputs, Selection
+from introscope.experiments.category_thresholds import EXPERIMENT
+from introscope.experiments.category_thresholds.analysis import scorecard, tables
+from introscope.experiments.category_thresholds.figures import plot_category_thresholds
+from introscope.experiments.category_thresholds.params import category_thresholds_params
+from introscope.spec import load_spec, validate_spec
+from introscope.tables import RunFrame, Tables
+from introscope.words import word_list
+
+KIND = "category_thresholds"
+STRENGTHS = [1.0, 2.0, 4.0, 8.0]
+
+
+def row(cond: dict[str, Any], logits: dict[str, Any]) -> dict[str, Any]:
+    return {"experiment": KIND, "measure": "logits", "condition": cond, "logits": logits}
+
+
+def run_frame(
+    effects: dict[tuple[str, str], list[float]],
+    measures: dict[str, tuple[float, float]] | None = None,
+    layers: tuple[int, ...] = (10,),
+) -> RunFrame:
+    """Rows for (concept, category) -> concept-minus-random difference at each strength (the
+    same at every layer); the random vector's P(yes) is 0.2 throughout."""
+    rows = [row({"concept": None, "category": None, "control": "none"}, {"p_yes": 0.2})]
+    for (concept, cat), diffs in effects.items():
+        lp, cos = (measures or {}).get(concept, (-5.0, 0.1))
+        rows.append(
+            row(
+                {"concept": concept, "category": cat, "layer": None, "control": "measure"},
+                {"word_logprob": lp, "word_n_tokens": 1, "cosine": {str(x): cos for x in layers}},
+            )
+        )
+        for layer in layers:
+            for s, d in zip(STRENGTHS, diffs, strict=True):
+                base = {"concept": concept, "category": cat, "layer": layer, "strength": s}
+                rows.append(row({**base, "control": "random"}, {"p_yes": 0.2}))
+                rows.append(row({**base, "control": "concept"}, {"p_yes": 0.2 + d}))
+    return RunFrame(pd.DataFrame(rows))
+
+
+def planted_effects() -> dict[tuple[str, str], list[float]]:
+    effects: dict[tuple[str, str], list[float]] = {}
+    for i in range(8):
+        jitter = 0.01 if i % 2 else -0.01  # mean exactly 0 below strength 4: CI covers 0
+        effects[(f"a{i}", "abstract_nouns")] = [jitter, -jitter, 0.3 + jitter, 0.5 + jitter]
+        effects[(f"c{i}", "countries")] = [jitter, -jitter, jitter, -jitter]
+    return effects
+
+
+def planted(layers: tuple[int, ...] = (10,)) -> Tables:
+    return tables(run_frame(planted_effects(), layers=layers), {})
+
+
+def test_threshold_appears_at_strength_four_and_never() -> None:
+    t = planted()
+    table = t["thresholds"]
+    assert set(table["category"]) == {"abstract_nouns", "countries"}
+    abstract = table[table["category"] == "abstract_nouns"]
+    assert abstract["threshold"].tolist() == [4.0] * 4
+    assert abstract["passes"].tolist() == [False, False, True, True]
+    at4 = abstract[abstract["strength"] == 4.0].iloc[0]
+    assert at4["diff"] == pytest.approx(0.3)
+    assert 0 < at4["diff_ci_low"] < 0.3 < at4["diff_ci_high"]
+    assert at4["diff_n"] == 8
+    countries = table[table["category"] == "countries"]
+    assert countries["threshold"].isna().all() and not countries["passes"].any()
+    per_cat = t["category_thresholds"].set_index("category")
+    assert per_cat["threshold"]["abstract_nouns"] == 4.0
+    assert per_cat["strength_shown"]["abstract_nouns"] == 4.0
+    assert math.isnan(per_cat["threshold"]["countries"])
+    assert per_cat["strength_shown"]["countries"] == 8.0  # the highest strength when none passes
+
+
+def test_threshold_is_the_lowest_passing_strength_even_if_a_higher_one_fails() -> None:
+    effects: dict[tuple[str, str], list[float]] = {}
+    for i in range(6):
+        jitter = 0.01 if i % 2 else -0.01
+        effects[(f"v{i}", "verbs")] = [jitter, 0.4 + jitter, jitter, 0.4 + jitter]
+    table = tables(run_frame(effects), {})["thresholds"]
+    assert table["passes"].tolist() == [False, True, False, True]
+    assert table["threshold"].tolist() == [2.0] * 4
+
+
+def test_concept_thresholds_and_headline_wording() -> None:
+    t = planted()
+    per = t["concept_thresholds"].set_index("concept")
+    assert per.loc["a0", "threshold"] == 4.0 and per.loc["a0", "diff@4"] == pytest.approx(0.29)
+    assert math.isnan(per.loc["c0", "threshold"])
+    lines = EXPERIMENT.headlines(t, {})
+    by_name = {h.name: h for h in lines}
+    a = by_name["threshold/abstract_nouns/L10"]
+    assert a.n == 8 and a.unit == "concepts" and a.estimate == pytest.approx(0.3)
+    assert "abstract nouns need strength ≥ 4" in a.sentence
+    assert "norm-matched random vector" in a.sentence
+    c = by_name["threshold/countries/L10"]
+    assert "does not exceed" in c.sentence and "any strength up to 8" in c.sentence
+    for h in lines:
+        assert "aware" not in h.sentence
+        assert h.step is None and h.available
+    # The connection and category coefficients follow the threshold rows, per layer.
+    names = [h.name for h in lines]
+    assert names[:2] == ["threshold/abstract_nouns/L10", "threshold/countries/L10"]
+    assert "category/countries/L10" in names
+    assert "connection/word_logprob/L10" not in names  # constant measures: not fitted
+
+
+def test_regression_recovers_planted_relation() -> None:
+    rng = np.random.default_rng(0)
+    effects: dict[tuple[str, str], list[float]] = {}
+    measures: dict[str, tuple[float, float]] = {}
+    cats = ["abstract_nouns", "verbs", "countries"]
+    for i in range(90):
+        lp, cos = float(rng.uniform(-12, -1)), float(rng.uniform(-0.3, 0.3))
+        name = f"w{i}"
+        measures[name] = (lp, cos)
+        effect = 0.05 - 0.02 * lp + 0.4 * cos + float(rng.normal(0, 0.02))
+        effects[(name, cats[i % 3])] = [effect] * len(STRENGTHS)
+    t = tables(run_frame(effects, measures), {})
+    reg = t["regression"]
+    conn = reg[(reg["outcome"] == "mean_effect") & (reg["model"] == "connection")]
+    coef = conn.set_index("term")
+    for term, truth in (("word_logprob", -0.02), ("cosine", 0.4), ("intercept", 0.05)):
+        assert coef.loc[term, "ci_low"] <= truth <= coef.loc[term, "ci_high"], term
+    assert coef.loc["word_logprob", "ci_high"] < 0 < coef.loc["cosine", "ci_low"]
+    assert (conn["n"] == 90).all() and conn["r2"].iloc[0] > 0.9
+    assert (reg["reference"] == "abstract_nouns").all()
+    # Category has no effect of its own once the connection measures are in the model.
+    both = reg[(reg["outcome"] == "mean_effect") & (reg["model"] == "connection+category")]
+    for _, r in both[both["term"].str.startswith("category[")].iterrows():
+        assert r["ci_low"] <= 0.0 <= r["ci_high"]
+    assert set(reg["outcome"]) >= {"effect", "mean_effect"}
+    heads = {h.name: h for h in EXPERIMENT.headlines(t, {})}
+    lp_line = heads["connection/word_logprob/L10"]
+    assert lp_line.ci_high < 0 and lp_line.n == 90 and lp_line.kind == "coefficient"
+    assert "per nat of the concept word's log-probability" in lp_line.sentence
+
+
+def test_empty_and_plot(tmp_path: Path) -> None:
+    empty = tables(RunFrame(pd.DataFrame()), {})
+    assert all(len(v) == 0 for v in empty.values())
+    assert EXPERIMENT.headlines(empty, {}) == []
+    assert plot_category_thresholds(empty["thresholds"], tmp_path / "x.png") is None
+    assert EXPERIMENT.figures(empty, tmp_path) == {}
+    assert EXPERIMENT.sections(empty, {}) == []
+    assert not list(tmp_path.iterdir())
+    figs = EXPERIMENT.figures(planted(), tmp_path)
+    assert set(figs) == {"category_thresholds"}
+    assert figs["category_thresholds"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --------------------------------------------------------------------------- step 9
+
+
+def test_step_9_shows_the_selected_layer() -> None:
+    t = planted(layers=(5, 10))
+    lines = scorecard(ScoreInputs(t, {}, Selection(10, 4.0, "logits", 4)))
+    assert [ln.name for ln in lines] == [
+        "threshold/abstract_nouns/L10",
+        "threshold/countries/L10",
+    ]
+    for ln in lines:
+        assert ln.step == 9 and ln.available and ln.n == 8
+        assert ln.config == "layer 10 (the layer selected above)"
+    assert lines[0].estimate == pytest.approx(0.3)
+
+
+def test_step_9_falls_back_to_the_first_layer_of_the_grid() -> None:
+    t = planted(layers=(5, 10))
+    for sel, why in (
+        (Selection(7, 4.0, "text", 2), "the layer selected above is not in the threshold grid"),
+        (None, "no layer was selected above"),
+    ):
+        lines = scorecard(ScoreInputs(t, {}, sel))
+        assert [ln.name for ln in lines] == [
+            "threshold/abstract_nouns/L5",
+            "threshold/countries/L5",
+        ]
+        assert all(ln.config.startswith(f"layer 5 ({why}") for ln in lines)
+
+
+def test_step_9_not_run() -> None:
+    empty = tables(RunFrame(pd.DataFrame()), {})
+    (line,) = scorecard(ScoreInputs(empty, {}, Selection(10, 4.0, "text", 1)))
+    assert line.step == 9 and not line.available and line.n == 0
+    assert line.name == "category thresholds"
+    assert line.sentence == "Not run: the run has no category-threshold trials."
+    assert EXPERIMENT.steps == {9: "category thresholds"}
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def spec(**kw: Any) -> dict[str, Any]:
+    grid = {"categories": ["verbs"], "n_concepts": 2, "layers": [0.5], "strengths": [2.0]}
+    return {"name": "t", "experiment": KIND, "measure": "logits", **kw, "grid": grid}
+
+
+def test_preset_is_the_full_sweep() -> None:
+    s = load_spec("category_thresholds")
+    assert s.experiment == KIND and s.measure == "logits"
+    assert len(s.grid.categories) == 5 and s.grid.n_concepts == 50
+    assert s.grid.strengths == STRENGTHS and s.grid.layers == [0.33, 0.5, 0.67]
+    p = category_thresholds_params(s)
+    assert len(p.categories) == 250 and p.controls == ["concept", "random"]
+    assert list(p.categories)[:50] == word_list("abstract_nouns")[:50]
+    assert list(p.categories.values()) == [c for c in s.grid.categories for _ in range(50)]
+
+
+def test_params_concepts_by_category() -> None:
+    p = category_thresholds_params(
+        validate_spec(
+            {
+                **spec(),
+                "grid": {
+                    "categories": ["countries", "verbs"],
+                    "n_concepts": 2,
+                    "concepts": ["Ireland", "Zeppelins"],
+                    "controls": ["negated"],
+                },
+            },
+            "test",
+        )
+    )
+    cats = list(p.categories.values())
+    assert cats[:4] == ["countries", "countries", "verbs", "verbs"]
+    assert p.categories["Zeppelins"] == "custom"
+    assert p.categories.get("Ireland") == "countries"
+    assert p.controls == ["concept", "random", "negated"]
+    default = category_thresholds_params(
+        validate_spec({"name": "t", "experiment": KIND, "measure": "logits"}, "test")
+    )
+    assert set(default.categories.values()) == {
+        "abstract_nouns",
+        "concrete_nouns",
+        "famous_people",
+        "countries",
+        "verbs",
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"trials_per_cell": 3}, "trials_per_cell"),
+        ({"control_trials": 2}, "control_trials"),
+        ({"grid": {"variants": ["other"]}}, "grid.variants"),
+        ({"grid": {"controls": ["concept", "none"]}}, "grid.controls: 'none'"),
+        ({"measure": "generation"}, "measure"),
+    ],
+)
+def test_params_refuse_what_the_experiment_does_not_use(
+    change: dict[str, Any], message: str
+) -> None:
+    data = spec()
+    data["grid"] = {**data["grid"], **change.pop("grid", {})}
+    data.update(change)
+    with pytest.raises(SpecError, match=message):
+        validate_spec(data, "test")
+
+
+def test_battery_part_validates() -> None:
+    from introscope.battery import battery_specs
+
+    (part,) = battery_specs(only=["category_thresholds"], scale=0.3)
+    assert part.grid.n_concepts == 2
+    assert len(category_thresholds_params(part).categories) == 10

@@ -1,0 +1,259 @@
+"""Natural states: tables, headlines, scorecard step 8 and parameters on constructed runs
+with known answers (no model)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from introscope.errors import SpecError
+from introscope.experiments.base import ScoreInputs
+from introscope.experiments.natural_states import EXPERIMENT
+from introscope.experiments.natural_states.analysis import (
+    partial_correlation,
+    scorecard,
+    step_lines,
+    tables,
+)
+from introscope.experiments.natural_states.params import natural_states_params
+from introscope.spec import load_spec, validate_spec
+from introscope.tables import Headline, RunFrame, Tables
+from introscope.words import word_list
+
+KIND = "natural_states"
+
+
+def frame(experiment: str, rows: list[tuple[dict[str, Any], dict[str, Any]]]) -> RunFrame:
+    return RunFrame(
+        pd.DataFrame(
+            [
+                {
+                    "experiment": experiment,
+                    "measure": "logits",
+                    "condition": c,
+                    "logits": lg,
+                    "grades": {},
+                }
+                for c, lg in rows
+            ]
+        )
+    )
+
+
+def natural_rows(beyond_template: bool, seed: int = 0) -> RunFrame:
+    rng = np.random.default_rng(seed)
+    effect = {"repeated": 2.0, "single": 1.0, "incidental": 0.0}
+    rows = []
+    for ci in range(10):
+        for template, te in effect.items():
+            for rep in range(4):
+                state = rng.normal(0, 0.05)  # variation of the activation beyond the text
+                cos = 0.05 * te + state
+                dist = float(rng.normal(0.02, 0.005))
+                noise = rng.normal(0, 0.3)
+                logprob = -8.0 + 1.5 * te + (20.0 * state if beyond_template else 0.0) + noise
+                rank = 1 if logprob > -6.5 else 2
+                rows.append(
+                    (
+                        {
+                            "concept": f"W{ci}",
+                            "template": template,
+                            "relatedness": int(te) + 1,
+                            "control": "none",
+                            "layer": None,
+                            "strength": None,
+                            "rep": rep,
+                        },
+                        {
+                            "concept_logprob": logprob,
+                            "rank": rank,
+                            "n_candidates": 10,
+                            "cos_by_layer": {"10": cos + dist},
+                            "distractor_cos_by_layer": {"10": dist},
+                        },
+                    )
+                )
+    return frame(KIND, rows)
+
+
+def main_reg(t: pd.DataFrame, outcome: str = "concept_logprob", cov: str = "template") -> Any:
+    m = (
+        (t["row_type"] == "regression")
+        & (t["predictor"] == "cos_specific")
+        & (t["outcome"] == outcome)
+        & (t["covariates"] == cov)
+    )
+    return t[m].iloc[0]
+
+
+def check_headlines(lines: list[Headline]) -> None:
+    assert lines
+    for line in lines:
+        assert line.step is None and line.available and line.n > 0
+        assert "aware" not in line.sentence.lower()
+
+
+def test_empty_runs_give_empty_tables() -> None:
+    other = frame("detection", [({"control": "none"}, {"p_yes": 0.5})])
+    for run in (RunFrame(pd.DataFrame()), other):
+        t = tables(run, {})
+        assert len(t["natural_states"]) == 0 and len(t["projection_check"]) == 0
+        assert EXPERIMENT.headlines(t, {}) == []
+        assert EXPERIMENT.sections(t, {}) == []
+
+
+def test_report_tracks_projection_beyond_template() -> None:
+    t = tables(natural_rows(beyond_template=True), {})
+    ns = t["natural_states"]
+    row = main_reg(ns)
+    assert row["coef_n"] == 120
+    assert row["coef_ci_low"] > 0
+    assert row["coef"] / row["predictor_sd"] == pytest.approx(20.0, rel=0.3)
+    assert row["partial_r_ci_low"] > 0 and row["delta_r2"] > 0.1
+    assert main_reg(ns, cov="template+concept")["coef_ci_low"] > 0
+    logit = main_reg(ns, outcome="identified")
+    assert logit["converged"] and logit["coef_ci_low"] > 0
+    templ = ns[ns["row_type"] == "template"].set_index("template")
+    assert list(templ.index) == ["repeated", "single", "incidental"]
+    assert templ.loc["repeated", "cos"] > templ.loc["incidental", "cos"]
+    lines = EXPERIMENT.headlines(t, {})
+    check_headlines(lines)
+    assert [ln.name for ln in lines] == [
+        "natural states: report ~ projection | template (log-prob)",
+        "natural states: top-1 report ~ projection | template (logistic)",
+        "natural states: within-template partial r",
+        "natural states: report ~ projection | template + concept",
+        "natural states: concept vs distractor projection",
+    ]
+    assert lines[0].ci_low > 0 and lines[0].kind == "coefficient"
+    assert "carries information about the projection" in lines[0].sentence
+    assert "correlational" in lines[0].sentence
+    assert lines[1].kind == "logodds" and lines[2].kind == "correlation"
+    # The manipulation check pools the layer's trials: 30 per template.
+    check = lines[4]
+    assert check.n == 120 and check.estimate == pytest.approx(0.05, abs=0.02)
+    assert check.ci_low > 0
+
+
+def test_text_only_dependence_covers_zero() -> None:
+    run = natural_rows(beyond_template=False)
+    t = tables(run, {})
+    row = main_reg(t["natural_states"])
+    assert row["coef_ci_low"] < 0 < row["coef_ci_high"]
+    assert row["partial_r_ci_low"] < 0 < row["partial_r_ci_high"]
+    # Without the covariate the projection *does* predict the report (through the text).
+    recs = run.records(KIND)
+    y = [r["logits"]["concept_logprob"] for r in recs]
+    x = [
+        r["logits"]["cos_by_layer"]["10"] - r["logits"]["distractor_cos_by_layer"]["10"]
+        for r in recs
+    ]
+    assert np.corrcoef(x, y)[0, 1] > 0.5
+    line = EXPERIMENT.headlines(t, {})[0]
+    assert line.ci_low < 0 < line.ci_high and "no evidence" in line.sentence
+
+
+def test_partial_correlation_removes_the_covariate() -> None:
+    rng = np.random.default_rng(3)
+    n = 400
+    z = rng.integers(0, 2, n).astype(float)  # a binary covariate drives both
+    x = 2.0 * z + rng.normal(0, 1, n)
+    y = 2.0 * z + rng.normal(0, 1, n)
+    assert np.corrcoef(x, y)[0, 1] > 0.3
+    r, lo, hi = partial_correlation(y, x, {"z": list(z)})
+    assert lo < 0 < hi and abs(r) < 0.15
+    y2 = y + 0.5 * x
+    r2, lo2, hi2 = partial_correlation(y2, x, {"z": list(z)})
+    assert lo2 > 0.3 and lo2 < r2 < hi2
+    # Too few residual degrees of freedom: no interval.
+    r3, lo3, hi3 = partial_correlation(y[:5], x[:5], {"z": list(z[:5]), "w": [1.0, 0, 0, 1, 0]})
+    assert np.isnan(lo3) and np.isnan(hi3) and -1 <= r3 <= 1
+
+
+# --------------------------------------------------------------------------- step 8
+
+
+def test_step_8_takes_the_first_four_headlines() -> None:
+    t: Tables = tables(natural_rows(beyond_template=True), {})
+    lines = scorecard(ScoreInputs(t, {}, None))
+    heads = EXPERIMENT.headlines(t, {})
+    assert len(heads) == 5 and [ln.name for ln in lines] == [h.name for h in heads[:4]]
+    for ln, h in zip(lines, heads, strict=False):
+        assert ln.step == 8 and ln.available and ln.config == ""
+        assert (ln.estimate, ln.ci_low, ln.ci_high, ln.n, ln.sentence) == (
+            h.estimate,
+            h.ci_low,
+            h.ci_high,
+            h.n,
+            h.sentence,
+        )
+
+
+def test_step_8_not_run_and_empty_lines() -> None:
+    empty = tables(RunFrame(pd.DataFrame()), {})
+    (line,) = scorecard(ScoreInputs(empty, {}, None))
+    assert line.step == 8 and not line.available and line.n == 0
+    assert line.name == "natural-state grounding"
+    assert line.sentence == "Not run: the run has no natural-states trials."
+    assert EXPERIMENT.steps == {8: "natural-state grounding"}
+    nan = float("nan")
+    zero = Headline("x", nan, nan, nan, 0, "nothing to fit.")
+    (ln,) = step_lines(8, [zero], 4)
+    assert not ln.available and ln.sentence == "Not run: nothing to fit."
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def spec(**grid: Any) -> dict[str, Any]:
+    return {
+        "name": "n",
+        "experiment": KIND,
+        "measure": "logits",
+        "grid": {"concepts": ["Ocean", "Dust"], **grid},
+    }
+
+
+def test_preset_and_battery_part_validate() -> None:
+    from introscope.battery import battery_specs
+
+    p = natural_states_params(load_spec("natural_states"))
+    assert p.templates == ["repeated", "single", "incidental"] and len(p.concepts) == 50
+    assert p.repeats == 2 and p.layers == [0.33, 0.5, 0.67, 0.83]
+    (part,) = battery_specs(only=["natural_states"], scale=0.3)
+    bp = natural_states_params(part)
+    assert bp.concepts == word_list("main")[:3] and bp.templates == p.templates
+
+
+def test_variants_are_templates() -> None:
+    default = natural_states_params(validate_spec(spec(), "test"))
+    assert default.templates == ["repeated", "single", "incidental"]
+    some = natural_states_params(validate_spec(spec(variants=["incidental", "repeated"]), "test"))
+    assert some.templates == ["incidental", "repeated"]  # the spec's order is the trial order
+    with pytest.raises(SpecError, match=r"grid\.variants: 'repeatd'"):
+        validate_spec(spec(variants=["repeated", "repeatd"]), "test")
+
+
+@pytest.mark.parametrize(
+    ("grid", "top", "message"),
+    [
+        ({"controls": ["random"]}, {}, "grid.controls: 'random'"),
+        ({"controls": ["none", "concept"]}, {}, "grid.controls: 'concept'"),
+        ({"strengths": [8.0]}, {}, "grid.strengths"),
+        ({}, {"control_trials": 1}, "control_trials"),
+        ({}, {"measure": "generation"}, "measure"),
+    ],
+)
+def test_params_refuse_what_the_experiment_does_not_use(
+    grid: dict[str, Any], top: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(SpecError, match=message):
+        validate_spec({**spec(**grid), **top}, "test")
+
+
+def test_controls_none_is_valid() -> None:
+    p = natural_states_params(validate_spec(spec(controls=["none"]), "test"))
+    assert p.concepts == ["Ocean", "Dust"]
