@@ -25,6 +25,17 @@ FIXTURE = Path(__file__).parent.parent / "fixtures" / "battery_small"
 #: "kind/table" (or "headline:NAME", "step:N:NAME") -> why its values changed.
 CHANGED: dict[str, str] = {}
 
+#: "kind/table" -> (columns compared with a looser absolute tolerance, why).
+LOOSER: dict[str, tuple[tuple[str, ...], float, str]] = {
+    "natural_states/natural_states": (
+        ("r2", "r2_covariates", "delta_r2"),
+        1e-6,
+        "logistic fits that do not converge (perfect separation, pseudo-R2 near 1) now report "
+        "statsmodels' last iterate instead of the hand-written loop's stop at |coef| > 50; "
+        "converged fits agree to 1e-11 (stats on statsmodels, issue 9 item 4)",
+    ),
+}
+
 
 @pytest.fixture(scope="module")
 def old() -> dict[str, Any]:
@@ -75,7 +86,9 @@ def same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def table_diff(new: pd.DataFrame, old: dict[str, Any]) -> list[str]:
+def table_diff(
+    new: pd.DataFrame, old: dict[str, Any], looser: tuple[tuple[str, ...], float, str] | None = None
+) -> list[str]:
     cols = [str(c) for c in new.columns] if len(new) else []
     if len(new) == 0 and not old["rows"]:
         return []
@@ -88,6 +101,10 @@ def table_diff(new: pd.DataFrame, old: dict[str, Any]) -> list[str]:
         return [f"{len(rows)} rows != {len(old['rows'])}"]
     for i, (a, b) in enumerate(zip(rows, old["rows"], strict=True)):
         for c, x, y in zip(cols, a, b, strict=True):
+            if looser is not None and c in looser[0] and isinstance(x, float):
+                if not (isinstance(y, float) and abs(x - y) <= looser[1]):
+                    problems.append(f"row {i} {c}: {x!r} != {y!r} (tolerance {looser[1]})")
+                continue
             if not same(x, y):
                 problems.append(f"row {i} {c}: {x!r} != {y!r}")
     return problems
@@ -102,7 +119,7 @@ def test_every_fixture_table_is_reproduced(results: RunResults, old: dict[str, A
         if kind not in registered or key in CHANGED:
             continue
         new = results.tables[kind][name]
-        diff = table_diff(new, table)
+        diff = table_diff(new, table, LOOSER.get(key))
         if diff:
             problems[key] = diff[:5]
         checked += 1
