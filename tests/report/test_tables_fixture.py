@@ -29,7 +29,7 @@ CHANGED: dict[str, str] = {}
 LOOSER: dict[str, tuple[tuple[str, ...], float, str]] = {
     "natural_states/natural_states": (
         ("r2", "r2_covariates", "delta_r2"),
-        1e-6,
+        5e-4,
         "logistic fits that do not converge (perfect separation, pseudo-R2 near 1) now report "
         "statsmodels' last iterate instead of the hand-written loop's stop at |coef| > 50; "
         "converged fits agree to 1e-11 (stats on statsmodels, issue 9 item 4)",
