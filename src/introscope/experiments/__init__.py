@@ -15,11 +15,13 @@ from introscope.experiments import (
     natural_states,
     prefill,
     thoughts_vs_text,
+    yes_bias,
 )
 from introscope.experiments.base import Experiment
 
 REGISTRY: tuple[Experiment, ...] = (
     detection.EXPERIMENT,  # the paper's (a), with identification and MI (steps 1, 2, 4, 5)
+    yes_bias.EXPERIMENT,  # a push toward "yes" (step 3)
     thoughts_vs_text.EXPERIMENT,  # the paper's (b)
     prefill.EXPERIMENT,  # the paper's (c)
     intentional_control.EXPERIMENT,  # the paper's (d)

@@ -39,8 +39,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 __all__ = [
+    "ANSWER_NO_WORDS",
+    "ANSWER_YES_WORDS",
+    "NO_WORDS",
     "OUTCOMES",
+    "YES_WORDS",
     "DetectionGrade",
+    "answered_yes",
     "classify_outcome",
     "coherence_issue",
     "concept_position",
@@ -202,8 +207,10 @@ _NEG_WORDS = frozenset(
     {"not", "no", "never", "nothing", "none", "nor", "neither", "without", "cannot", "unable"}
 )
 _POST_NEG = frozenset({"nothing", "no", "none", "any", "anything", "neither"})
-_YES = frozenset({"yes", "yeah", "yep", "yup"})
-_NO = frozenset({"no", "nope", "nah"})
+#: The words that open a "yes" / a "no" (lower case): the lead of a detection report here,
+#: and the whole answer to a yes/no question in :func:`answered_yes`.
+YES_WORDS = frozenset({"yes", "yeah", "yep", "yup"})
+NO_WORDS = frozenset({"no", "nope", "nah"})
 _CONTRAST = re.compile(r"\b(?:but|however|actually|wait|although|though)\b")
 _IDIOMS = re.compile(r"\bno doubt\b|\bmakes? sense\b|\bin a sense\b|\bsense of humou?r\b")
 _CLAUSE_SPLIT = re.compile(r"[,;:\u2014\u2013]|\s-\s|\b(?:but|however|although|though)\b")
@@ -273,11 +280,35 @@ def is_affirmative(response: str) -> bool:
     pos, neg = 1 in polarities, -1 in polarities
     first = _tokens(sentences[0])[:1]
     lead = first[0] if first else ""
-    if lead in _YES:
+    if lead in YES_WORDS:
         return pos or not neg
-    if lead in _NO:
+    if lead in NO_WORDS:
         return pos and bool(_CONTRAST.search(text))
     return pos
+
+
+# --------------------------------------------------------------------------- yes/no answers
+
+#: Besides the yes / no words, a direct answer to a yes/no question may open with these
+#: ("Correct.", "True", "Not at all."). They stay out of YES_WORDS / NO_WORDS so that the
+#: lead rule of :func:`is_affirmative` is unchanged.
+ANSWER_YES_WORDS = YES_WORDS | {"correct", "true"}
+ANSWER_NO_WORDS = NO_WORDS | {"not", "false", "incorrect"}
+
+
+def answered_yes(response: str) -> bool | None:
+    """Does an answer to a yes/no question say yes? True / False when it opens with a yes /
+    no word (:data:`ANSWER_YES_WORDS`, :data:`ANSWER_NO_WORDS`); None when it opens with
+    neither (counted as missing, never as "no")."""
+    # Lower case only, not _norm: its straight quotes would glue to the word ("'yes'").
+    words = _tokens(response.lower())
+    if not words:
+        return None
+    if words[0] in ANSWER_YES_WORDS:
+        return True
+    if words[0] in ANSWER_NO_WORDS:
+        return False
+    return None
 
 
 _INTERJECTIONS = frozenset(
