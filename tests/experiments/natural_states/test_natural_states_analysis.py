@@ -13,13 +13,13 @@ from introscope.errors import SpecError
 from introscope.experiments.base import ScoreInputs
 from introscope.experiments.natural_states import EXPERIMENT
 from introscope.experiments.natural_states.analysis import (
-    partial_correlation,
     scorecard,
     step_lines,
     tables,
 )
 from introscope.experiments.natural_states.params import natural_states_params
 from introscope.spec import load_spec, validate_spec
+from introscope.stats import partial_correlation
 from introscope.tables import Headline, RunFrame, Tables
 from introscope.words import word_list
 
@@ -163,13 +163,13 @@ def test_partial_correlation_removes_the_covariate() -> None:
     x = 2.0 * z + rng.normal(0, 1, n)
     y = 2.0 * z + rng.normal(0, 1, n)
     assert np.corrcoef(x, y)[0, 1] > 0.3
-    r, lo, hi = partial_correlation(y, x, {"z": list(z)})
+    r, lo, hi, _ = partial_correlation(y, x, {"z": list(z)})
     assert lo < 0 < hi and abs(r) < 0.15
     y2 = y + 0.5 * x
-    r2, lo2, hi2 = partial_correlation(y2, x, {"z": list(z)})
+    r2, lo2, hi2, _ = partial_correlation(y2, x, {"z": list(z)})
     assert lo2 > 0.3 and lo2 < r2 < hi2
     # Too few residual degrees of freedom: no interval.
-    r3, lo3, hi3 = partial_correlation(y[:5], x[:5], {"z": list(z[:5]), "w": [1.0, 0, 0, 1, 0]})
+    r3, lo3, hi3, _ = partial_correlation(y[:5], x[:5], {"z": list(z[:5]), "w": [1.0, 0, 0, 1, 0]})
     assert np.isnan(lo3) and np.isnan(hi3) and -1 <= r3 <= 1
 
 

@@ -15,10 +15,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as st
 
 from introscope.experiments.base import ScoreInputs
-from introscope.stats import RegressionResult, linear_regression, logistic_regression
+from introscope.stats import (
+    RegressionResult,
+    linear_regression,
+    logistic_regression,
+    partial_correlation,
+)
 from introscope.tables import (
     NAN,
     Headline,
@@ -101,29 +105,6 @@ def dummies(values: Sequence[Any], prefix: str) -> dict[str, list[float]]:
     """Indicator columns for every level but the first (templates in TEMPLATE_ORDER)."""
     levels = sorted(set(values), key=lambda v: sort_key(v, TEMPLATE_ORDER))
     return {f"{prefix}[{lv}]": [1.0 if v == lv else 0.0 for v in values] for lv in levels[1:]}
-
-
-def partial_correlation(
-    y: np.ndarray, x: np.ndarray, covs: Mapping[str, Sequence[float]]
-) -> tuple[float, float, float]:
-    """(r, low, high): the correlation of y and x after removing the covariates (residuals
-    of OLS on them), with a 95% Fisher-z interval whose SE is 1 / sqrt(n - 3 - k_cov)."""
-    # TODO(stats): use stats.partial_correlation
-    a = np.column_stack([np.ones(len(y))] + [np.asarray(c, dtype=float) for c in covs.values()])
-    ry = y - a @ np.linalg.lstsq(a, y, rcond=None)[0]
-    rx = x - a @ np.linalg.lstsq(a, x, rcond=None)[0]
-    n = len(y)
-    if n < 3 or ry.std() < 1e-12 or rx.std() < 1e-12:
-        return NAN, NAN, NAN
-    r = float(np.clip(np.corrcoef(ry, rx)[0, 1], -1.0, 1.0))
-    dof = n - 3 - len(covs)
-    if dof <= 0:
-        return r, NAN, NAN
-    if abs(r) >= 1.0:
-        return r, r, r
-    z, se = math.atanh(r), 1.0 / math.sqrt(dof)
-    zc = float(st.norm.ppf(0.975))
-    return r, math.tanh(z - zc * se), math.tanh(z + zc * se)
 
 
 def fit(
@@ -246,7 +227,7 @@ def regression_row(
         base_r2 = reduced.r2 if reduced is not None else 0.0
         out["r2_covariates"] = base_r2
         out["delta_r2"] = full.r2 - base_r2
-    r, lo, hi = partial_correlation(y, x, covs)
+    r, lo, hi, _n = partial_correlation(y, x, covs)
     out.update(partial_r=r, partial_r_ci_low=lo, partial_r_ci_high=hi)
     return out
 

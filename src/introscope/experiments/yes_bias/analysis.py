@@ -24,7 +24,7 @@ import pandas as pd
 
 from introscope.experiments.base import ScoreInputs
 from introscope.experiments.yes_bias.questions import QUESTION_KINDS
-from introscope.stats import mean_difference_ci, pearson_with_ci
+from introscope.stats import mean_difference_ci, mover_difference, pearson_with_ci
 from introscope.tables import (
     Headline,
     RunFrame,
@@ -129,20 +129,6 @@ def yes_bias_table(run: RunFrame) -> pd.DataFrame:
     table["pearson_ci_high"] = r_hi
     table["pearson_n"] = int(ok.sum())
     return table
-
-
-# TODO(stats): use stats.mover_difference
-def mover_difference(
-    a: float, a_low: float, a_high: float, b: float, b_low: float, b_high: float
-) -> tuple[float, float, float]:
-    """(a - b, low, high): the MOVER interval of a difference (Zou & Donner 2008), built from
-    the two estimates' own intervals."""
-    d = a - b
-    return (
-        d,
-        d - math.hypot(a - a_low, b_high - b),
-        d + math.hypot(a_high - a, b - b_low),
-    )
 
 
 def yes_bias_generation_table(run: RunFrame, detection: pd.DataFrame) -> pd.DataFrame:
