@@ -26,7 +26,7 @@ def test_unused_and_unknown_settings_are_refused() -> None:
         validate_spec({**base, "grid": {"variants": ["think"]}}, "t.toml")
     with pytest.raises(SpecError, match=r"unknown experiment 'detektion'"):
         validate_spec({**base, "experiment": "detektion"}, "t.toml")
-    with pytest.raises(SpecError, match="t.toml"):
+    with pytest.raises(SpecError, match=r"t\.toml"):
         validate_spec({**base, "grid": {"controls": ["sideways"]}}, "t.toml")
     ok = validate_spec(
         {**base, "grid": {"concepts": ["Dust"], "controls": ["concept", "none"]}}, "t"
