@@ -8,13 +8,15 @@ line here (``docs/adding-an-experiment.md``).
 from __future__ import annotations
 
 from introscope.errors import SpecError
-from introscope.experiments import detection
+from introscope.experiments import detection, localization, mismatch
 from introscope.experiments.base import Experiment
 
 REGISTRY: tuple[Experiment, ...] = (
     # The paper's experiments (docs/protocols.md §2)...
     detection.EXPERIMENT,
     # ...and the controls that separate anomaly detection, yes-bias and read-out (§3).
+    mismatch.EXPERIMENT,
+    localization.EXPERIMENT,
 )
 
 EXPERIMENTS: dict[str, Experiment] = {e.kind: e for e in REGISTRY}
