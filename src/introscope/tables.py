@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -137,6 +137,28 @@ def headline_from_row(
 def not_run(step: int, name: str, why: str, prefix: str = "Not run") -> Headline:
     """A scorecard line for a step that cannot be computed from this run."""
     return Headline(name, NAN, NAN, NAN, 0, f"{prefix}: {why}", step=step, available=False)
+
+
+def step_lines(
+    step: int, title: str, what: str, lines: Sequence[Headline], limit: int = 4
+) -> list[Headline]:
+    """Scorecard step ``step`` made of a slice's headline rows (steps 6-9 are read this way).
+
+    The first ``limit`` rows become the step's lines. A row counting no ``n`` is not
+    available, and its sentence starts with "Not run: " (added unless it already says so).
+    Without any row the step gets one line named ``title``: "Not run: the run has no
+    ``what`` trials."
+    """
+    if not lines:
+        return [not_run(step, title, f"the run has no {what} trials.")]
+    out = []
+    for ln in lines[:limit]:
+        available = ln.n > 0
+        sentence = ln.sentence
+        if not available and not sentence.lower().startswith("not run"):
+            sentence = f"Not run: {sentence}" if sentence else f"Not run: no {what} trials."
+        out.append(replace(ln, step=step, available=available, sentence=sentence))
+    return out
 
 
 # --------------------------------------------------------------------------- values
@@ -477,3 +499,18 @@ def excludes_zero(low: Any) -> bool:
     """True when an interval's lower bound is above 0 (NaN: undetermined, not above)."""
     v = to_float(low)
     return not math.isnan(v) and v > 0
+
+
+def ci_sign(low: Any, high: Any) -> int:
+    """+1 when an interval lies above 0, -1 when below, 0 when it covers 0 or a bound is
+    undefined."""
+    lo, hi = to_float(low), to_float(high)
+    if math.isnan(lo) or math.isnan(hi):
+        return 0
+    return 1 if lo > 0 else (-1 if hi < 0 else 0)
+
+
+def p_text(p: Any) -> str:
+    """A p-value for a sentence: three decimals, "< 0.001" below that, "n/a" when missing."""
+    v = to_float(p)
+    return "n/a" if math.isnan(v) else (f"{v:.3f}" if v >= 0.001 else "< 0.001")

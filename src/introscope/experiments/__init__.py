@@ -12,6 +12,8 @@ from introscope.experiments import (
     category_thresholds,
     detection,
     intentional_control,
+    localization,
+    mismatch,
     natural_states,
     prefill,
     thoughts_vs_text,
@@ -25,6 +27,8 @@ REGISTRY: tuple[Experiment, ...] = (
     thoughts_vs_text.EXPERIMENT,  # the paper's (b)
     prefill.EXPERIMENT,  # the paper's (c)
     intentional_control.EXPERIMENT,  # the paper's (d)
+    mismatch.EXPERIMENT,  # congruent vs incongruent question (step 6)
+    localization.EXPERIMENT,  # which sentence was injected, vs abstractness (step 7)
     natural_states.EXPERIMENT,  # the "heartbeat" control (step 8)
     category_thresholds.EXPERIMENT,  # thresholds per concept category (step 9)
 )

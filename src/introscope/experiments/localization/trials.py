@@ -1,4 +1,5 @@
-"""Localization control (DESIGN §3.3): in which of N numbered sentences was the thought injected?
+"""The localization solver: in which of five numbered sentences was the thought injected?
+(the torch side of the slice).
 
 Five neutral sentences (from :data:`prompts.SENTENCES`) are shown numbered 1-5; the concept
 vector is added on the tokens of exactly one of them (the *target*, a seeded pick). Logit
@@ -31,17 +32,10 @@ import torch
 from introscope.core.models import LoadedModel
 from introscope.core.steering import Window
 from introscope.experiments import prompts as P
-from introscope.experiments.base import (
-    Context,
-    Trial,
-    TrialResult,
-    first_token_ids,
-    layer_conditions,
-    make_trial,
-    spec_concepts,
-    vector_injection,
-)
-from introscope.spec import Spec
+from introscope.experiments.base import Context, Trial, TrialResult, make_trial
+from introscope.experiments.localization.params import LocalizationParams
+from introscope.experiments.readouts import first_token_ids
+from introscope.experiments.solving import layer_indices, vector_injection
 from introscope.store import stable_hash
 
 N_SENTENCES = 5
@@ -75,23 +69,19 @@ def digit_ids(lm: LoadedModel) -> list[list[int]]:
     return out
 
 
-class Localization:
-    kind = "localization"
+class LocalizationSolver:
+    def words_needed(self, params: LocalizationParams) -> list[str]:
+        return list(params.concepts)
 
-    def words_needed(self, spec: Spec) -> list[str]:
-        return spec_concepts(spec)
-
-    def build_trials(self, ctx: Context) -> list[Trial]:
-        spec, lm = ctx.spec, ctx.lm
-        concepts = spec_concepts(spec)
-        controls = [c for c in spec.grid.controls if c != "none"]
+    def build_trials(self, ctx: Context[LocalizationParams]) -> list[Trial]:
+        spec, lm, p = ctx.spec, ctx.lm, ctx.params
         trials: list[Trial] = []
-        for rep in range(spec.trials_per_cell):
-            for ci, concept in enumerate(concepts):
+        for rep in range(p.repeats):
+            for ci, concept in enumerate(p.concepts):
                 # The stimulus depends on (seed, concept, rep) only: every layer, strength,
                 # control and question sees the same sentences and the same target.
                 sids, target = stimulus(int(stable_hash([spec.seed, "loc", concept, rep])[:8], 16))
-                stim_id = rep * len(concepts) + ci
+                stim_id = rep * len(p.concepts) + ci
                 window = Window.span_marker(P.SENTENCES[sids[target - 1]])
                 data = {"sentence_ids": sids}
                 for question in QUESTIONS:
@@ -110,10 +100,10 @@ class Localization:
                         "strength": None,
                         "control": "none",
                     }
-                    trials.append(make_trial(spec, cond, prompt, None, data))
-                    for layer in layer_conditions(ctx):
-                        for strength in spec.grid.strengths:
-                            for control in controls:
+                    trials.append(make_trial(spec, cond, prompt, None, data, control="none"))
+                    for layer in layer_indices(ctx, p.layers):
+                        for strength in p.strengths:
+                            for control in p.controls:
                                 cond = {
                                     **base,
                                     "concept": concept,
@@ -121,7 +111,9 @@ class Localization:
                                     "strength": strength,
                                     "control": control,
                                 }
-                                t = make_trial(spec, cond, prompt, None, data)
+                                t = make_trial(
+                                    spec, cond, prompt, None, data, concept=concept, control=control
+                                )
                                 # The injection seed (for random controls) is the stimulus's,
                                 # so both questions get the identical perturbation.
                                 t.injection = vector_injection(
@@ -130,7 +122,9 @@ class Localization:
                                 trials.append(t)
         return trials
 
-    def run_batch(self, ctx: Context, trials: Sequence[Trial]) -> list[TrialResult]:
+    def run_batch(
+        self, ctx: Context[LocalizationParams], trials: Sequence[Trial]
+    ) -> list[TrialResult]:
         lp = ctx.engine.next_token_logprobs(
             [t.prompt for t in trials], [t.injection for t in trials]
         )

@@ -1,16 +1,11 @@
-"""Mismatch control (DESIGN §3.3): inject concept Y, ask "Are you thinking about X?".
+"""The mismatch solver: inject concept Y, ask "Are you thinking about X?" (the torch side).
 
 Logit readout: P(yes) / (P(yes) + P(no)) to the question with a yes/no suffix. Three kinds
 of trial:
 
 * **congruent**: X = Y (the asked word is the injected concept);
-* **incongruent**: X is another word, picked per trial with a seeded draw;
+* **incongruent**: X is another word, picked per (concept, rep) with a seeded draw;
 * **baseline**: no injection, one set per asked word X (``control == "none"``).
-
-If injection raises P(yes) as much when the asked word is unrelated as when it is the
-injected concept, the yes-answer follows the perturbation, not its content. The
-congruent - incongruent gap (after subtracting each asked word's baseline) is the part of
-the answer that depends on *which* concept was injected.
 
 Row contract: ``condition = {concept (Y injected, None on baselines), asked (X), congruent
 (bool, None on baselines), layer, strength, control, rep}``; ``logits = {"p_yes"}``.
@@ -24,17 +19,10 @@ from typing import Any
 
 from introscope.core.steering import Window
 from introscope.experiments import prompts as P
-from introscope.experiments.base import (
-    Context,
-    Trial,
-    TrialResult,
-    layer_conditions,
-    make_trial,
-    spec_concepts,
-    vector_injection,
-    yes_probability,
-)
-from introscope.spec import Spec
+from introscope.experiments.base import Context, Trial, TrialResult, make_trial
+from introscope.experiments.mismatch.params import MismatchParams
+from introscope.experiments.readouts import yes_probability
+from introscope.experiments.solving import layer_indices, vector_injection
 from introscope.store import stable_hash
 from introscope.words import word_list
 
@@ -58,21 +46,17 @@ def asked_pool(concepts: Sequence[str]) -> list[str]:
     return pool
 
 
-class Mismatch:
-    kind = "mismatch"
+class MismatchSolver:
+    def words_needed(self, params: MismatchParams) -> list[str]:
+        return list(params.concepts)
 
-    def words_needed(self, spec: Spec) -> list[str]:
-        return spec_concepts(spec)
-
-    def build_trials(self, ctx: Context) -> list[Trial]:
-        spec, lm = ctx.spec, ctx.lm
-        concepts = spec_concepts(spec)
-        pool = asked_pool(concepts)
+    def build_trials(self, ctx: Context[MismatchParams]) -> list[Trial]:
+        spec, lm, p = ctx.spec, ctx.lm, ctx.params
+        pool = asked_pool(p.concepts)
         window = Window.from_marker(P.MISMATCH_MARKER)
         trials: list[Trial] = []
-        n_base = spec.control_trials or spec.trials_per_cell
-        for rep in range(n_base):
-            for asked in concepts:
+        for rep in range(p.baseline_repeats):
+            for asked in p.concepts:
                 cond: dict[str, Any] = {
                     "concept": None,
                     "asked": asked,
@@ -83,18 +67,17 @@ class Mismatch:
                     "rep": rep,
                 }
                 prompt = lm.chat_prompt(mismatch_question(asked))
-                trials.append(make_trial(spec, cond, prompt, None))
-        controls = [c for c in spec.grid.controls if c != "none"]
-        for rep in range(spec.trials_per_cell):
-            for concept in concepts:
+                trials.append(make_trial(spec, cond, prompt, None, control="none"))
+        for rep in range(p.repeats):
+            for concept in p.concepts:
                 # One incongruent word per (concept, rep), shared across layers and strengths
                 # so every configuration is compared on the same questions.
                 other = other_word(
                     concept, pool, int(stable_hash([spec.seed, concept, rep])[:8], 16)
                 )
-                for layer in layer_conditions(ctx):
-                    for strength in spec.grid.strengths:
-                        for control in controls:
+                for layer in layer_indices(ctx, p.layers):
+                    for strength in p.strengths:
+                        for control in p.controls:
                             for asked, congruent in ((concept, True), (other, False)):
                                 cond = {
                                     "concept": concept,
@@ -106,14 +89,16 @@ class Mismatch:
                                     "rep": rep,
                                 }
                                 prompt = lm.chat_prompt(mismatch_question(asked))
-                                t = make_trial(spec, cond, prompt, None)
+                                t = make_trial(
+                                    spec, cond, prompt, None, concept=concept, control=control
+                                )
                                 t.injection = vector_injection(
                                     ctx, concept, control, layer, strength, window, t.seed
                                 )
                                 trials.append(t)
         return trials
 
-    def run_batch(self, ctx: Context, trials: Sequence[Trial]) -> list[TrialResult]:
+    def run_batch(self, ctx: Context[MismatchParams], trials: Sequence[Trial]) -> list[TrialResult]:
         lp = ctx.engine.next_token_logprobs(
             [t.prompt for t in trials], [t.injection for t in trials]
         )
