@@ -123,12 +123,16 @@ def test_no_importlib_of_introscope_modules() -> None:
     for name, path in modules().items():
         text = path.read_text()
         for node in ast.walk(ast.parse(text)):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-                if node.func.attr in ("import_module", "__import__") and any(
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("import_module", "__import__")
+                and any(
                     isinstance(a, ast.Constant) and str(a.value).startswith("introscope")
                     for a in node.args
-                ):
-                    bad.append(f"{name}:{node.lineno}")
+                )
+            ):
+                bad.append(f"{name}:{node.lineno}")
     assert not bad, bad
 
 

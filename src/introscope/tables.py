@@ -140,14 +140,19 @@ def not_run(step: int, name: str, why: str, prefix: str = "Not run") -> Headline
 
 
 def step_lines(
-    step: int, title: str, what: str, lines: Sequence[Headline], limit: int = 4
+    step: int,
+    title: str,
+    what: str,
+    lines: Sequence[Headline],
+    limit: int = 4,
+    config: str = "",
 ) -> list[Headline]:
     """Scorecard step ``step`` made of a slice's headline rows (steps 6-9 are read this way).
 
     The first ``limit`` rows become the step's lines. A row counting no ``n`` is not
     available, and its sentence starts with "Not run: " (added unless it already says so).
     Without any row the step gets one line named ``title``: "Not run: the run has no
-    ``what`` trials."
+    ``what`` trials." ``config`` fills the lines that name no configuration.
     """
     if not lines:
         return [not_run(step, title, f"the run has no {what} trials.")]
@@ -157,7 +162,11 @@ def step_lines(
         sentence = ln.sentence
         if not available and not sentence.lower().startswith("not run"):
             sentence = f"Not run: {sentence}" if sentence else f"Not run: no {what} trials."
-        out.append(replace(ln, step=step, available=available, sentence=sentence))
+        out.append(
+            replace(
+                ln, step=step, available=available, sentence=sentence, config=ln.config or config
+            )
+        )
     return out
 
 

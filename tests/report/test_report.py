@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import TrialRecords
 from rich.console import Console
 
+from conftest import TrialRecords
 from introscope.errors import AnalysisError
 from introscope.experiments import EXPERIMENTS
 from introscope.report.document import write_report
@@ -199,30 +199,27 @@ def test_render_summary_fits_80_columns(run_dir: Path) -> None:
     assert max(len(line) for line in out.splitlines()) <= 80
 
 
-def test_failing_slice_is_shown_and_named(
-    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_failing_slice_is_shown_and_named(run_dir: Path, tmp_path: Path) -> None:
     d = tmp_path / "run"
     shutil.copytree(run_dir, d)
     exp = EXPERIMENTS["prefill"]
+    original = exp.tables
 
     def boom(*_a: Any) -> Any:
         raise ValueError("planted failure")
 
-    monkeypatch.setattr(exp, "tables", boom, raising=False)
-    # Experiment is frozen: replace the registry entry's attribute the way a bug would behave
-    object.__setattr__(exp, "tables", boom)
+    object.__setattr__(exp, "tables", boom)  # a bug in one slice's analysis
     try:
         res = load_results(d)
         path = write_report(d, results=res)
-        text = path.read_text(encoding="utf-8")
-        assert 'class="error"' in text and "the prefill analysis failed" in text
-        assert "planted failure" in text
-        assert 'id="detection"' in text  # the other slices still render
-        with pytest.raises(AnalysisError, match="prefill"):
-            res.raise_failures()
     finally:
-        object.__setattr__(exp, "tables", EXPERIMENTS["prefill"].tables)
+        object.__setattr__(exp, "tables", original)
+    text = path.read_text(encoding="utf-8")
+    assert 'class="error"' in text and "the prefill analysis failed" in text
+    assert "planted failure" in text
+    assert 'id="detection"' in text  # the other slices still render
+    with pytest.raises(AnalysisError, match="prefill"):
+        res.raise_failures()
 
 
 def test_empty_run_still_renders(tmp_path: Path) -> None:

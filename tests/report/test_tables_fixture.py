@@ -25,8 +25,22 @@ FIXTURE = Path(__file__).parent.parent / "fixtures" / "battery_small"
 #: "kind/table" (or "headline:NAME", "step:N:NAME") -> why its values changed.
 CHANGED: dict[str, str] = {}
 
+#: Headline / scorecard line names whose sentence may differ (their numbers are still
+#: compared) -> why.
+SENTENCE_CHANGED: dict[str, str] = {
+    "mismatch: congruent - incongruent P(yes) (concept)": "quotes the permutation p-value",
+    "mismatch: congruent - incongruent P(yes) (random)": "quotes the permutation p-value",
+}
+
 #: "kind/table" -> (columns compared with a looser absolute tolerance, why).
 LOOSER: dict[str, tuple[tuple[str, ...], float, str]] = {
+    "mismatch/mismatch": (
+        ("gap_p", "gap_corrected_p"),
+        0.02,
+        "scipy's permutation_test enumerates every relabelling when there are few enough, so "
+        "the p-value is exact where the old code drew 5000 random ones (stats on scipy, "
+        "issue 9 item 4)",
+    ),
     "natural_states/natural_states": (
         ("r2", "r2_covariates", "delta_r2"),
         5e-4,
@@ -141,7 +155,12 @@ def test_headlines_are_reproduced(results: RunResults, old: dict[str, Any]) -> N
         if f"headline:{ln.name}" in CHANGED:
             continue
         o = by_name[ln.name]
-        got = {k: cell(getattr(ln, k)) for k in ("estimate", "ci_low", "ci_high", "n", "sentence")}
+        keys = ("estimate", "ci_low", "ci_high", "n", "sentence")
+        got = {
+            k: cell(getattr(ln, k))
+            for k in keys
+            if not (k == "sentence" and ln.name in SENTENCE_CHANGED)
+        }
         want = {k: o[k] for k in got}
         assert same(got, want), (ln.name, got, want)
     if len(REGISTRY) == 9:  # every slice registered: the same rows in the same order
@@ -156,9 +175,11 @@ def test_scorecard_is_reproduced(results: RunResults, old: dict[str, Any]) -> No
         if f"step:{ln.step}:{ln.name}" in CHANGED:
             continue
         o = by_key[(ln.step, ln.name)]
+        keys = ("estimate", "ci_low", "ci_high", "n", "sentence", "available", "config")
         got = {
             k: cell(getattr(ln, k))
-            for k in ("estimate", "ci_low", "ci_high", "n", "sentence", "available", "config")
+            for k in keys
+            if not (k == "sentence" and ln.name in SENTENCE_CHANGED)
         }
         want = {k: o[k] for k in got}
         assert same(got, want), (ln.step, ln.name, got, want)

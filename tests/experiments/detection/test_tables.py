@@ -341,7 +341,10 @@ def test_confabulation_counts() -> None:
     # the random control's confabulation shows only when asked for
     assert len(confabulation.confabulation_trials(run, controls=("random",))) == 1
     assert confabulation.is_concrete("Hats") and confabulation.is_concrete("Oceans")
-    assert confabulation.is_concrete("Peace") is False and confabulation.is_concrete("Justice") is False
+    assert (
+        confabulation.is_concrete("Peace") is False
+        and confabulation.is_concrete("Justice") is False
+    )
     assert confabulation.is_concrete("zebra-stripes") is None
 
 

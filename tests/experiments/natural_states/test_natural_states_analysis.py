@@ -12,15 +12,11 @@ import pytest
 from introscope.errors import SpecError
 from introscope.experiments.base import ScoreInputs
 from introscope.experiments.natural_states import EXPERIMENT
-from introscope.experiments.natural_states.analysis import (
-    scorecard,
-    step_lines,
-    tables,
-)
+from introscope.experiments.natural_states.analysis import scorecard, tables
 from introscope.experiments.natural_states.params import natural_states_params
 from introscope.spec import load_spec, validate_spec
 from introscope.stats import partial_correlation
-from introscope.tables import Headline, RunFrame, Tables
+from introscope.tables import Headline, RunFrame, Tables, step_lines
 from introscope.words import word_list
 
 KIND = "natural_states"
@@ -201,7 +197,7 @@ def test_step_8_not_run_and_empty_lines() -> None:
     assert EXPERIMENT.steps == {8: "natural-state grounding"}
     nan = float("nan")
     zero = Headline("x", nan, nan, nan, 0, "nothing to fit.")
-    (ln,) = step_lines(8, [zero], 4)
+    (ln,) = step_lines(8, "natural-state grounding", "natural-states", [zero], 4)
     assert not ln.available and ln.sentence == "Not run: nothing to fit."
 
 

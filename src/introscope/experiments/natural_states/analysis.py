@@ -8,9 +8,7 @@ mechanistic and the claim correlational (see the headline's licence sentence).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +27,7 @@ from introscope.tables import (
     RunFrame,
     Tables,
     best_row,
+    ci_sign,
     ci_text,
     cond,
     fmt_num,
@@ -36,12 +35,13 @@ from introscope.tables import (
     group,
     headline_from_row,
     is_nan,
-    not_run,
     number,
+    p_text,
     post_hoc,
     put_mean,
     put_rate,
     sort_key,
+    step_lines,
     to_float,
 )
 
@@ -256,19 +256,6 @@ def tables(run: RunFrame, _upstream: Mapping[str, Tables]) -> Tables:
 # --------------------------------------------------------------------------- headlines
 
 
-def interval_side(low: Any, high: Any) -> int:
-    """+1 when the CI lies above 0, -1 below, 0 when it covers 0 or is undefined."""
-    lo, hi = to_float(low), to_float(high)
-    if math.isnan(lo) or math.isnan(hi):
-        return 0
-    return 1 if lo > 0 else (-1 if hi < 0 else 0)
-
-
-def p_text(p: Any) -> str:
-    v = to_float(p)
-    return "n/a" if math.isnan(v) else (f"{v:.3f}" if v >= 0.001 else "< 0.001")
-
-
 LICENCE = (
     " This licenses only a correlational claim: within a level of textual relatedness, the "
     "report carries information about the activation state; it does not show that the "
@@ -301,7 +288,7 @@ def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
     lines: list[Headline] = []
     layer = row["layer"]
     where = f"At layer {fmt_num(layer)}{post_hoc(k).replace('configurations', 'layers')}"
-    side = interval_side(row["coef_ci_low"], row["coef_ci_high"])
+    side = ci_sign(row["coef_ci_low"], row["coef_ci_high"])
     what = (
         "the report carries information about the projection of the model's own activation "
         "onto the concept direction beyond what the passage's relatedness predicts."
@@ -395,29 +382,8 @@ def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
 # --------------------------------------------------------------------------- scorecard
 
 
-def step_lines(
-    step: int, lines: Sequence[Headline], limit: int, config: str = ""
-) -> list[Headline]:
-    """The first ``limit`` headline rows as lines of scorecard ``step``: a row with n = 0 is
-    not available and its sentence says "Not run: ..."."""
-    # TODO(tables): the shared "headlines -> scorecard lines of step N" helper replaces this.
-    out = []
-    for ln in lines[:limit]:
-        available = ln.n > 0
-        sentence = ln.sentence
-        if not available and not sentence.lower().startswith("not run"):
-            sentence = f"Not run: {sentence}" if sentence else "Not run: no trials."
-        out.append(
-            replace(
-                ln, step=step, available=available, sentence=sentence, config=ln.config or config
-            )
-        )
-    return out
-
-
 def scorecard(s: ScoreInputs) -> list[Headline]:
     """Step 8: the first natural-states headline rows (the main coefficient first)."""
-    lines = headlines(s.tables, s.upstream)
-    if not lines:
-        return [not_run(STEP, STEP_TITLE, "the run has no natural-states trials.")]
-    return step_lines(STEP, lines, STEP_LINES)
+    return step_lines(
+        STEP, STEP_TITLE, "natural-states", headlines(s.tables, s.upstream), STEP_LINES
+    )
