@@ -1,0 +1,258 @@
+"""The scorecard on a constructed run with known answers (no model): every step present in
+order, the configuration selected in step 2 reused later, escaping, the terminal view at 80
+columns and its JSON, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from rich.console import Console
+from typer.testing import CliRunner
+
+from conftest import TrialRecords
+from introscope.cli import app
+from introscope.core.vectors import VectorSet, save_vectors
+from introscope.experiments import step_titles
+from introscope.report.document import write_report
+from introscope.report.scorecard import scorecard, scorecard_html
+from introscope.report.terminal import render_scorecard
+from introscope.tables import Headline, ci_or_none
+
+CONCEPTS = ["Oceans", "Bread", "Trees", "Peace", "Silver", "Dust", "Mirrors", "Poetry"]
+
+
+def cond(concept: str | None, layer: int | None, strength: float | None, control: str) -> dict:
+    return {"concept": concept, "layer": layer, "strength": strength, "control": control}
+
+
+def text_grade(injected: str, reported: str | None, *, affirmative: bool) -> dict[str, Any]:
+    correct = reported == injected
+    outcome = (
+        "miss"
+        if not affirmative
+        else "correct_detection"
+        if correct
+        else "confabulated_concept"
+        if reported
+        else "detection_without_identification"
+    )
+    return {
+        "rules": {
+            "coherent": True,
+            "affirmative": affirmative,
+            "correct_concept": correct,
+            "noticed_first": correct,
+            "success": affirmative and correct,
+            "outcome": outcome,
+            "reported": reported,
+        }
+    }
+
+
+def build_run(run_dir: Path) -> None:
+    b = TrialRecords("scorecard-run")
+    rng = random.Random(1)
+    concepts = CONCEPTS[:4]
+    for k in range(30):  # no-injection control: 3 of 30 false positives
+        b.add(
+            "detection",
+            cond(None, None, None, "none"),
+            response="r",
+            grades={
+                "rules": {
+                    "coherent": True,
+                    "affirmative": k < 3,
+                    "reported": None,
+                    "outcome": "false_positive" if k < 3 else "correct_rejection",
+                }
+            },
+        )
+    for layer, strength, p_aff, p_id in ((5, 2.0, 0.3, 0.2), (10, 4.0, 0.7, 0.6)):
+        for control in ("concept", "random", "negated"):
+            for c in concepts:
+                for _ in range(8):
+                    aff = rng.random() < (p_aff if control == "concept" else 0.2)
+                    ok = aff and control == "concept" and rng.random() < p_id
+                    rep = c if ok else (rng.choice(concepts) if aff else None)
+                    b.add(
+                        "detection",
+                        cond(c, layer, strength, control),
+                        response="r",
+                        grades=text_grade(c, rep, affirmative=aff),
+                    )
+    for k in range(10):
+        b.add(
+            "detection",
+            cond(None, None, None, "none"),
+            measure="logits",
+            logits={"p_yes": 0.2 + 0.01 * k, "n_candidates": 4, "top_candidate": "Oceans"},
+        )
+    for layer, strength in ((5, 2.0), (10, 4.0)):
+        for control in ("concept", "random", "negated"):
+            for c in concepts:
+                for k in range(4):
+                    top = c if (control == "concept" and k < 3) else rng.choice(concepts)
+                    b.add(
+                        "detection",
+                        cond(c, layer, strength, control),
+                        measure="logits",
+                        logits={
+                            "p_yes": 0.5 + 0.02 * k,
+                            "concept_rank": 1 if top == c else 2,
+                            "n_candidates": 4,
+                            "top_candidate": top,
+                        },
+                    )
+    for q, kind in (("q1", "world"), ("q2", "self")):
+        b.add(
+            "yes_bias",
+            {"question_id": q, "question_kind": kind, **cond(None, None, None, "none")},
+            measure="logits",
+            logits={"p_yes": 0.1},
+        )
+        for layer, strength in ((5, 2.0), (10, 4.0)):
+            for control in ("concept", "random"):
+                for k in range(4):
+                    b.add(
+                        "yes_bias",
+                        {
+                            "question_id": q,
+                            "question_kind": kind,
+                            **cond("Oceans", layer, strength, control),
+                        },
+                        measure="logits",
+                        logits={"p_yes": 0.2 + 0.01 * k},
+                    )
+    for cat, words in (
+        ("abstract_nouns", ["Peace", "Truth", "Duty"]),
+        ("verbs", ["Eating", "Running", "Jumping"]),
+    ):
+        for i, w in enumerate(words):
+            b.add(
+                "category_thresholds",
+                {"concept": w, "category": cat, "layer": None, "control": "measure"},
+                measure="logits",
+                logits={"word_logprob": -5.0 - i, "word_n_tokens": 1, "cosine": {"10": 0.1}},
+            )
+            for layer in (5, 10):
+                for s_i, strength in enumerate((2.0, 4.0)):
+                    base = {"concept": w, "category": cat, "layer": layer, "strength": strength}
+                    b.add(
+                        "category_thresholds",
+                        {**base, "control": "random"},
+                        measure="logits",
+                        logits={"p_yes": 0.2},
+                    )
+                    b.add(
+                        "category_thresholds",
+                        {**base, "control": "concept"},
+                        measure="logits",
+                        logits={"p_yes": 0.2 + 0.2 * s_i + 0.01 * i},
+                    )
+    b.write(run_dir, {"model": {"spec": "tiny <model> & co"}})
+    g = torch.Generator().manual_seed(0)
+    vecs = {n: torch.randn(12, 6, generator=g) for n in CONCEPTS}
+    save_vectors(VectorSet(vecs, "fake", "", 6, 12, "mean_diff"), run_dir / "vectors.safetensors")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("scorecard_run")
+    build_run(d)
+    return d
+
+
+@pytest.fixture(scope="module")
+def card(run_dir: Path) -> list[Headline]:
+    return scorecard(run_dir)
+
+
+def test_scorecard_has_every_step(card: list[Headline]) -> None:
+    steps = [ln.step for ln in card]
+    assert steps == sorted(steps)  # type: ignore[type-var]
+    assert set(steps) == set(step_titles()) == set(range(1, 10))
+    for ln in card:
+        assert ln.sentence and isinstance(ln.n, int) and ln.unit
+        assert "aware" not in ln.sentence.lower() or "not" in ln.sentence.lower()
+        if ln.available:
+            assert ln.n > 0 and math.isfinite(ln.estimate)
+            assert ln.ci_low <= ln.estimate + 1e-9 <= ln.ci_high + 2e-9
+        else:
+            assert ln.n == 0 and ln.sentence.startswith(("Not run", "Not available"))
+    by_step = {s: [ln for ln in card if ln.step == s] for s in step_titles()}
+    assert by_step[9] and all(ln.config.startswith("layer 10") for ln in by_step[9])
+    for s in (1, 2, 3, 4, 5, 9):
+        assert all(ln.available for ln in by_step[s]), by_step[s]
+    for s in (6, 7, 8):  # not run here
+        assert [ln.available for ln in by_step[s]] == [False]
+    assert len(by_step[4]) == 2 and len(by_step[5]) == 4
+
+
+def test_scorecard_configuration_is_selected_and_reused(card: list[Headline]) -> None:
+    first = card[0]
+    assert "selected after the fact" in first.sentence
+    assert first.config == "layer 10, strength 4"
+    for ln in card:
+        if ln.step in (2, 3, 4):
+            assert ln.config == "layer 10, strength 4", ln
+    mi_text = [ln for ln in card if ln.name.startswith("mutual information") and "text" in ln.name]
+    assert mi_text and mi_text[0].config.startswith("layer 10")
+
+
+def test_scorecard_html_escapes(run_dir: Path, card: list[Headline]) -> None:
+    page = scorecard_html(card)
+    assert page.count("<tr") == len(card) + 1
+    assert page.count('<tr class="muted">') == sum(1 for ln in card if not ln.available)
+    text = write_report(run_dir).read_text()
+    assert "tiny &lt;model&gt; &amp; co" in text and "<model>" not in text
+    assert text.index('id="scorecard"') < text.index('id="summary"')
+    assert 'id="content"' in text and (run_dir / "plots" / "mutual_information.png").exists()
+
+
+def test_terminal_scorecard_reads_at_80_columns(run_dir: Path) -> None:
+    console = Console(record=True, width=80)
+    render_scorecard(run_dir, console)
+    out = console.export_text()
+    lines = out.splitlines()
+    assert max(len(ln) for ln in lines) <= 80
+    for step, title in step_titles().items():
+        assert any(ln.startswith(f"{step:>2}  {title}") for ln in lines), title
+    # every available line shows estimate [CI], n with its unit, and the configuration
+    assert any("pp [" in ln and "trials" in ln and "layer 10, strength 4" in ln for ln in lines)
+
+
+def test_scorecard_json(run_dir: Path) -> None:
+    console = Console(record=True, width=80)
+    render_scorecard(run_dir, console, json_out=True)
+    data = json.loads(console.export_text())
+    assert data["model"] == "tiny <model> & co"
+    assert {"step", "name", "estimate", "ci_low", "ci_high", "n", "unit", "sentence"} <= set(
+        data["lines"][0]
+    )
+    assert len(data["lines"]) == len(scorecard(run_dir))
+
+
+def test_cli_scorecard(run_dir: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(app, ["scorecard", str(run_dir)])
+    assert ok.exit_code == 0, ok.output
+    assert "scorecard" in ok.output
+    js = runner.invoke(app, ["scorecard", str(run_dir), "--json"])
+    assert js.exit_code == 0 and json.loads(js.output)["lines"]
+    bad = runner.invoke(app, ["scorecard", str(tmp_path)])
+    assert bad.exit_code != 0
+    assert "not an introscope run directory" in bad.output.replace("\n", " ")
+
+
+def test_interval_text_never_prints_nan() -> None:
+    assert ci_or_none(0.125, -0.5, 0.75) == "+0.12 [-0.50, +0.75]"
+    for lo, hi in ((math.nan, math.nan), (0.1, math.nan)):
+        text = ci_or_none(0.125, lo, hi)
+        assert "nan" not in text and text.startswith("+0.12") and "too few trials" in text
+    assert ci_or_none(math.nan, 0.0, 1.0) == "n/a"
