@@ -41,7 +41,7 @@ def _error(path: Path | str) -> str:
         (HEAD + "[grid]\nstrengths = []\n", "grid.strengths", "at least one strength"),
         (HEAD + "[grid]\nlayers = []\n", "grid.layers", "at least one layer"),
         (HEAD + '[grid]\ncontrols = ["concept", "bogus"]\n', "grid.controls[1]", "'random'"),
-        ('name = "t"\nexperiment = "telepathy"\n', "experiment", "'detection'"),
+        ('name = "t"\nexperiment = "telepathy"\n', "experiment", "known: detection, yes_bias"),
         ('experiment = "detection"\n', "name", "required"),
         (HEAD + 'measure = "vibes"\n', "measure", "'logits'"),
         (HEAD + 'graders = ["rules", "oracle"]\n', "graders[1]", "'judge'"),

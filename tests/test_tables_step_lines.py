@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 
-from introscope.tables import NAN, Headline, ci_sign, p_text, step_lines
+from introscope.headlines import Headline, ci_sign, p_text, step_lines
+from introscope.tables import NAN
 
 
 def row(name: str, n: int, sentence: str = "A sentence.", config: str = "") -> Headline:

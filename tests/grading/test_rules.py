@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from introscope.grading.concepts import concept_position, names_concept, reported_concept
 from introscope.grading.rules import (
     OUTCOMES,
     DetectionGrade,
     classify_outcome,
     coherence_issue,
-    concept_position,
     grade_detection,
     is_affirmative,
     is_apology,
     is_coherent,
     is_refusal,
-    names_concept,
     noticed_before_naming,
-    reported_concept,
 )
 
 # --------------------------------------------------------------------------- is_affirmative

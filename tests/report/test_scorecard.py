@@ -19,10 +19,10 @@ from conftest import TrialRecords
 from introscope.cli import app
 from introscope.core.vectors import VectorSet, save_vectors
 from introscope.experiments import step_titles
+from introscope.headlines import Headline, ci_or_none
 from introscope.report.document import write_report
 from introscope.report.scorecard import scorecard, scorecard_html
 from introscope.report.terminal import render_scorecard
-from introscope.tables import Headline, ci_or_none
 
 CONCEPTS = ["Oceans", "Bread", "Trees", "Peace", "Silver", "Dust", "Mirrors", "Poetry"]
 

@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from introscope.errors import SpecError
+from introscope.headlines import Headline
 from introscope.render.html import Section
 from introscope.store import stable_hash
-from introscope.tables import Headline, RunFrame, Tables
+from introscope.tables import RunFrame, Tables
 from introscope.words import word_list
 
 if TYPE_CHECKING:

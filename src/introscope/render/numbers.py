@@ -12,7 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from introscope.tables import ValueKind, to_float
+from introscope.headlines import ValueKind
+from introscope.tables import to_float
 
 SIGNED: frozenset[str] = frozenset(
     {"rate_difference", "shift", "logodds", "correlation", "cosine", "coefficient"}

@@ -21,12 +21,12 @@ from typing import Any
 import pandas as pd
 
 from introscope.experiments import REGISTRY
+from introscope.headlines import Headline
 from introscope.render.html import Section, esc, img, json_block
 from introscope.render.numbers import fmt_estimate, fmt_plain
 from introscope.report.forest import plot_forest
 from introscope.report.results import RunResults, headlines, load_results, scorecard_lines
 from introscope.report.scorecard import INTRO, WORDING_NOTE, model_name, scorecard_html
-from introscope.tables import Headline
 
 CSS = """
 body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:2em auto;

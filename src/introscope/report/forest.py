@@ -13,9 +13,9 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+from introscope.headlines import Headline
 from introscope.render.figures import save
 from introscope.render.numbers import fmt_estimate
-from introscope.tables import Headline
 
 
 def plot_forest(lines: Sequence[Headline], path: Path) -> Path | None:

@@ -14,8 +14,9 @@ from typing import Any
 from introscope.errors import AnalysisError, StoreError
 from introscope.experiments import REGISTRY
 from introscope.experiments.base import Experiment, ScoreInputs, Selection
+from introscope.headlines import Headline
 from introscope.store import load_run, read_manifest
-from introscope.tables import Headline, RunFrame, Tables
+from introscope.tables import RunFrame, Tables
 
 
 @dataclass(frozen=True)

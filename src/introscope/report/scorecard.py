@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from introscope.experiments import step_parts, step_titles
+from introscope.headlines import Headline
 from introscope.render.html import esc
 from introscope.render.numbers import fmt_estimate
 from introscope.report.results import load_results, scorecard_lines
-from introscope.tables import Headline
 
 INTRO = (
     "Read top to bottom. Each step subtracts an alternative explanation of the detection "

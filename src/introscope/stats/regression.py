@@ -209,8 +209,8 @@ def logistic_regression(
 
 
 def partial_correlation(
-    y: Sequence[float],
-    x: Sequence[float],
+    y: Sequence[float] | np.ndarray,
+    x: Sequence[float] | np.ndarray,
     covariates: Mapping[str, Sequence[float]],
     confidence: float = 0.95,
 ) -> tuple[float, float, float, int]:

@@ -14,9 +14,10 @@ import pytest
 from introscope.errors import SpecError
 from introscope.experiments.base import ScoreInputs, Selection
 from introscope.experiments.category_thresholds import EXPERIMENT
-from introscope.experiments.category_thresholds.analysis import scorecard, tables
+from introscope.experiments.category_thresholds.analysis import tables
 from introscope.experiments.category_thresholds.figures import plot_category_thresholds
 from introscope.experiments.category_thresholds.params import category_thresholds_params
+from introscope.experiments.category_thresholds.scorecard import scorecard
 from introscope.spec import load_spec, validate_spec
 from introscope.tables import RunFrame, Tables
 from introscope.words import word_list

@@ -17,7 +17,8 @@ from introscope.experiments.localization.analysis import (
     scorecard,
     tables,
 )
-from introscope.tables import Headline, RunFrame
+from introscope.headlines import Headline
+from introscope.tables import RunFrame
 
 Row = tuple[dict[str, Any], dict[str, Any]]
 

@@ -12,7 +12,8 @@ import pytest
 from introscope.experiments.base import ScoreInputs
 from introscope.experiments.mismatch import EXPERIMENT
 from introscope.experiments.mismatch.analysis import headlines, mismatch_table, scorecard, tables
-from introscope.tables import Headline, RunFrame
+from introscope.headlines import Headline
+from introscope.tables import RunFrame
 
 Row = tuple[dict[str, Any], dict[str, Any]]
 

@@ -14,9 +14,10 @@ from introscope.experiments.base import ScoreInputs
 from introscope.experiments.natural_states import EXPERIMENT
 from introscope.experiments.natural_states.analysis import scorecard, tables
 from introscope.experiments.natural_states.params import natural_states_params
+from introscope.headlines import Headline, step_lines
 from introscope.spec import load_spec, validate_spec
 from introscope.stats import partial_correlation
-from introscope.tables import Headline, RunFrame, Tables, step_lines
+from introscope.tables import RunFrame, Tables
 from introscope.words import word_list
 
 KIND = "natural_states"

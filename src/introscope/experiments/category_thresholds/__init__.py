@@ -11,7 +11,7 @@ are added with their paper category (``"custom"`` when they are in none).
 from __future__ import annotations
 
 from introscope.experiments.base import Experiment, Solver
-from introscope.experiments.category_thresholds import analysis, figures, section
+from introscope.experiments.category_thresholds import analysis, figures, scorecard, section
 from introscope.experiments.category_thresholds.params import (
     KIND,
     CategoryThresholdsParams,
@@ -35,9 +35,9 @@ EXPERIMENT = Experiment(
     solver=solver,
     tables=analysis.tables,
     measures=("logits",),
-    headlines=analysis.headlines,
-    steps={analysis.STEP: analysis.STEP_TITLE},
-    scorecard=analysis.scorecard,
+    headlines=scorecard.headlines,
+    steps={scorecard.STEP: scorecard.STEP_TITLE},
+    scorecard=scorecard.scorecard,
     figures=figures.figures,
     sections=section.sections,
 )

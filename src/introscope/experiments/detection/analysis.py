@@ -17,27 +17,22 @@ import numpy as np
 import pandas as pd
 
 from introscope.experiments.detection import confabulation, content
+from introscope.headlines import Headline, cfg_text, ci_text, headline_from_row, pct, post_hoc
 from introscope.stats import cohens_kappa, mean_difference_ci, rate
 from introscope.tables import (
     NAN,
-    Headline,
     RunFrame,
     Tables,
     best_row,
     by_config,
-    cfg_text,
-    ci_text,
     cond,
     config_key,
     config_order,
     frame,
     grade_value,
     group,
-    headline_from_row,
     matched,
     number,
-    pct,
-    post_hoc,
     put_diff,
     put_mean,
     put_no_diff,

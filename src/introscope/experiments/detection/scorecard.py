@@ -15,22 +15,16 @@ import math
 import pandas as pd
 
 from introscope.experiments.base import ScoreInputs, Selection
-from introscope.tables import (
-    NAN,
+from introscope.headlines import (
     Headline,
-    Tables,
-    best_row,
     cfg_text,
     ci_or_none,
-    clean,
     excludes_zero,
     headline_from_row,
     not_run,
-    number,
     pct,
-    row_at,
-    to_float,
 )
+from introscope.tables import NAN, Tables, best_row, clean, number, row_at, to_float
 
 
 def select(t: Tables) -> Selection | None:

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from introscope.headlines import ci_or_none, pct
 from introscope.render.html import Section, heading, img, paragraph, table_block
 from introscope.render.numbers import fmt_plain
 from introscope.render.tables import format_table
-from introscope.tables import Tables, ci_or_none, pct, to_float
+from introscope.tables import Tables, to_float
 
 
 def sections(t: Tables, figs: Mapping[str, Path]) -> list[Section]:

@@ -18,7 +18,7 @@ from introscope.experiments.detection.params import DetectionParams
 from introscope.experiments.prompts import detection_turns
 from introscope.experiments.readouts import candidate_ranks, top_candidates, yes_probability
 from introscope.experiments.solving import generate_batch, layer_indices, vector_injection
-from introscope.grading import rules
+from introscope.grading import concepts, rules
 
 
 class DetectionSolver:
@@ -86,7 +86,7 @@ class DetectionSolver:
                             "noticed_first": grade.noticed_first,
                             "success": grade.success,
                             "outcome": outcome,
-                            "reported": rules.reported_concept(g.text, ctx.vectors.names),
+                            "reported": concepts.reported_concept(g.text, ctx.vectors.names),
                         }
                     },
                 )

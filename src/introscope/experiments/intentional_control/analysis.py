@@ -15,20 +15,15 @@ from typing import Any
 import pandas as pd
 
 from introscope.experiments.intentional_control.params import INSTRUCTIONS
+from introscope.headlines import Headline, cfg_text, ci_text, fmt_num, headline_from_row, post_hoc
 from introscope.stats import mean_difference_ci
 from introscope.tables import (
-    Headline,
     RunFrame,
     Tables,
     best_row,
-    cfg_text,
-    ci_text,
     cond,
-    fmt_num,
     frame,
-    headline_from_row,
     number,
-    post_hoc,
     put_diff,
     put_mean,
     sort_key,

@@ -15,36 +15,38 @@ import pandas as pd
 from scipy import stats
 
 from introscope.experiments.base import ScoreInputs
+from introscope.headlines import (
+    Headline,
+    cfg_text,
+    ci_text,
+    excludes_zero,
+    headline_from_row,
+    p_text,
+    pct,
+    post_hoc,
+    step_lines,
+)
 from introscope.tables import (
     CONTROL_ORDER,
     NAN,
-    Headline,
     Record,
     RunFrame,
     Tables,
     as_layer,
     as_strength,
     best_row,
-    cfg_text,
-    ci_text,
     cond,
-    excludes_zero,
     frame,
     group,
-    headline_from_row,
     is_nan,
     matched,
     number,
-    p_text,
-    pct,
-    post_hoc,
     put_mean,
     put_no_diff,
     put_rate,
     put_rate_diff,
     put_vs_chance,
     sort_key,
-    step_lines,
     to_float,
 )
 

@@ -16,30 +16,32 @@ import numpy as np
 import pandas as pd
 
 from introscope.experiments.base import ScoreInputs
+from introscope.headlines import (
+    Headline,
+    cfg_text,
+    ci_sign,
+    ci_text,
+    headline_from_row,
+    p_text,
+    post_hoc,
+    step_lines,
+)
 from introscope.stats import mean_difference_ci, permutation_test
 from introscope.tables import (
-    Headline,
     Record,
     RunFrame,
     Tables,
     best_row,
-    cfg_text,
-    ci_sign,
-    ci_text,
     cond,
     config_key,
     config_order,
     frame,
     group,
-    headline_from_row,
     matched,
     number,
-    p_text,
-    post_hoc,
     put_diff,
     put_mean,
     row_at,
-    step_lines,
 )
 
 STEP = 6

@@ -15,6 +15,16 @@ import numpy as np
 import pandas as pd
 
 from introscope.experiments.base import ScoreInputs
+from introscope.headlines import (
+    Headline,
+    ci_sign,
+    ci_text,
+    fmt_num,
+    headline_from_row,
+    p_text,
+    post_hoc,
+    step_lines,
+)
 from introscope.stats import (
     RegressionResult,
     linear_regression,
@@ -23,25 +33,17 @@ from introscope.stats import (
 )
 from introscope.tables import (
     NAN,
-    Headline,
     RunFrame,
     Tables,
     best_row,
-    ci_sign,
-    ci_text,
     cond,
-    fmt_num,
     frame,
     group,
-    headline_from_row,
     is_nan,
     number,
-    p_text,
-    post_hoc,
     put_mean,
     put_rate,
     sort_key,
-    step_lines,
     to_float,
 )
 

@@ -13,22 +13,18 @@ from typing import Any
 import pandas as pd
 
 from introscope.experiments.prefill.params import CONDITIONS
+from introscope.headlines import Headline, cfg_text, ci_text, headline_from_row, post_hoc
 from introscope.tables import (
-    Headline,
     RunFrame,
     Tables,
     as_layer,
     as_strength,
     best_row,
-    cfg_text,
-    ci_text,
     cond,
     frame,
     grade_value,
     group,
-    headline_from_row,
     matched,
-    post_hoc,
     put_no_diff,
     put_rate,
     put_rate_diff,

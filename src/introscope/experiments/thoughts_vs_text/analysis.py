@@ -12,23 +12,18 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from introscope.headlines import Headline, cfg_text, ci_text, headline_from_row, pct, post_hoc
 from introscope.tables import (
-    Headline,
     Record,
     RunFrame,
     Tables,
     best_row,
     by_config,
-    cfg_text,
-    ci_text,
     cond,
     frame,
     grade_value,
-    headline_from_row,
     matched,
     number,
-    pct,
-    post_hoc,
     put_no_diff,
     put_rate,
     put_rate_diff,

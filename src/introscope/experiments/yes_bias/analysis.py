@@ -24,27 +24,29 @@ import pandas as pd
 
 from introscope.experiments.base import ScoreInputs
 from introscope.experiments.yes_bias.questions import QUESTION_KINDS
+from introscope.headlines import (
+    Headline,
+    cfg_text,
+    ci_or_none,
+    ci_text,
+    excludes_zero,
+    headline_from_row,
+    not_run,
+    post_hoc,
+)
 from introscope.stats import mean_difference_ci, mover_difference, pearson_with_ci
 from introscope.tables import (
-    Headline,
     RunFrame,
     Tables,
     best_row,
     by_config,
-    cfg_text,
-    ci_or_none,
-    ci_text,
     cond,
     config_key,
     config_order,
-    excludes_zero,
     grade_value,
     group,
-    headline_from_row,
     matched,
-    not_run,
     number,
-    post_hoc,
     put_diff,
     put_mean,
     put_rate,
