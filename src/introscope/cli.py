@@ -436,23 +436,49 @@ def serve(
     host: Annotated[str, typer.Option(help="Bind address (loopback by default)")] = "127.0.0.1",
     port: int = 8000,
     vectors: Annotated[Path | None, typer.Option(help="A vector file to serve")] = None,
-    vector_dir: Annotated[
-        Path | None,
-        typer.Option(help="Directory from which requests may load vector files by name"),
-    ] = None,
+    vector_dir: Annotated[Path | None, typer.Option(help="Requests may load files here")] = None,
+    api_key_env: Annotated[str | None, typer.Option(help="Env variable with the API key")] = None,
+    allow_host: Annotated[list[str] | None, typer.Option(help="Answer this Host too")] = None,
+    insecure: Annotated[bool, typer.Option(help="Non-loopback host without a key")] = False,
+    max_tokens: Annotated[int, typer.Option(help="Largest max_tokens (400 beyond)")] = 1024,
+    max_batch: Annotated[int, typer.Option(help="Rows decoded together")] = 8,
+    max_queue: Annotated[int, typer.Option(help="Rows waiting (429 beyond)")] = 64,
+    timeout: Annotated[float, typer.Option(help="Seconds per request (504 beyond)")] = 120.0,
+    max_body_bytes: Annotated[int, typer.Option(help="Body size (413 beyond)")] = 1 << 20,
+    max_prompts: Annotated[int, typer.Option(help="Prompts per completions request")] = 16,
+    max_strength: Annotated[float, typer.Option(help="Bound on |strength|")] = 100.0,
+    concept_rate: Annotated[float, typer.Option(help="New concepts a minute (429)")] = 6.0,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
 ) -> None:
-    """An OpenAI-compatible server for the model, with optional per-request injections."""
+    """An OpenAI-compatible server for the model, with optional per-request injections.
+
+    The API key comes from the environment variable named by --api-key-env, never from the
+    command line. Every limit is described in the introscope.serve module docstring.
+    """
     from introscope.core.vectors import load_vectors
+    from introscope.serve import ServeLimits, api_key_from_env
     from introscope.serve import serve as run_server
 
     if vector_dir is not None and not vector_dir.is_dir():
         raise IntroscopeError(f"--vector-dir {str(vector_dir)!r} is not a directory.")
+    api_key = api_key_from_env(api_key_env, host, insecure)  # before loading the model
+    limits = ServeLimits(
+        max_tokens=max_tokens,
+        max_body_bytes=max_body_bytes,
+        max_prompts=max_prompts,
+        max_batch=max_batch,
+        max_queue=max_queue,
+        timeout_s=timeout,
+        max_strength=max_strength,
+        concept_builds_per_minute=concept_rate,
+    )
     lm = _load(model, device, dtype)
     vs = load_vectors(vectors, lm) if vectors is not None else None
     console.print(f"Serving {lm.info.spec} on http://{host}:{port}/v1")
-    run_server(lm, host=host, port=port, vectors=vs, vector_dir=vector_dir)
+    hosts = tuple(allow_host or ())
+    run_server(lm, host, port, vs, api_key=api_key, limits=limits, allow_hosts=hosts,
+               insecure=insecure, vector_dir=vector_dir)  # fmt: skip
 
 
 def main() -> None:
