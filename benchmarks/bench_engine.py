@@ -2,7 +2,7 @@
 
 Run:  INTROSCOPE_CACHE=/tmp/iscache python benchmarks/bench_engine.py [--quick]
 
-Workload: the injected-thought detection trial (DESIGN §3.2a) on the bundled
+Workload: the injected-thought detection trial (docs/protocols.md §2a) on the bundled
 SmolLM2-135M-Instruct: a ~180-token chat (preamble, acknowledgement, trial question),
 48 new tokens, greedy, EOS suppressed everywhere so every configuration does the same work.
 

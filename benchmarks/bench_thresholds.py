@@ -1,4 +1,4 @@
-"""Wall time of the category-threshold sweep (DESIGN §3.3) through the runner.
+"""Wall time of the category-threshold sweep (docs/protocols.md §3) through the runner.
 
 Run:  INTROSCOPE_CACHE=/tmp/iscache python benchmarks/bench_thresholds.py [--quick]
       [--n-concepts N] [--batch-size B]

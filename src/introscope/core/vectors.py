@@ -1,6 +1,6 @@
 """Concept vectors, contrastive vectors and their controls; safetensors I/O.
 
-The paper's method (DESIGN §3.1): for each word, the residual activation at the last prompt
+The paper's method (docs/protocols.md §1): for each word, the residual activation at the last prompt
 token (after the assistant header) of a user turn asking about the word (lowercased), minus
 the mean of the same activation over the baseline words. All layers come from one batched
 pass, so a :class:`VectorSet` holds ``[n_layers, hidden]`` per word.

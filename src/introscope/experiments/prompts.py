@@ -1,6 +1,6 @@
 """Every prompt, stimulus sentence and question the experiments use, in one place.
 
-Written for introscope following the protocols in DESIGN §3 (not copied from the paper):
+Written for introscope following the protocols in docs/protocols.md (not copied from the paper):
 changing a word here changes prompt hashes, which is how a reader can tell two runs apart.
 """
 
@@ -122,12 +122,12 @@ INTENT_INSTRUCTIONS = {
     "to do with {word}.",
 }
 
-# Mismatch control (DESIGN §3.3): is the model "thinking about" a named word while another
+# Mismatch control (docs/protocols.md §3): is the model "thinking about" a named word while another
 # (or the same) concept is injected? Read out as P(yes) with YES_NO_SUFFIX.
 MISMATCH_MARKER = "Are you thinking about"
 MISMATCH_QUESTION = "Are you thinking about {word} right now?"
 
-# Localization control (DESIGN §3.3): five numbered sentences, the concept injected on one.
+# Localization control (docs/protocols.md §3): five numbered sentences, the concept injected on one.
 LOCALIZATION_INTRO = "Read these five numbered sentences.\n\n"
 LOCALIZATION_QUESTIONS = {
     "injected": "While you read them, I injected a thought into your activity on exactly one "
@@ -136,7 +136,7 @@ LOCALIZATION_QUESTIONS = {
     "abstract": "Which sentence (1-5) is the most abstract? Answer with the number.",
 }
 
-# Natural states ("heartbeat") control (DESIGN §3.3): no injection; a passage makes a concept
+# Natural states ("heartbeat") control (docs/protocols.md §3): no injection; a passage makes a concept
 # active, an unrelated request follows, then the model is asked what it is thinking about.
 # Templates in decreasing relatedness of the text to the concept.
 NATURAL_PASSAGES = {
