@@ -26,7 +26,7 @@ def spec_data(**extra: Any) -> dict[str, Any]:
 
 def test_preset_and_battery_part_validate() -> None:
     p = prefill_params(load_spec("prefill"))
-    assert len(p.words) == 20 and p.layers == [0.33, 0.5, 0.67]
+    assert len(p.concepts) == 20 and p.layers == [0.33, 0.5, 0.67]
     assert p.strengths == [4.0, 8.0] and p.repeats == 1
     (part,) = battery_specs(only=["prefill"])
     assert prefill_params(part).layers == [0.5, 0.67]
@@ -36,7 +36,7 @@ def test_params_follow_the_grid() -> None:
     p = prefill_params(
         validate_spec(spec_data(trials_per_cell=2, grid={"layers": [4], "strengths": [2.0]}), "s")
     )
-    assert p.words == ["Ocean", "Dust"] and p.layers == [4] and p.strengths == [2.0]
+    assert p.concepts == ["Ocean", "Dust"] and p.layers == [4] and p.strengths == [2.0]
     assert p.repeats == 2
 
 

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from introscope.experiments.base import ExperimentParams, refuse_unused, refuse_values
+from introscope.experiments.grid import GRID_FIELDS, INJECTED_CONTROLS, InjectedControl
 from introscope.words import CATEGORIES, word_list
 
 if TYPE_CHECKING:
     from introscope.spec import Spec
 
 KIND = "category_thresholds"
-INJECTED = ("concept", "random", "negated")
-
-Injected = Literal["concept", "random", "negated"]
 
 
 class CategoryThresholdsParams(ExperimentParams):
     categories: dict[str, str]  # concept -> its category, in sweep order
     layers: list[int | float | str]
     strengths: list[float]
-    controls: list[Injected]  # injected controls: concept and its matched random vector first
+    controls: list[
+        InjectedControl
+    ]  # injected controls: concept and its matched random vector first
 
 
 def concept_categories(spec: Spec) -> dict[str, str]:
@@ -47,21 +47,11 @@ def category_thresholds_params(spec: Spec) -> CategoryThresholdsParams:
     so ``grid.controls`` names injected controls only; ``trials_per_cell`` and
     ``control_trials`` are refused: the readout is deterministic, so repeats would be
     copies."""
-    refuse_unused(
-        spec,
-        (
-            "grid.concepts",
-            "grid.categories",
-            "grid.n_concepts",
-            "grid.layers",
-            "grid.strengths",
-            "grid.controls",
-        ),
-    )
+    refuse_unused(spec, (*GRID_FIELDS, "grid.controls"))
     g = spec.grid
-    refuse_values("grid.controls", g.controls, INJECTED, KIND)
+    refuse_values("grid.controls", g.controls, INJECTED_CONTROLS, KIND)
     # Always the concept vector and its matched random vector, plus any others asked for.
-    controls: list[Injected] = ["concept", "random"]
+    controls: list[InjectedControl] = ["concept", "random"]
     controls += [c for c in g.controls if c != "none" and c not in controls]
     return CategoryThresholdsParams(
         categories=concept_categories(spec),

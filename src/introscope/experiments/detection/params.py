@@ -2,45 +2,26 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from introscope.experiments.base import ExperimentParams, refuse_unused, spec_concepts
+from introscope.experiments.base import refuse_unused
+from introscope.experiments.grid import GRID_FIELDS, Control, InjectionGrid, grid_values
 
 if TYPE_CHECKING:
     from introscope.spec import Spec
 
-Control = Literal["concept", "random", "negated", "none"]
 
-
-class DetectionParams(ExperimentParams):
-    concepts: list[str]  # injected concepts
-    layers: list[int | float | str]  # layer specs: index, negative index or depth fraction
-    strengths: list[float]
+class DetectionParams(InjectionGrid):
     controls: list[Control]  # per concept: its own vector, random, negated, or no injection
     control_trials: int  # no-injection trials (the false-positive control)
     repeats: int  # trials per (concept, layer, strength, control) cell
 
 
 def detection_params(spec: Spec) -> DetectionParams:
-    refuse_unused(
-        spec,
-        (
-            "grid.concepts",
-            "grid.categories",
-            "grid.n_concepts",
-            "grid.layers",
-            "grid.strengths",
-            "grid.controls",
-            "control_trials",
-            "trials_per_cell",
-        ),
-    )
-    g = spec.grid
+    refuse_unused(spec, (*GRID_FIELDS, "grid.controls", "control_trials", "trials_per_cell"))
     return DetectionParams(
-        concepts=spec_concepts(spec),
-        layers=list(g.layers),
-        strengths=list(g.strengths),
-        controls=list(g.controls),
+        **grid_values(spec),
+        controls=list(spec.grid.controls),
         control_trials=spec.control_trials,
         repeats=spec.trials_per_cell,
     )

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from introscope.experiments.base import ExperimentParams, refuse_unused, spec_concepts
+from introscope.experiments.base import refuse_unused
+from introscope.experiments.grid import GRID_FIELDS, InjectionGrid, grid_values
 
 if TYPE_CHECKING:
     from introscope.spec import Spec
@@ -23,30 +24,14 @@ if TYPE_CHECKING:
 CONDITIONS: tuple[str, ...] = ("none", "match", "other")
 
 
-class PrefillParams(ExperimentParams):
-    words: list[str]  # prefilled words (the "other" vector is the next word of this list)
-    layers: list[int | float | str]  # layer specs: index, negative index or depth fraction
-    strengths: list[float]
+class PrefillParams(InjectionGrid):
+    """``concepts`` are the prefilled words (each one's own vector is "match"; the "other"
+    vector is the next word of this list)."""
+
     repeats: int  # trials per (word, condition, layer, strength) cell; each repeat moves
     # every word to the next sentence and the next "other" word
 
 
 def prefill_params(spec: Spec) -> PrefillParams:
-    refuse_unused(
-        spec,
-        (
-            "grid.concepts",
-            "grid.categories",
-            "grid.n_concepts",
-            "grid.layers",
-            "grid.strengths",
-            "trials_per_cell",
-        ),
-    )
-    g = spec.grid
-    return PrefillParams(
-        words=spec_concepts(spec),
-        layers=list(g.layers),
-        strengths=list(g.strengths),
-        repeats=spec.trials_per_cell,
-    )
+    refuse_unused(spec, (*GRID_FIELDS, "trials_per_cell"))
+    return PrefillParams(**grid_values(spec), repeats=spec.trials_per_cell)

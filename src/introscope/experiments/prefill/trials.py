@@ -35,11 +35,11 @@ def prefill_prompt(ctx: Context[PrefillParams], sentence: str, word: str) -> str
 
 class PrefillSolver:
     def words_needed(self, params: PrefillParams) -> list[str]:
-        return list(params.words)
+        return list(params.concepts)
 
     def build_trials(self, ctx: Context[PrefillParams]) -> list[Trial]:
         spec, p = ctx.spec, ctx.params
-        words = p.words
+        words = p.concepts
         trials = []
         for rep in range(p.repeats):
             for wi, word in enumerate(words):
