@@ -10,7 +10,7 @@ from introscope.core.engine import Generation
 from introscope.core.layers import LayerSpec
 from introscope.core.steering import Injection, Window
 from introscope.core.vectors import control_vector
-from introscope.experiments.base import Context, Trial
+from introscope.experiments.base import Context, Trial, make_trial
 
 
 def vector_injection(
@@ -51,3 +51,41 @@ def generate_batch(
         top_p=s.top_p,
         seeds=[t.seed for t in trials],
     )
+
+
+def grid_trials(
+    ctx: Context[Any],
+    concept: str,
+    prompt: str,
+    window: Window,
+    condition: dict[str, Any],
+    data: dict[str, Any] | None = None,
+    *,
+    injection_seed: int | None = None,
+) -> list[Trial]:
+    """One trial per (layer, strength, control) of the parameters' injection grid for
+    ``concept``, in that loop order: the condition is ``condition`` plus the concept and the
+    configuration, and every control but 'none' gets its vector injected over ``window``
+    (a random vector drawn from ``injection_seed``, the trial's own seed by default)."""
+    p = ctx.params
+    out = []
+    for layer in layer_indices(ctx, p.layers):
+        for strength in p.strengths:
+            for control in p.controls:
+                cond = {
+                    **condition,
+                    "concept": concept,
+                    "layer": layer,
+                    "strength": strength,
+                    "control": control,
+                }
+                t = make_trial(
+                    ctx.spec, cond, prompt, None, dict(data or {}), concept=concept, control=control
+                )
+                if control != "none":
+                    seed = t.seed if injection_seed is None else injection_seed
+                    t.injection = vector_injection(
+                        ctx, concept, control, layer, strength, window, seed
+                    )
+                out.append(t)
+    return out

@@ -17,7 +17,7 @@ from introscope.experiments.base import Context, Trial, TrialResult, make_trial
 from introscope.experiments.detection.params import DetectionParams
 from introscope.experiments.prompts import detection_turns
 from introscope.experiments.readouts import candidate_ranks, top_candidates, yes_probability
-from introscope.experiments.solving import generate_batch, layer_indices, vector_injection
+from introscope.experiments.solving import generate_batch, grid_trials
 from introscope.grading import concepts, rules
 
 
@@ -42,24 +42,7 @@ class DetectionSolver:
             trials.append(make_trial(spec, cond, prompt, None, control="none"))
         for rep in range(p.repeats):
             for concept in p.concepts:
-                for layer in layer_indices(ctx, p.layers):
-                    for strength in p.strengths:
-                        for control in p.controls:
-                            cond = {
-                                "concept": concept,
-                                "layer": layer,
-                                "strength": strength,
-                                "control": control,
-                                "rep": rep,
-                            }
-                            t = make_trial(
-                                spec, cond, prompt, None, concept=concept, control=control
-                            )
-                            if control != "none":
-                                t.injection = vector_injection(
-                                    ctx, concept, control, layer, strength, window, t.seed
-                                )
-                            trials.append(t)
+                trials += grid_trials(ctx, concept, prompt, window, {"rep": rep})
         return trials
 
     def run_batch(

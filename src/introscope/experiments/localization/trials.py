@@ -35,7 +35,7 @@ from introscope.experiments import prompts as P
 from introscope.experiments.base import Context, Trial, TrialResult, make_trial
 from introscope.experiments.localization.params import LocalizationParams
 from introscope.experiments.readouts import first_token_ids
-from introscope.experiments.solving import layer_indices, vector_injection
+from introscope.experiments.solving import grid_trials
 from introscope.store import stable_hash
 
 N_SENTENCES = 5
@@ -101,25 +101,11 @@ class LocalizationSolver:
                         "control": "none",
                     }
                     trials.append(make_trial(spec, cond, prompt, None, data, control="none"))
-                    for layer in layer_indices(ctx, p.layers):
-                        for strength in p.strengths:
-                            for control in p.controls:
-                                cond = {
-                                    **base,
-                                    "concept": concept,
-                                    "layer": layer,
-                                    "strength": strength,
-                                    "control": control,
-                                }
-                                t = make_trial(
-                                    spec, cond, prompt, None, data, concept=concept, control=control
-                                )
-                                # The injection seed (for random controls) is the stimulus's,
-                                # so both questions get the identical perturbation.
-                                t.injection = vector_injection(
-                                    ctx, concept, control, layer, strength, window, stim_id
-                                )
-                                trials.append(t)
+                    # The injection seed (for random controls) is the stimulus's, so both
+                    # questions get the identical perturbation.
+                    trials += grid_trials(
+                        ctx, concept, prompt, window, base, data, injection_seed=stim_id
+                    )
         return trials
 
     def run_batch(

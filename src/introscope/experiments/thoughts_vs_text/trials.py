@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import Any
 
 from introscope.core.steering import Injection, Window
 from introscope.experiments import prompts as P
-from introscope.experiments.base import Context, Trial, TrialResult, make_trial
+from introscope.experiments.base import Context, Trial, TrialResult
 from introscope.experiments.readouts import rank_of
-from introscope.experiments.solving import generate_batch, layer_indices, vector_injection
+from introscope.experiments.solving import generate_batch, grid_trials
 from introscope.experiments.thoughts_vs_text.params import ThoughtsVsTextParams
 from introscope.words import word_list
 
@@ -37,7 +36,7 @@ class ThoughtsVsTextSolver:
         return list(params.concepts)
 
     def build_trials(self, ctx: Context[ThoughtsVsTextParams]) -> list[Trial]:
-        spec, lm, p = ctx.spec, ctx.lm, ctx.params
+        lm, p = ctx.lm, ctx.params
         # Candidates come from the run's concepts and the paper's list, so a short run still
         # has 9 distractors.
         pool = list(dict.fromkeys([*p.concepts, *word_list("main")]))
@@ -48,32 +47,16 @@ class ThoughtsVsTextSolver:
                 sentence = P.SENTENCES[sid]
                 prompt = lm.chat_prompt(P.WORD_QUESTION.format(sentence=sentence))
                 window = Window.span_marker(sentence)
-                for layer in layer_indices(ctx, p.layers):
-                    for strength in p.strengths:
-                        for control in p.controls:
-                            cond: dict[str, Any] = {
-                                "sentence_id": sid,
-                                "concept": concept,
-                                "layer": layer,
-                                "strength": strength,
-                                "control": control,
-                                "rep": rep,
-                            }
-                            t = make_trial(
-                                spec,
-                                cond,
-                                prompt,
-                                None,
-                                {"sentence": sentence},
-                                concept=concept,
-                                control=control,
-                            )
-                            t.data["candidates"] = candidates_for(concept, pool, t.seed)
-                            if control != "none":
-                                t.injection = vector_injection(
-                                    ctx, concept, control, layer, strength, window, t.seed
-                                )
-                            trials.append(t)
+                for t in grid_trials(
+                    ctx,
+                    concept,
+                    prompt,
+                    window,
+                    {"sentence_id": sid, "rep": rep},
+                    {"sentence": sentence},
+                ):
+                    t.data["candidates"] = candidates_for(concept, pool, t.seed)
+                    trials.append(t)
         return trials
 
     def run_batch(

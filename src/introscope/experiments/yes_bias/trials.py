@@ -15,7 +15,7 @@ from introscope.core.steering import Window
 from introscope.experiments import prompts as P
 from introscope.experiments.base import Context, Trial, TrialResult, make_trial
 from introscope.experiments.readouts import yes_probability
-from introscope.experiments.solving import generate_batch, layer_indices, vector_injection
+from introscope.experiments.solving import generate_batch, grid_trials
 from introscope.experiments.yes_bias.params import YesBiasParams
 from introscope.experiments.yes_bias.questions import questions
 from introscope.grading import rules
@@ -47,31 +47,14 @@ class YesBiasSolver:
                 qid, kind, text = qs[(ci * n_q + j) % len(qs)]
                 prompt = lm.chat_prompt(text + P.YES_NO_SUFFIX)
                 window = Window.from_marker(text)
-                for layer in layer_indices(ctx, p.layers):
-                    for strength in p.strengths:
-                        for control in p.controls:
-                            cond = {
-                                "question_id": qid,
-                                "question_kind": kind,
-                                "concept": concept,
-                                "layer": layer,
-                                "strength": strength,
-                                "control": control,
-                                "rep": 0,
-                            }
-                            t = make_trial(
-                                spec,
-                                cond,
-                                prompt,
-                                None,
-                                {"question": text},
-                                concept=concept,
-                                control=control,
-                            )
-                            t.injection = vector_injection(
-                                ctx, concept, control, layer, strength, window, t.seed
-                            )
-                            trials.append(t)
+                trials += grid_trials(
+                    ctx,
+                    concept,
+                    prompt,
+                    window,
+                    {"question_id": qid, "question_kind": kind, "rep": 0},
+                    {"question": text},
+                )
         return trials
 
     def run_batch(self, ctx: Context[YesBiasParams], trials: Sequence[Trial]) -> list[TrialResult]:
