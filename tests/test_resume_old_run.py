@@ -15,9 +15,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from introscope.battery import battery_specs
 from introscope.core.models import LoadedModel
 from introscope.runner import run_specs
+from introscope.spec import validate_spec
 from introscope.store import load_run, read_manifest
 
 FIXTURE = Path(__file__).parent / "fixtures" / "battery_small"
@@ -45,7 +45,8 @@ def test_old_run_directory_resumes(lm: LoadedModel, tmp_path: Path) -> None:
     assert len(gone) > 20
     old_manifest = read_manifest(run)
 
-    result = run_specs(battery_specs(scale=0.3), run, lm=lm)
+    specs = [validate_spec(d, d["name"]) for d in old_manifest["specs"]]
+    result = run_specs(specs, run, lm=lm)
 
     assert result.n_new == len(gone)
     assert result.n_trials == len(before)

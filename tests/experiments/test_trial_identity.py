@@ -1,5 +1,6 @@
-"""The reshaped slices build exactly the trials the old code built: the same ids, cells,
-seeds, prompts, conditions, injections and flat store columns, for every battery part.
+"""The slices build exactly the trials the old code built from the same specs: the same
+ids, cells, seeds, prompts, conditions, injections and flat store columns, for every part of
+the fixture battery (its specs are read from the run's manifest).
 
 The fixture run (``tests/fixtures/battery_small``) was written by commit 4a59cbe with
 ``introscope battery --scale 0.3``; its vectors file makes the injections comparable.
@@ -16,14 +17,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from introscope.battery import battery_specs
 from introscope.core.engine import Engine
 from introscope.core.models import LoadedModel
 from introscope.core.vectors import load_vectors
 from introscope.experiments import get_experiment
 from introscope.experiments.base import Context, TrialResult
 from introscope.runner import trial_record
-from introscope.spec import spec_params
+from introscope.spec import Spec, spec_params, validate_spec
 from introscope.store import load_run, read_manifest
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "battery_small"
@@ -48,9 +48,14 @@ NOW = datetime.now(UTC)
 pytestmark = pytest.mark.slow
 
 
-def test_battery_specs_are_the_fixture_specs() -> None:
+def fixture_specs() -> list[Spec]:
+    """The specs the fixture run was made with, as its manifest records them."""
+    return [validate_spec(d, d["name"]) for d in read_manifest(FIXTURE)["specs"]]
+
+
+def test_fixture_specs_still_validate_to_the_same_dump() -> None:
     stored = read_manifest(FIXTURE)["specs"]
-    new = [s.model_dump(mode="json") for s in battery_specs(scale=0.3)]
+    new = [s.model_dump(mode="json") for s in fixture_specs()]
     assert sorted(new, key=itemgetter("name")) == sorted(stored, key=itemgetter("name"))
 
 
@@ -59,7 +64,7 @@ def test_every_trial_is_rebuilt_identically(lm: LoadedModel) -> None:
     vectors = load_vectors(FIXTURE / "vectors.safetensors", lm)
     engine = Engine(lm)
     seen = 0
-    for spec in battery_specs(scale=0.3):
+    for spec in fixture_specs():
         ctx: Context[Any] = Context(spec, spec_params(spec), lm, engine, vectors)
         trials = get_experiment(spec.experiment).solver().build_trials(ctx)
         stored = old[old["run_id"].notna()]
