@@ -402,23 +402,6 @@ def _tiny(name: str, experiment: str, **extra: Any) -> Spec:
     return validate_spec(data, name)
 
 
-def test_yes_bias_rows(lm: LoadedModel, fresh_dir: Any) -> None:
-    from introscope.experiments.yes_bias import questions
-
-    spec = _tiny(
-        "yb", "yes_bias", measure="logits", batch_size=32, grid={"controls": ["concept", "random"]}
-    )
-    df = run_to_frame(spec, lm, fresh_dir, "yb")
-    n_q = len(questions())
-    assert len(df) == n_q + 2 * 1 * 2  # every question uninjected + concepts x controls
-    assert (df["control"] == "none").sum() == n_q
-    for _, r in df.iterrows():
-        assert "p_yes" in r["logits"] and _is_prob(r["logits"]["p_yes"])
-        assert r["condition"]["question_kind"] in ("world", "self")
-        assert r["condition"]["question_id"].startswith(r["condition"]["question_kind"])
-        assert (r["injection"] is None) == (r["control"] == "none")
-
-
 def test_thoughts_vs_text_rows(lm: LoadedModel, fresh_dir: Any) -> None:
     spec = _tiny(
         "tvt", "thoughts_vs_text", grid={"concepts": ["Dust"], "controls": ["concept", "none"]}
@@ -452,20 +435,6 @@ def test_prefill_rows(lm: LoadedModel, fresh_dir: Any) -> None:
             assert c["inject_concept"] not in (None, c["word"])
         else:
             assert r["injection"] is None and c["inject_concept"] is None
-
-
-def test_intentional_control_rows(lm: LoadedModel, fresh_dir: Any) -> None:
-    spec = _tiny(
-        "ic", "intentional_control", measure="logits", grid={"variants": ["think", "dont_think"]}
-    )
-    df = run_to_frame(spec, lm, fresh_dir, "ic")
-    assert sorted(df["control"]) == ["dont_think", "dont_think", "think", "think"]
-    for _, r in df.iterrows():
-        lg = r["logits"]
-        assert {"cos_by_layer", "baseline_by_layer"} <= set(lg)
-        assert len(lg["cos_by_layer"]) == len(lg["baseline_by_layer"]) == lm.n_layers
-        assert all(-1.0 <= x <= 1.0 for x in lg["cos_by_layer"] + lg["baseline_by_layer"])
-        assert r["injection"] is None and r["response"] is None
 
 
 # --------------------------------------------------------------------------- judge in a run
