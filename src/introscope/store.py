@@ -432,7 +432,7 @@ class RunStore:
 # --------------------------------------------------------------------------- manifest
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -459,7 +459,7 @@ def write_manifest(run_dir: Path | str, manifest: Mapping[str, Any]) -> Path:
             f"Manifest status must be 'running' or 'complete', not {data['status']!r}."
         )
     path = Path(run_dir) / MANIFEST_NAME
-    _atomic_write_text(path, json.dumps(_jsonable(data), indent=2, sort_keys=True) + "\n")
+    atomic_write_text(path, json.dumps(_jsonable(data), indent=2, sort_keys=True) + "\n")
     return path
 
 
@@ -575,6 +575,7 @@ __all__ = [
     "MANIFEST_NAME",
     "RunStore",
     "TrialRecord",
+    "atomic_write_text",
     "canonical_json",
     "decode_json_columns",
     "export_run",
