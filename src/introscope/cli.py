@@ -8,17 +8,29 @@ sentence on stderr and exit status 2; it never shows a traceback for them. Set
 from __future__ import annotations
 
 import json
-import os
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from introscope.cli_common import (
+    AddressOpt,
+    CpusOpt,
+    ExecutorOpt,
+    ForceOpt,
+    GpusOpt,
+    InsecureJudgeOpt,
+    WorkersOpt,
+    console,
+    err_console,
+    executor_for,
+    fail,
+    friendly,
+    run_with_progress,
+)
+from introscope.cli_study import register_study_commands
 from introscope.errors import IntroscopeError
 
 app = typer.Typer(
@@ -30,44 +42,6 @@ app = typer.Typer(
 )
 vectors_app = typer.Typer(help="Build and inspect concept vectors.", no_args_is_help=True)
 app.add_typer(vectors_app, name="vectors")
-
-console = Console()
-err_console = Console(stderr=True)
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    from rich.markup import escape
-
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-def friendly(func: F) -> F:
-    """Run a command, turning known errors into one sentence and a non-zero exit."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except typer.Exit:
-            raise
-        except IntroscopeError as exc:
-            raise fail(str(exc)) from None
-        except KeyboardInterrupt:
-            raise fail("interrupted.", 130) from None
-        except Exception as exc:
-            if os.environ.get("INTROSCOPE_DEBUG"):
-                raise
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise fail(
-                f"unexpected {type(exc).__name__}: {first} (set INTROSCOPE_DEBUG=1 for details)",
-                1,
-            ) from None
-
-    return wrapper  # type: ignore[return-value]
-
 
 ModelOpt = Annotated[
     str, typer.Option("--model", "-m", help="bundled | HF hub id | local dir | file.gguf")
@@ -265,45 +239,16 @@ def steer(
     console.print(table, markup=False)
 
 
-def _run_with_progress(specs: list[Any], out: Path, lm: Any = None) -> Any:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    from introscope.runner import run_specs
-
-    # The bar starts once the trials are known, so a mistake found before that (a bad layer,
-    # a refused run directory) prints only its one error line.
-    progress = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-    )
-    task = progress.add_task("trials", total=None)
-
-    def on_total(done: int, total: int) -> None:
-        progress.update(task, total=total, completed=done)
-        progress.start()
-
-    try:
-        return run_specs(
-            specs, out, lm=lm, on_total=on_total, progress=lambda n, _t: progress.advance(task, n)
-        )
-    finally:
-        progress.stop()
-
-
 def _finish(result: Any, report: bool) -> None:
     from introscope.report.document import write_report
     from introscope.report.terminal import render_summary
 
+    for line in result.forced:
+        err_console.print(f"[yellow]warning:[/] --force mixed in: {line}", highlight=False)
+    if result.regraded:
+        console.print(f"Graded {result.regraded} stored trials again (judge errors).")
+    for line in result.retried:
+        console.print(f"Retried {line}")
     if result.already_complete:
         console.print(
             f"{result.run_dir} is already complete ({result.n_trials} trials): nothing to do."
@@ -338,7 +283,17 @@ def run(
     temperature: Annotated[float | None, typer.Option()] = None,
     seed: Annotated[int | None, typer.Option()] = None,
     model: Annotated[str | None, typer.Option("--model", "-m")] = None,
+    strength_unit: Annotated[
+        str | None, typer.Option(help="multiplier | residual_norm (fraction of the residual)")
+    ] = None,
     report: Annotated[bool, typer.Option(help="Write the HTML report at the end")] = True,
+    executor: ExecutorOpt = "local",
+    address: AddressOpt = None,
+    gpus_per_worker: GpusOpt = None,
+    cpus_per_worker: CpusOpt = None,
+    workers: WorkersOpt = None,
+    force: ForceOpt = False,
+    insecure_judge: InsecureJudgeOpt = False,
 ) -> None:
     """Run (or resume) an experiment spec or preset into a run directory."""
     from introscope.spec import load_spec, override
@@ -358,8 +313,13 @@ def run(
         temperature=temperature,
         seed=seed,
         model=model,
+        strength_unit=strength_unit,
     )
-    _finish(_run_with_progress([sp], out), report)
+    with executor_for(executor, address, gpus_per_worker, cpus_per_worker, workers) as ex:
+        result = run_with_progress(
+            [sp], out, executor=ex, force=force, insecure_judge=insecure_judge
+        )
+    _finish(result, report)
 
 
 @app.command()
@@ -372,6 +332,13 @@ def battery(
     seed: int = 0,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
+    executor: ExecutorOpt = "local",
+    address: AddressOpt = None,
+    gpus_per_worker: GpusOpt = None,
+    cpus_per_worker: CpusOpt = None,
+    workers: WorkersOpt = None,
+    force: ForceOpt = False,
+    insecure_judge: InsecureJudgeOpt = False,
 ) -> None:
     """The main job: the paper's four experiments plus random/negated/yes-bias controls."""
     from introscope.battery import battery_specs
@@ -384,7 +351,11 @@ def battery(
         dtype=dtype,
         only=[p.strip() for p in only.split(",")] if only else None,
     )
-    _finish(_run_with_progress(specs, out), True)
+    with executor_for(executor, address, gpus_per_worker, cpus_per_worker, workers) as ex:
+        result = run_with_progress(
+            specs, out, executor=ex, force=force, insecure_judge=insecure_judge
+        )
+    _finish(result, True)
 
 
 @app.command()
@@ -479,6 +450,9 @@ def serve(
     hosts = tuple(allow_host or ())
     run_server(lm, host, port, vs, api_key=api_key, limits=limits, allow_hosts=hosts,
                insecure=insecure, vector_dir=vector_dir)  # fmt: skip
+
+
+register_study_commands(app)
 
 
 def main() -> None:

@@ -43,3 +43,7 @@ class StoreError(IntroscopeError):
 
 class AnalysisError(IntroscopeError):
     """A slice's analysis failed on a run; the message names the slice."""
+
+
+class ExecutorError(IntroscopeError):
+    """An executor could not run the batches (Ray missing, a batch failing on every try)."""

@@ -1,35 +1,56 @@
 """Run a spec: expand it into trials, run them in batches, store one row per trial.
 
-Resumability and exactness come from three choices:
+Resumability and exactness come from four choices:
 
 * trial ids and per-trial seeds depend only on the trial (never on batch position);
 * batch composition is fixed by the full trial list (batch ``k`` = trials ``k*B..k*B+B-1``),
   so a resumed run computes every remaining batch exactly as an uninterrupted run would;
 * each batch is written in one transaction, so a run killed at any point (even SIGKILL)
-  leaves only whole batches, and restarting skips exactly those.
+  leaves only whole batches, and restarting skips exactly those;
+* a resume refuses to mix: same specs, weights, vectors, prompts and library versions as the
+  run it continues (:mod:`introscope.resume`), unless forced.
+
+Where batches are computed is the executor's business (:mod:`introscope.execution`: this
+process, or Ray actors); this module plans, and is the only writer of the run's store.
 """
 
 from __future__ import annotations
 
-import os
 import platform
 import subprocess
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from introscope import __version__
-from introscope.core.engine import Engine
-from introscope.core.models import LoadedModel, load_model
-from introscope.core.vectors import VectorSet, concept_vectors, load_vectors, save_vectors
-from introscope.errors import JudgeError, StoreError
-from introscope.experiments import get_experiment
-from introscope.experiments.base import Context, Trial, TrialResult
-from introscope.spec import Spec, dump_digest, spec_params
+from introscope.core.models import LoadedModel, ModelInfo, load_model
+from introscope.core.vectors import RESIDUAL_NORM_KEY, VectorSet, load_vectors, save_vectors
+from introscope.errors import StoreError
+from introscope.execution.base import (
+    BatchJob,
+    BatchOutcome,
+    Executor,
+    ModelRequest,
+    Session,
+    WorkerEnvironment,
+)
+from introscope.execution.local import LocalExecutor
+from introscope.experiments.base import Trial, TrialResult
+from introscope.locks import RunDirLock
+from introscope.resume import (
+    FORCE_HINT,
+    check_model_and_versions,
+    check_prompts,
+    check_vectors_file,
+    file_sha256,
+    prompt_digests,
+)
+from introscope.run_judge import JudgePool, check_judge, regrade_errors, uses_judge
+from introscope.spec import MAX_TRIALS, Spec, dump_digest
 from introscope.store import (
+    VECTORS_NAME,
     RunStore,
     TrialRecord,
     mark_complete,
@@ -48,6 +69,9 @@ class RunResult:
     n_new: int
     seconds: float
     already_complete: bool
+    retried: list[str] = field(default_factory=list)  # batches re-sent after a worker died
+    regraded: int = 0  # stored trials whose judge errors were graded again
+    forced: list[str] = field(default_factory=list)  # mismatches a forced resume mixed in
 
 
 def _git_commit() -> str | None:
@@ -64,72 +88,26 @@ def _git_commit() -> str | None:
         return None
 
 
-def _versions() -> dict[str, str]:
-    import torch
-    import transformers
-
-    return {
-        "introscope": __version__,
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "python": platform.python_version(),
-    }
-
-
-def build_vectors(
-    engine: Engine,
-    words: Sequence[str],
-    run_dir: Path | None,
-    cache: dict[str, VectorSet] | None = None,
+def run_vectors(
+    session: Session, words: Sequence[str], run_dir: Path, *, need_norms: bool = False
 ) -> VectorSet:
-    """Concept vectors for ``words``: from the run directory if saved there (so a resumed
-    run uses the very same vectors), else computed and saved."""
-    path = run_dir / "vectors.safetensors" if run_dir is not None else None
-    if path is not None and path.is_file():
-        vs = load_vectors(path, engine.lm)
-        if set(words) <= set(vs.names):
+    """The run's concept vectors: from the run directory if saved there, else computed once
+    and saved. Either way they are the ones read back from the file, so a fresh run, a
+    resumed one and every Ray actor use the very same numbers."""
+    path = run_dir / VECTORS_NAME
+    if path.is_file():
+        vs = load_vectors(path)
+        vs.check_info(session.info)
+        if set(words) <= set(vs.names) and (not need_norms or RESIDUAL_NORM_KEY in vs.extra):
             return vs
-    vs = concept_vectors(engine, list(words))
-    if path is not None:
-        save_vectors(vs, path)
-    return vs
+    save_vectors(session.compute_vectors(words), path)
+    return load_vectors(path)
 
 
-def check_judge(spec: Spec) -> None:
-    if "judge" not in spec.graders or spec.judge is None:
-        return
-    env = spec.judge.api_key_env
-    if env and not os.environ.get(env):
-        raise JudgeError(
-            f"The judge grader needs an API key: set {env} in the environment (or set "
-            f'api_key_env = "" in the spec\'s [judge] table for a local endpoint).'
-        )
-
-
-def _judge_grades(
-    spec: Spec, run_dir: Path, trials: Sequence[Trial], results: Sequence[TrialResult]
-) -> None:
-    from introscope.grading.judge import Judge, JudgeConfig
-
-    assert spec.judge is not None
-    cfg = JudgeConfig(
-        base_url=spec.judge.base_url,
-        model=spec.judge.model,
-        api_key_env=spec.judge.api_key_env or None,
-        timeout_s=spec.judge.timeout_s,
-        max_retries=spec.judge.max_retries,
-        cache_path=run_dir / "judge_cache.jsonl",
+def local_loader(request: ModelRequest) -> LoadedModel:
+    return load_model(
+        request.model, device=request.device, dtype=request.dtype, device_map=request.device_map
     )
-    with Judge(cfg) as judge:
-        for t, r in zip(trials, results, strict=True):
-            if r.response is None:
-                continue
-            concept = t.concept or ""
-            grades: dict[str, Any] = {}
-            for criterion in spec.judge.criteria:
-                fields = {"concept": concept, "word": concept}
-                grades[criterion] = judge.grade(r.response, criterion, **fields).as_grade()
-            r.grades["judge"] = grades
 
 
 def run_specs(
@@ -137,14 +115,21 @@ def run_specs(
     run_dir: Path,
     *,
     lm: LoadedModel | None = None,
+    executor: Executor | None = None,
     progress: ProgressFn | None = None,
     on_total: Callable[[int, int], None] | None = None,
+    on_batch: Callable[[BatchOutcome], None] | None = None,
+    force: bool = False,
+    insecure_judge: bool = False,
+    device_map: str | None = None,
 ) -> RunResult:
     """Run (or resume) one or more specs into one run directory (one store, one manifest).
 
     A single ``introscope run`` is one spec; the battery is several sharing one model.
+    ``executor`` computes the batches (default: this process, on ``lm`` when given).
     ``on_total(already_done, total)`` is called once the trials are known; ``progress(n,
-    total)`` after each stored batch.
+    total)`` and ``on_batch(outcome)`` after each stored batch. ``force`` resumes even when
+    the weights, vectors, prompts or library versions differ from the run's record.
     """
     started = time.perf_counter()
     run_dir = Path(run_dir)
@@ -155,87 +140,176 @@ def run_specs(
     if len({(s.model, s.device, s.dtype) for s in specs}) != 1:
         raise StoreError("Specs in one run must use the same model, device and dtype.")
     for spec in specs:
-        check_judge(spec)
-    digest = stable_hash([s.digest() for s in specs])[:16]
-    run_id = f"{'+'.join(s.name for s in specs)}-{digest}"
-    manifest: dict[str, Any] | None = None
-    if (run_dir / "manifest.json").is_file():
-        manifest = read_manifest(run_dir)
-        if stored_spec_digests(manifest) != sorted(s.digest() for s in specs):
-            raise StoreError(
-                f"{run_dir} already holds a run of different specs "
-                f"({', '.join(s.get('name', '?') for s in manifest.get('specs', []))}); "
-                f"choose another --out."
-            )
-        # The same specs in another order (the battery's parts follow the registry): the run
-        # keeps the identity it was started with.
-        digest = str(manifest.get("spec_digest") or digest)
-        run_id = str(manifest.get("run_id") or run_id)
+        check_judge(spec, insecure=insecure_judge)
     first = specs[0]
-    if lm is None:
-        lm = load_model(first.model, device=first.device, dtype=first.dtype)
-    for spec in specs:  # a bad layer fails now, not after building vectors into run_dir
-        lm.layer_indices(spec.grid.layers)
-    engine = Engine(lm)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    solvers = {s.name: get_experiment(s.experiment).solver() for s in specs}
-    params = {s.name: spec_params(s) for s in specs}
-    words = list(
-        dict.fromkeys(w for s in specs for w in solvers[s.name].words_needed(params[s.name]))
+    request = ModelRequest(first.model, first.device, first.dtype, device_map)
+    executor = executor or LocalExecutor(local_loader, lm)
+    callbacks = _Callbacks(progress, on_total, on_batch)
+    with RunDirLock(run_dir) as lock:
+        try:
+            manifest = _existing_manifest(run_dir, specs)
+            session = executor.open(request, specs)
+            try:
+                run = _Run(specs, run_dir, session, manifest, executor, force, insecure_judge)
+                n_trials, n_new, regraded = run.execute(callbacks)
+            finally:
+                session.close()
+        finally:
+            lock.remove_if_unused()  # a run refused before it wrote anything leaves no directory
+    return RunResult(
+        run_dir,
+        n_trials,
+        n_new,
+        time.perf_counter() - started,
+        n_new == 0,
+        session.retried,
+        regraded,
+        run.mismatches,
     )
-    vectors = build_vectors(engine, words, run_dir)
-    plans = []
-    for spec in specs:
-        ctx = Context(spec, params[spec.name], lm, engine, vectors)
-        trials = solvers[spec.name].build_trials(ctx)
-        plans.append((spec, ctx, trials))
-    ids = [t.trial_id for _, _, trials in plans for t in trials]
-    if len(set(ids)) != len(ids):
-        raise StoreError("The specs expand to duplicate trials; check the grids for repeats.")
-    store = RunStore(run_dir)
-    n_todo = 0
-    try:
-        done = store.completed_ids()
-        work = []
-        for spec, ctx, trials in plans:
-            bs = spec.batch_size
-            for k in range(0, len(trials), bs):
-                batch = [t for t in trials[k : k + bs] if t.trial_id not in done]
-                if batch:
-                    work.append((spec, ctx, k // bs, batch))
-        n_todo = sum(len(w[3]) for w in work)
-        if on_total is not None:
-            on_total(len(ids) - n_todo, len(ids))
-        if not work:
-            if manifest is None or manifest.get("status") != "complete":
-                _write_manifest(run_dir, specs, digest, lm, run_id, len(ids), manifest)
-                mark_complete(run_dir)
-            return RunResult(run_dir, len(ids), 0, time.perf_counter() - started, True)
-        _write_manifest(run_dir, specs, digest, lm, run_id, len(ids), manifest)
-        n_prompt: dict[str, int] = {}
-        for spec, ctx, batch_index, batch in work:
-            t0 = time.perf_counter()
-            stamp = datetime.now(UTC)
-            results = solvers[spec.name].run_batch(ctx, batch)
-            if "judge" in spec.graders:
-                _judge_grades(spec, run_dir, batch, results)
-            per_trial = (time.perf_counter() - t0) / len(batch)
-            records = []
-            for t, r in zip(batch, results, strict=True):
-                if t.prompt not in n_prompt:
-                    n_prompt[t.prompt] = len(lm.encode(t.prompt))
-                records.append(
-                    trial_record(
-                        spec, run_id, t, r, batch_index, stamp, per_trial, n_prompt[t.prompt]
-                    )
+
+
+@dataclass(frozen=True)
+class _Callbacks:
+    progress: ProgressFn | None
+    on_total: Callable[[int, int], None] | None
+    on_batch: Callable[[BatchOutcome], None] | None
+
+
+def _existing_manifest(run_dir: Path, specs: Sequence[Spec]) -> dict[str, Any] | None:
+    if not (run_dir / "manifest.json").is_file():
+        return None
+    manifest = read_manifest(run_dir)
+    if stored_spec_digests(manifest) != sorted(s.digest() for s in specs):
+        raise StoreError(
+            f"{run_dir} already holds a run of different specs "
+            f"({', '.join(s.get('name', '?') for s in manifest.get('specs', []))}); "
+            f"choose another --out."
+        )
+    return manifest
+
+
+@dataclass
+class _Run:
+    """One run or resume: its identity, its checks, its plan and its batches."""
+
+    specs: Sequence[Spec]
+    run_dir: Path
+    session: Session
+    manifest: dict[str, Any] | None
+    executor: Executor
+    force: bool
+    insecure_judge: bool
+    mismatches: list[str] = field(default_factory=list)  # what a forced resume mixed
+
+    def check(self, check: Callable[..., None], *args: Any) -> None:
+        """Run a resume check (only on a resume); forced, keep its finding instead."""
+        if self.manifest is None:
+            return
+        try:
+            check(self.run_dir, self.manifest, *args)
+        except StoreError as exc:
+            if not self.force:
+                raise
+            self.mismatches.append(str(exc).split(f"; {FORCE_HINT}")[0])
+
+    def execute(self, callbacks: _Callbacks) -> tuple[int, int, int]:
+        """Plan, check and run; return (trials in the run, trials run now, trials regraded)."""
+        specs, run_dir, session = self.specs, self.run_dir, self.session
+        digest = stable_hash([s.digest() for s in specs])[:16]
+        run_id = f"{'+'.join(s.name for s in specs)}-{digest}"
+        if self.manifest is not None:
+            # The same specs in another order (the battery's parts follow the registry): the
+            # run keeps the identity it was started with.
+            digest = str(self.manifest.get("spec_digest") or digest)
+            run_id = str(self.manifest.get("run_id") or run_id)
+        session.check_layers()  # a bad layer fails now, not after building vectors into run_dir
+        info, env = session.info, session.environment
+        vec_path = run_dir / VECTORS_NAME
+        self.check(check_model_and_versions, info, env.versions)
+        self.check(check_vectors_file, vec_path)
+        need_norms = any(s.grid.strength_unit != "multiplier" for s in specs)
+        session.use_vectors(
+            run_vectors(session, session.words_needed(), run_dir, need_norms=need_norms)
+        )
+        plans = session.build_trials()
+        ids = [t.trial_id for s in specs for t in plans[s.name]]
+        if len(set(ids)) != len(ids):
+            raise StoreError("The specs expand to duplicate trials; check the grids for repeats.")
+        if len(ids) > MAX_TRIALS:
+            raise StoreError(
+                f"The specs expand to {len(ids):,} trials, more than the {MAX_TRIALS:,} one run "
+                "may hold; split them over several runs."
+            )
+        with RunStore(run_dir) as store:
+            self.check(check_prompts, plans, store)
+            record = _ManifestRecord(
+                specs, digest, info, env, run_id, len(ids), self, vec_path, plans
+            )
+            done = store.completed_ids()
+            jobs = [
+                BatchJob(spec.name, k // spec.batch_size, batch)
+                for spec in specs
+                for k in range(0, len(plans[spec.name]), spec.batch_size)
+                if (
+                    batch := [
+                        t
+                        for t in plans[spec.name][k : k + spec.batch_size]
+                        if t.trial_id not in done
+                    ]
                 )
-            store.write_batch(records)
-            if progress is not None:
-                progress(len(batch), len(ids))
-    finally:
-        store.close()
-    mark_complete(run_dir)
-    return RunResult(run_dir, len(ids), n_todo, time.perf_counter() - started, False)
+            ]
+            n_todo = sum(len(j.trials) for j in jobs)
+            if callbacks.on_total is not None:
+                callbacks.on_total(len(ids) - n_todo, len(ids))
+            regraded = (
+                regrade_errors(specs, plans, run_dir, store, self.insecure_judge) if done else 0
+            )
+            if not jobs:
+                previous = self.manifest or {}
+                if previous.get("status") != "complete" or regraded or self.mismatches:
+                    record.write()
+                    mark_complete(run_dir)
+                return len(ids), 0, regraded
+            record.write()
+            self.store_batches(jobs, plans, store, run_id, callbacks, len(ids))
+        mark_complete(run_dir)
+        return len(ids), n_todo, regraded
+
+    def store_batches(
+        self,
+        jobs: Sequence[BatchJob],
+        plans: dict[str, list[Trial]],
+        store: RunStore,
+        run_id: str,
+        callbacks: _Callbacks,
+        total: int,
+    ) -> None:
+        """Run the jobs on the session and write each finished batch in one transaction (the
+        judge, if any, grades it first)."""
+        spec_by_name = {s.name: s for s in self.specs}
+        trial_by_id = {t.trial_id: t for ts in plans.values() for t in ts}
+        judges = JudgePool(self.run_dir, self.insecure_judge)
+        try:
+            for outcome in self.session.run(jobs):
+                spec = spec_by_name[outcome.job.spec_name]
+                trials = [trial_by_id[t.trial_id] for t in outcome.job.trials]
+                results = list(outcome.results)
+                if uses_judge(spec):
+                    judges.grade_batch(spec, trials, results)
+                per_trial = outcome.seconds / len(trials)
+                stamp, index = outcome.started_at, outcome.job.index
+                store.write_batch(
+                    [
+                        trial_record(spec, run_id, t, r, index, stamp, per_trial, n)
+                        for t, r, n in zip(trials, results, outcome.n_prompt_tokens, strict=True)
+                    ]
+                )
+                if callbacks.progress is not None:
+                    callbacks.progress(len(trials), total)
+                if callbacks.on_batch is not None:
+                    callbacks.on_batch(outcome)
+        finally:
+            judges.close()
 
 
 def run_spec(spec: Spec, run_dir: Path, **kwargs: Any) -> RunResult:
@@ -254,6 +328,14 @@ def trial_record(
     n_prompt_tokens: int,
 ) -> TrialRecord:
     c = t.condition
+    injection = t.injection.describe() if t.injection is not None else None
+    if injection is not None and "strength_unit" in c:
+        # The multiplier actually applied is injection["strength"]; the spec's value is here.
+        injection = {
+            **injection,
+            "relative_strength": c.get("strength"),
+            "strength_unit": c["strength_unit"],
+        }
     return TrialRecord(
         trial_id=t.trial_id,
         run_id=run_id,
@@ -263,7 +345,7 @@ def trial_record(
         prompt=t.prompt,
         measure=spec.measure,
         seed=t.seed,
-        injection=t.injection.describe() if t.injection is not None else None,
+        injection=injection,
         response=r.response,
         n_prompt_tokens=n_prompt_tokens,
         n_response_tokens=r.n_response_tokens,
@@ -285,28 +367,42 @@ def stored_spec_digests(manifest: dict[str, Any]) -> list[str]:
     return sorted(dump_digest(dump) for dump in manifest.get("specs", []))
 
 
-def _write_manifest(
-    run_dir: Path,
-    specs: Sequence[Spec],
-    digest: str,
-    lm: LoadedModel,
-    run_id: str,
-    n_trials: int,
-    previous: dict[str, Any] | None,
-) -> None:
-    write_manifest(
-        run_dir,
-        {
-            "run_id": run_id,
-            "status": "running",
-            "specs": [s.model_dump(mode="json") for s in specs],
-            "spec_digest": digest,
-            "model": lm.info.to_dict(),
-            "versions": _versions(),
-            "git_commit": _git_commit(),
-            "host": platform.node(),
-            "n_trials": n_trials,
-            "start_time": (previous or {}).get("start_time") or datetime.now(UTC).isoformat(),
-            "resumed_at": datetime.now(UTC).isoformat() if previous else None,
-        },
-    )
+@dataclass
+class _ManifestRecord:
+    specs: Sequence[Spec]
+    digest: str
+    info: ModelInfo
+    env: WorkerEnvironment
+    run_id: str
+    n_trials: int
+    run: _Run
+    vectors: Path
+    plans: dict[str, list[Trial]]
+
+    def write(self) -> None:
+        previous = self.run.manifest or {}
+        now = datetime.now(UTC).isoformat()
+        forced = list(previous.get("forced_resumes") or [])
+        if self.run.mismatches:
+            forced.append({"at": now, "mismatches": self.run.mismatches})
+        write_manifest(
+            self.vectors.parent,
+            {
+                "run_id": self.run_id,
+                "status": "running",
+                "specs": [s.model_dump(mode="json") for s in self.specs],
+                "spec_digest": self.digest,
+                "model": self.info.to_dict(),
+                "versions": dict(self.env.versions),
+                "torch_threads": self.env.torch_threads,
+                "executor": self.run.executor.describe(),
+                "vectors_sha256": file_sha256(self.vectors),
+                "prompt_templates": prompt_digests(self.plans),
+                "forced_resumes": forced,
+                "git_commit": _git_commit(),
+                "host": platform.node(),
+                "n_trials": self.n_trials,
+                "start_time": previous.get("start_time") or now,
+                "resumed_at": now if self.run.manifest else None,
+            },
+        )

@@ -15,18 +15,38 @@ from pathlib import Path
 from typing import Any, Literal
 
 import tomllib
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+)
 
-from introscope.errors import SpecError
+from introscope.errors import IntroscopeError, SpecError
 from introscope.experiments import EXPERIMENTS, REGISTRY
-from introscope.experiments.base import ExperimentParams
+from introscope.experiments.base import ExperimentParams, spec_concepts
+from introscope.grading.endpoint import key_env_problem
+from introscope.words import word_list
 
 Measure = Literal["generation", "logits"]
 Control = Literal["concept", "random", "negated", "none"]
+#: ``multiplier``: a strength multiplies the concept vector (the paper's unit).
+#: ``residual_norm``: a strength is the injected vector's norm as a fraction of the mean norm
+#: of the residual stream at the layer, measured per model, so strengths compare across models.
+StrengthUnit = Literal["multiplier", "residual_norm"]
+
+#: Most trials one run may hold: a grid larger than this is almost surely a typo, and its
+#: trial list alone would fill the memory.
+MAX_TRIALS = 1_000_000
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: TOML already has types, so "3" or true where a number belongs is a mistake to
+    # report, not to coerce.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Grid(_Strict):
@@ -39,6 +59,33 @@ class Grid(_Strict):
     strengths: list[float] = Field(default_factory=lambda: [4.0])
     controls: list[Control] = Field(default_factory=lambda: ["concept"])  # type: ignore[arg-type]
     variants: list[str] = Field(default_factory=lambda: ["default"])
+    strength_unit: StrengthUnit = "multiplier"
+
+    @model_serializer(mode="wrap")
+    def _omit_default_unit(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Specs written before strength units existed must keep their digest (a run directory
+        # resumes only the specs that made it), so the default unit is left out of dumps.
+        data: dict[str, Any] = handler(self)
+        if data.get("strength_unit") == "multiplier":
+            del data["strength_unit"]
+        return data
+
+    @field_validator("controls")
+    @classmethod
+    def _some_controls(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("give at least one control (concept, random, negated or none)")
+        return v
+
+    @field_validator("categories")
+    @classmethod
+    def _known_categories(cls, v: list[str]) -> list[str]:
+        for name in v:
+            try:
+                word_list(name)
+            except IntroscopeError:
+                raise ValueError(f"unknown category {name!r}") from None
+        return v
 
     @field_validator("strengths")
     @classmethod
@@ -69,8 +116,17 @@ class JudgeSpec(_Strict):
     model: str
     api_key_env: str | None = "INTROSCOPE_JUDGE_API_KEY"
     criteria: list[str] = Field(default_factory=lambda: ["affirmative", "correct_concept"])
-    timeout_s: float = Field(default=30.0, gt=0)
-    max_retries: int = Field(default=3, ge=0)
+    timeout_s: float = Field(default=30.0, gt=0, le=600)
+    max_retries: int = Field(default=3, ge=0, le=10)
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _key_name(cls, v: str | None) -> str | None:
+        # A shared spec must not be able to send an unrelated secret to its endpoint.
+        problem = key_env_problem(v) if v else None
+        if problem is not None:
+            raise ValueError(problem)
+        return v
 
 
 class Spec(_Strict):
@@ -140,7 +196,41 @@ def validate_spec(data: dict[str, Any], source: str) -> Spec:
         raise SpecError(
             f"{source}: graders: 'judge' needs a [judge] table with base_url and model."
         )
+    if spec.grid.strength_unit != "multiplier" and not exp.relative_strengths:
+        raise SpecError(
+            f"{source}: grid.strength_unit: the {spec.experiment} experiment takes strengths "
+            "as multipliers only; leave strength_unit out."
+        )
+    n = grid_size(spec)
+    if n > MAX_TRIALS:
+        raise SpecError(
+            f"{source}: the grid expands to about {n:,} trials, more than the {MAX_TRIALS:,} "
+            "one run may hold; shrink the grid or split it over several runs."
+        )
     return spec
+
+
+def grid_size(spec: Spec) -> int:
+    """An upper bound on the trials ``spec`` expands to (every grid axis multiplied, plus
+    the no-injection trials), cheap enough to check before anything is built."""
+    g = spec.grid
+    cells = len(spec_concepts(spec)) * len(g.layers) * len(g.strengths)
+    cells *= len(g.controls) * len(g.variants)
+    return cells * spec.trials_per_cell + spec.control_trials
+
+
+def refuse_empty_lists(data: dict[str, Any], source: str) -> None:
+    """An explicit empty concept, category or control list is a mistake (left out, the
+    concepts default to the paper's 50); say so instead of running the default."""
+    grid = data.get("grid")
+    if not isinstance(grid, dict):
+        return
+    for key in ("concepts", "categories", "controls"):
+        if grid.get(key) == []:
+            raise SpecError(
+                f"{source}: grid.{key}: the list is empty; give at least one entry or leave "
+                "the key out."
+            )
 
 
 def spec_params(spec: Spec) -> ExperimentParams:
@@ -168,7 +258,12 @@ def load_spec(spec_or_preset: str) -> Spec:
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
             raise SpecError(f"Spec file {spec_or_preset!r} does not exist.")
-        text, source = path.read_text(), str(path)
+        try:
+            text, source = path.read_text(encoding="utf-8"), str(path)
+        except UnicodeDecodeError as exc:
+            raise SpecError(
+                f"{path}: not UTF-8 text (byte {exc.start}); save the spec as UTF-8."
+            ) from None
     else:
         if spec_or_preset == "battery":
             raise SpecError(
@@ -186,6 +281,7 @@ def load_spec(spec_or_preset: str) -> Spec:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{source}: not valid TOML ({exc}).") from None
+    refuse_empty_lists(data, source)
     return validate_spec(data, source)
 
 
@@ -209,6 +305,7 @@ def override(
     temperature: float | None = None,
     seed: int | None = None,
     control_trials: int | None = None,
+    strength_unit: str | None = None,
 ) -> Spec:
     """Apply CLI overrides and re-validate (so bad overrides get the same messages)."""
     data = spec.model_dump(mode="json")
@@ -223,11 +320,15 @@ def override(
                 f"--strengths {strengths!r} is not a comma-separated list of numbers."
             ) from None
     if concepts is not None:
+        if not _split(concepts):
+            raise SpecError(f"--concepts {concepts!r} names no concept.")
         grid["concepts"], grid["categories"] = _split(concepts), []
     if n_concepts is not None:
         grid["n_concepts"] = n_concepts
     if controls is not None:
         grid["controls"] = _split(controls)
+    if strength_unit is not None:
+        grid["strength_unit"] = strength_unit
     for key, value in (
         ("trials_per_cell", trials),
         ("model", model),

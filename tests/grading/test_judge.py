@@ -22,7 +22,7 @@ from introscope.grading.judge import (
 )
 
 SENTINEL_KEY = "sk-SENTINEL-do-not-leak-8c1f"
-KEY_ENV = "INTROSCOPE_TEST_JUDGE_KEY"
+KEY_ENV = "INTROSCOPE_TEST_JUDGE_API_KEY"
 
 
 class _State:

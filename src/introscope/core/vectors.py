@@ -9,6 +9,8 @@ pass, so a :class:`VectorSet` holds ``[n_layers, hidden]`` per word.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +20,14 @@ import torch
 from introscope import __version__
 from introscope.core.engine import Engine
 from introscope.core.layers import LayerSpec, resolve_layer
-from introscope.core.models import LoadedModel
+from introscope.core.models import LoadedModel, ModelInfo
 from introscope.core.steering import Injection, Mode, Window
 from introscope.errors import VectorError
 from introscope.words import word_list
 
 PAPER_TEMPLATE = "Tell me about {word}."
+#: ``VectorSet.extra`` key of the per-layer mean residual norm (a JSON list).
+RESIDUAL_NORM_KEY = "residual_norm"
 
 
 def concept_prompt(lm: LoadedModel, word: str, template: str = PAPER_TEMPLATE) -> str:
@@ -57,6 +61,17 @@ class VectorSet:
         v = self.vectors[name]
         return v if layer is None else v[layer]
 
+    def residual_norm(self, layer: int) -> float:
+        """The mean norm of the residual stream at ``layer`` over the baseline prompts the
+        vectors were made with (relative strengths are fractions of it)."""
+        if RESIDUAL_NORM_KEY not in self.extra:
+            raise VectorError(
+                "These vectors record no residual-stream norms (they were made by an older "
+                "introscope); rebuild them to use relative strengths."
+            )
+        norms = json.loads(self.extra[RESIDUAL_NORM_KEY])
+        return float(norms[layer])
+
     def norms(self, layer: int) -> torch.Tensor:
         return torch.stack([v[layer].norm() for v in self.vectors.values()])
 
@@ -84,16 +99,20 @@ class VectorSet:
 
     def check_model(self, lm: LoadedModel) -> None:
         """Refuse vectors made for another model."""
-        if self.hidden_size != lm.hidden_size or self.n_layers != lm.n_layers:
+        self.check_info(lm.info)
+
+    def check_info(self, info: ModelInfo) -> None:
+        """Refuse vectors made for another model than the one ``info`` describes."""
+        if self.hidden_size != info.hidden_size or self.n_layers != info.n_layers:
             raise VectorError(
                 f"These vectors were made for a model with hidden size {self.hidden_size} and "
-                f"{self.n_layers} layers ({self.model_id}), not for {lm.info.spec} "
-                f"({lm.hidden_size}, {lm.n_layers} layers)."
+                f"{self.n_layers} layers ({self.model_id}), not for {info.spec} "
+                f"({info.hidden_size}, {info.n_layers} layers)."
             )
-        if self.weights_hash and lm.info.weights_hash and self.weights_hash != lm.info.weights_hash:
+        if not info.same_weights(self.weights_hash):
             raise VectorError(
                 f"These vectors were made for weights {self.weights_hash} ({self.model_id}); the "
-                f"loaded model has weights {lm.info.weights_hash}: rebuild them for this model."
+                f"loaded model has weights {info.weights_hash}: rebuild them for this model."
             )
 
 
@@ -138,6 +157,9 @@ def concept_vectors(
     acts = last_token_activations(engine, prompts, batch_size=batch_size, progress=progress)
     mean_base = acts[len(words) :].mean(dim=0)
     vecs = {w: (acts[i] - mean_base).contiguous() for i, w in enumerate(words)}
+    # The residual stream's size at each layer (mean norm over the baseline prompts, the same
+    # for every run of a model): what relative injection strengths are fractions of.
+    residual = acts[len(words) :].float().norm(dim=-1).mean(dim=0)
     return VectorSet(
         vecs,
         lm.info.name_or_path,
@@ -146,7 +168,11 @@ def concept_vectors(
         lm.n_layers,
         "concept",
         template,
-        {"baseline_n": str(len(base)), "position": "last"},
+        {
+            "baseline_n": str(len(base)),
+            "position": "last",
+            RESIDUAL_NORM_KEY: json.dumps([float(x) for x in residual]),
+        },
     )
 
 
@@ -242,9 +268,16 @@ def save_vectors(vs: VectorSet, path: str | Path) -> Path:
         "introscope_version": __version__,
         "extra": json.dumps(vs.extra),
     }
-    tmp = path.with_suffix(".safetensors.tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    tmp.replace(path)
+    # A temp name of its own (two processes saving side by side never share one), then an
+    # atomic rename: a reader sees the old file or the new one, never half of one.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=meta)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 

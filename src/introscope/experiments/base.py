@@ -154,11 +154,15 @@ def make_trial(
     control: str | None = None,
 ) -> Trial:
     """Trial id = hash of (spec name, experiment, measure, condition); seed = hash of (spec
-    seed, trial id).
+    seed, trial id). A spec with relative strengths adds its unit to the condition.
 
     Both depend only on the trial itself, never on batch position, so a resumed or re-batched
     run reproduces every trial exactly.
     """
+    if spec.grid.strength_unit != "multiplier" and condition.get("strength") is not None:
+        # Only specs with relative strengths carry the unit, so the ids of every other spec
+        # (and of every run made before units existed) stay what they were.
+        condition = {**condition, "strength_unit": spec.grid.strength_unit}
     cell = {k: v for k, v in condition.items() if k != "rep"}
     key = {"spec": spec.name, "experiment": spec.experiment, "measure": spec.measure}
     trial_id = stable_hash({**key, **condition})[:20]
@@ -244,6 +248,9 @@ class Experiment:
     tables: Callable[[RunFrame, Upstream], Tables]
     measures: tuple[str, ...] = ("generation", "logits")
     needs: tuple[str, ...] = ()
+    #: Whether the slice's injections honour ``grid.strength_unit = "residual_norm"`` (they
+    #: go through :func:`introscope.experiments.solving.vector_injection`).
+    relative_strengths: bool = False
     headlines: Callable[[Tables, Upstream], list[Headline]] = no_headlines
     steps: Mapping[int, str] = field(default_factory=dict)  # scorecard step -> its title
     # The scorecard part its steps belong to ("injected thoughts": steps 1-9; new suites

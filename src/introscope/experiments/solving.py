@@ -10,6 +10,7 @@ from introscope.core.engine import Generation
 from introscope.core.layers import LayerSpec
 from introscope.core.steering import Injection, Window
 from introscope.core.vectors import control_vector
+from introscope.errors import VectorError
 from introscope.experiments.base import Context, Trial, make_trial
 
 
@@ -23,11 +24,32 @@ def vector_injection(
     seed: int,
 ) -> Injection:
     """The injection for a (concept, control) pair: the concept's own vector, a norm-matched
-    random vector, the negated vector, or another concept's vector."""
+    random vector, the negated vector, or another concept's vector. ``strength`` is in the
+    spec's unit (:func:`injection_multiplier`)."""
     vec = control_vector(ctx.vectors, concept, control, seed=seed)[layer]
     return Injection(
-        vec, (layer,), strength, window, "add", label=f"{control}:{concept}@L{layer}x{strength:g}"
+        vec,
+        (layer,),
+        injection_multiplier(ctx, concept, layer, strength),
+        window,
+        "add",
+        label=f"{control}:{concept}@L{layer}x{strength:g}",
     )
+
+
+def injection_multiplier(ctx: Context[Any], concept: str, layer: int, strength: float) -> float:
+    """The multiplier on the vector for a strength in the spec's unit.
+
+    With ``strength_unit = "residual_norm"`` the injected vector's norm is ``strength`` times
+    the mean residual norm at the layer (measured per model over the baseline prompts): the
+    concept's vector is rescaled, and its random and negated controls (same norm) with it.
+    """
+    if ctx.spec.grid.strength_unit == "multiplier":
+        return strength
+    norm = float(ctx.vectors.get(concept, layer).norm())
+    if norm == 0.0:
+        raise VectorError(f"The vector of {concept!r} is zero at layer {layer}; it has no size.")
+    return strength * ctx.vectors.residual_norm(layer) / norm
 
 
 def layer_indices(ctx: Context[Any], layers: Sequence[LayerSpec]) -> list[int]:

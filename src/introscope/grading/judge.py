@@ -10,8 +10,12 @@ time a request is sent. It is never stored on any object, logged, cached, or put
 or error messages (error text is scrubbed of it as a precaution).
 
 Results are cached (in memory, and in ``cache_path`` as JSONL when set) by the sha256 of the
-judge model, criterion, rubric text, criterion fields and response. Only successfully parsed
-verdicts are cached, so failures are retried on the next run.
+endpoint, judge model, criterion, rubric text, criterion fields and response. Only
+successfully parsed verdicts are cached, so failures are retried on the next run.
+
+The key's variable name and the endpoint are checked when the judge is built
+(:mod:`introscope.grading.endpoint`): https, or http to this machine unless ``insecure``.
+Retries are capped (:data:`MAX_RETRIES`), and so is each backoff pause (``max_backoff_s``).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from typing import Any
 import httpx
 
 from introscope.errors import JudgeError
+from introscope.grading.endpoint import check_endpoint, check_key_env
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +104,9 @@ RUBRICS: dict[str, str] = {
 
 _RETRY_STATUS = {429, 500, 502, 503, 504}
 
+#: Most retries of one request, whatever the configuration asks for.
+MAX_RETRIES = 10
+
 
 @dataclass(frozen=True)
 class JudgeConfig:
@@ -113,8 +121,14 @@ class JudgeConfig:
     timeout_s: float = 30.0
     max_retries: int = 3
     backoff_s: float = 0.5
+    max_backoff_s: float = 30.0
     cache_path: Path | None = None
     max_tokens: int = 200
+    insecure: bool = False  # allow plain http to another machine
+
+    def __post_init__(self) -> None:
+        check_key_env(self.api_key_env)
+        check_endpoint(self.base_url, insecure=self.insecure)
 
 
 @dataclass(frozen=True)
@@ -210,6 +224,7 @@ class Judge:
 
     def cache_key(self, criterion: str, response: str, **fields: Any) -> str:
         payload = {
+            "base_url": self.config.base_url.rstrip("/"),
             "model": self.config.model,
             "criterion": criterion,
             "rubric": RUBRICS.get(criterion, ""),
@@ -263,10 +278,11 @@ class Judge:
             return text.replace(key, "***") if key else text
 
         error = "no attempt made"
-        attempts = 1 + max(0, self.config.max_retries)
+        attempts = 1 + min(max(0, self.config.max_retries), MAX_RETRIES)
         for attempt in range(attempts):
             if attempt:
-                time.sleep(self.config.backoff_s * 2 ** (attempt - 1))
+                pause = self.config.backoff_s * 2 ** (attempt - 1)
+                time.sleep(min(pause, self.config.max_backoff_s))
             try:
                 resp = self._client.post(url, json=body, headers=headers)
             except httpx.TimeoutException:
@@ -334,6 +350,7 @@ class Judge:
 
 __all__ = [
     "DEFAULT_API_KEY_ENV",
+    "MAX_RETRIES",
     "RUBRICS",
     "Judge",
     "JudgeConfig",

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from introscope.store.database import RunStore
 from introscope.store.files import (
+    atomic_write_text,
     export_run,
     load_run,
     mark_complete,
@@ -54,6 +55,7 @@ __all__ = [
     "VECTORS_NAME",
     "RunStore",
     "TrialRecord",
+    "atomic_write_text",
     "canonical_json",
     "decode_json_columns",
     "export_run",

@@ -27,7 +27,7 @@ from introscope.store.records import (
 # --------------------------------------------------------------------------- manifest
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -54,7 +54,7 @@ def write_manifest(run_dir: Path | str, manifest: Mapping[str, Any]) -> Path:
             f"Manifest status must be 'running' or 'complete', not {data['status']!r}."
         )
     path = Path(run_dir) / MANIFEST_NAME
-    _atomic_write_text(path, json.dumps(jsonable(data), indent=2, sort_keys=True) + "\n")
+    atomic_write_text(path, json.dumps(jsonable(data), indent=2, sort_keys=True) + "\n")
     return path
 
 

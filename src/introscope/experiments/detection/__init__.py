@@ -24,6 +24,7 @@ EXPERIMENT = Experiment(
     title="Injected-thought detection",
     description="Does the model report an injected thought, and name it? (paper experiment a)",
     package=__name__,
+    relative_strengths=True,
     params=detection_params,
     solver=solver,
     tables=analysis.tables,

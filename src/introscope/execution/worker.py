@@ -1,0 +1,100 @@
+"""The computing side of a run, the same in this process and inside a Ray actor: one loaded
+model, the run's specs and vectors, and a method per thing the runner asks for."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import torch
+
+from introscope import __version__
+from introscope.core.engine import Engine
+from introscope.core.models import LoadedModel, ModelInfo
+from introscope.core.vectors import VectorSet, concept_vectors
+from introscope.errors import StoreError
+from introscope.execution.base import BatchJob, BatchOutcome, WorkerEnvironment
+from introscope.experiments import get_experiment
+from introscope.experiments.base import Context, Trial
+from introscope.spec import Spec, spec_params
+
+
+def library_versions() -> dict[str, str]:
+    """The versions a run records (and refuses to resume under different ones)."""
+    import transformers
+
+    return {
+        "introscope": __version__,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "python": platform.python_version(),
+    }
+
+
+class Worker:
+    """Holds one loaded model and runs the run's specs on it."""
+
+    def __init__(self, lm: LoadedModel, specs: Sequence[Spec], name: str = "local") -> None:
+        self.lm = lm
+        self.name = name
+        self.engine = Engine(lm)
+        self.specs = {s.name: s for s in specs}
+        self.params = {s.name: spec_params(s) for s in specs}
+        self.solvers = {s.name: get_experiment(s.experiment).solver() for s in specs}
+        self.contexts: dict[str, Context[Any]] = {}
+        self.n_prompt: dict[str, int] = {}
+
+    @property
+    def info(self) -> ModelInfo:
+        return self.lm.info
+
+    def environment(self) -> WorkerEnvironment:
+        return WorkerEnvironment(library_versions(), torch.get_num_threads())
+
+    def check_layers(self) -> None:
+        for spec in self.specs.values():
+            self.lm.layer_indices(spec.grid.layers)
+
+    def words_needed(self) -> list[str]:
+        words = (
+            w
+            for name, solver in self.solvers.items()
+            for w in solver.words_needed(self.params[name])
+        )
+        return list(dict.fromkeys(words))
+
+    def compute_vectors(self, words: Sequence[str]) -> VectorSet:
+        vs = concept_vectors(self.engine, list(words))
+        vs.vectors = {k: v.detach().cpu() for k, v in vs.vectors.items()}
+        return vs
+
+    def use_vectors(self, vectors: VectorSet) -> None:
+        vectors.check_model(self.lm)
+        self.contexts = {
+            name: Context(spec, self.params[name], self.lm, self.engine, vectors)
+            for name, spec in self.specs.items()
+        }
+
+    def build_trials(self) -> dict[str, list[Trial]]:
+        return {name: self.solvers[name].build_trials(self._context(name)) for name in self.specs}
+
+    def run_batch(self, job: BatchJob) -> BatchOutcome:
+        started = datetime.now(UTC)
+        t0 = time.perf_counter()
+        results = self.solvers[job.spec_name].run_batch(self._context(job.spec_name), job.trials)
+        seconds = time.perf_counter() - t0
+        counts = []
+        for t in job.trials:
+            if t.prompt not in self.n_prompt:
+                self.n_prompt[t.prompt] = len(self.lm.encode(t.prompt))
+            counts.append(self.n_prompt[t.prompt])
+        return BatchOutcome(job, results, counts, started, seconds, self.name, os.getpid())
+
+    def _context(self, name: str) -> Context[Any]:
+        if name not in self.contexts:
+            raise StoreError("The worker was given no vectors before its first trial.")
+        return self.contexts[name]
