@@ -240,3 +240,19 @@ def test_steer_json_happy_path(invoke: Any) -> None:
     assert inj["layer"] == 14 and inj["layers"] == [14]
     assert inj["vector_norm"] > 0 and inj["vector"] == "Ocean"
     assert data["model"]["n_layers"] == 30
+
+
+def test_experiments_lists_the_registry() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from introscope.cli import app
+    from introscope.experiments import REGISTRY
+
+    out = CliRunner().invoke(app, ["experiments", "--json"])
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.output)
+    assert [r["kind"] for r in rows] == [e.kind for e in REGISTRY]
+    det = rows[0]
+    assert "detection_logits" in det["presets"] and det["battery_parts"]

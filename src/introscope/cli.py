@@ -30,6 +30,7 @@ from introscope.cli_common import (
     friendly,
     run_with_progress,
 )
+from introscope.cli_experiments import register_experiment_commands
 from introscope.cli_study import register_study_commands
 from introscope.errors import IntroscopeError
 
@@ -268,7 +269,12 @@ def _finish(result: Any, report: bool) -> None:
 @app.command()
 @friendly
 def run(
-    spec: Annotated[str, typer.Argument(help="A spec .toml file or a preset name")],
+    spec: Annotated[
+        str,
+        typer.Argument(
+            help="A spec .toml file or a preset name (`introscope experiments` lists them)"
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory")],
     layers: Annotated[str | None, typer.Option(help="e.g. 0.5,0.67 or 10,-5")] = None,
     strengths: Annotated[str | None, typer.Option(help="e.g. 1,2,4,8")] = None,
@@ -452,6 +458,7 @@ def serve(
                insecure=insecure, vector_dir=vector_dir)  # fmt: skip
 
 
+register_experiment_commands(app)
 register_study_commands(app)
 
 

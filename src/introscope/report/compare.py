@@ -26,6 +26,7 @@ import matplotlib.pyplot as plt
 
 from introscope.errors import AnalysisError, StoreError
 from introscope.experiments import step_titles
+from introscope.headlines import Headline
 from introscope.render.figures import save
 from introscope.render.html import esc, img
 from introscope.report.document import CSP, CSS
@@ -33,7 +34,6 @@ from introscope.report.results import load_results, scorecard_lines
 from introscope.report.scorecard import estimate_text, model_name
 from introscope.store import MANIFEST_NAME
 from introscope.study import STUDY_NAME, study_run_dirs
-from introscope.headlines import Headline
 
 Key = tuple[int, str]  # (step, line name)
 
