@@ -43,3 +43,11 @@ class StoreError(IntroscopeError):
 
 class AnalysisError(IntroscopeError):
     """A slice's analysis failed on a run; the message names the slice."""
+
+
+class ItemError(SpecError):
+    """A file of user items is malformed: ``problems`` holds one sentence per bad line."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
