@@ -169,6 +169,7 @@ def test_core_imports_neither_pandas_nor_duckdb_nor_the_experiments() -> None:
     [
         "introscope",
         "introscope.words",
+        "introscope.items",
         "introscope.experiments",
         "introscope.spec",
         "introscope.battery",

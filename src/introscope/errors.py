@@ -47,3 +47,11 @@ class AnalysisError(IntroscopeError):
 
 class ExecutorError(IntroscopeError):
     """An executor could not run the batches (Ray missing, a batch failing on every try)."""
+
+
+class ItemError(SpecError):
+    """A file of user items is malformed: ``problems`` holds one sentence per bad line."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []

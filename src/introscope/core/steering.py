@@ -8,6 +8,10 @@ including every generated token" is resolved by position, which keeps it correct
 padding, with a KV cache (one column per step), without one (the whole sequence per step) and
 with a reused prefix.
 
+Mode ``dropout`` (:meth:`Injection.dropout`) zeroes each coordinate with probability p and
+rescales the rest, with a mask hashed from the row's own seed, the layer and the true
+position (:mod:`introscope.core.dropout`), so a row's draw never depends on its batchmates.
+
 Rows with no injection at a layer are left untouched (``torch.where`` picks the original
 tensor), so they are byte-identical to the unhooked model under the same batch shape.
 Hooks live only inside :meth:`SteeringHooks.active` and are removed in ``finally``.
@@ -24,10 +28,12 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from introscope.core.dropout import dropped
 from introscope.core.layers import LayerSpec, block_output, replace_block_output, resolve_layers
 from introscope.errors import InjectionError
 
-Mode = Literal["add", "project_out"]
+Mode = Literal["add", "project_out", "dropout"]
+MODES: tuple[Mode, ...] = ("add", "project_out", "dropout")
 WindowKind = Literal["all", "from", "span", "generated"]
 
 #: Sentinel "no end": the window runs through every generated token.
@@ -177,7 +183,10 @@ def _marker_tokens(
 class Injection:
     """Add ``strength * vector`` (mode ``add``) or remove ``strength`` times the component
     along ``vector`` (mode ``project_out``; 1.0 removes it fully) at ``layers`` over
-    ``window``. ``label`` names the vector in logs (e.g. ``concept:Dust@L20``)."""
+    ``window``. ``label`` names the vector in logs (e.g. ``concept:Dust@L20``).
+
+    Mode ``dropout`` (build it with :meth:`dropout`) has no vector: ``strength`` is the
+    dropout rate p in [0, 1) and ``seed`` fixes the mask."""
 
     vector: torch.Tensor
     layers: tuple[LayerSpec, ...] | LayerSpec
@@ -185,6 +194,28 @@ class Injection:
     window: Window = field(default_factory=Window.all)
     mode: Mode = "add"
     label: str = ""
+    seed: int = 0
+
+    @staticmethod
+    def dropout(
+        p: float,
+        layers: tuple[LayerSpec, ...] | LayerSpec,
+        window: Window | None = None,
+        seed: int = 0,
+        label: str = "",
+    ) -> Injection:
+        """Inverted dropout at rate ``p`` on the residual stream at ``layers`` over
+        ``window`` (every token by default), its mask drawn from ``seed``. ``p = 0`` is
+        exactly no injection (the engine drops it)."""
+        return Injection(
+            torch.zeros(0),
+            layers,
+            p,
+            window or Window.all(),
+            "dropout",
+            label or f"dropout:p{p:g}",
+            seed,
+        )
 
     def __post_init__(self) -> None:
         v = self.vector
@@ -198,14 +229,18 @@ class Injection:
             )
         if not math.isfinite(self.strength):
             raise InjectionError(f"Injection strength {self.strength} is not a finite number.")
-        if self.mode not in ("add", "project_out"):
-            raise InjectionError(f"Unknown injection mode {self.mode!r}; use add or project_out.")
+        if self.mode not in MODES:
+            raise InjectionError(
+                f"Unknown injection mode {self.mode!r}; use add, project_out or dropout."
+            )
+        if self.mode == "dropout" and not 0.0 <= self.strength < 1.0:
+            raise InjectionError(f"Dropout rate {self.strength} is not in [0, 1).")
         if self.mode == "project_out" and float(v.norm()) == 0.0:
             raise InjectionError("Cannot project out a zero vector.")
 
     def describe(self) -> dict[str, Any]:
         layers = self.layers if isinstance(self.layers, tuple) else (self.layers,)
-        return {
+        out = {
             "label": self.label,
             "layers": list(layers),
             "strength": self.strength,
@@ -213,6 +248,9 @@ class Injection:
             "mode": self.mode,
             "vector_norm": float(self.vector.float().norm()),
         }
+        if self.mode == "dropout":
+            out["seed"] = self.seed
+        return out
 
 
 @dataclass(frozen=True)
@@ -222,9 +260,10 @@ class ResolvedInjection:
     layers: tuple[int, ...]
     start: int
     end: int
-    delta: torch.Tensor  # add: strength*vector; project_out: unit vector
-    scale: float  # project_out: strength; add: unused
+    delta: torch.Tensor  # add: strength*vector; project_out: unit vector; dropout: empty
+    scale: float  # project_out: strength; dropout: the rate p; add: unused
     mode: Mode
+    seed: int = 0  # dropout: the mask's seed
 
 
 def resolve_injection(
@@ -235,6 +274,12 @@ def resolve_injection(
     offsets: Sequence[tuple[int, int]] | None = None,
     text: str | None = None,
 ) -> ResolvedInjection:
+    if inj.mode == "dropout":
+        layers = resolve_layers(inj.layers, n_layers)
+        start, end = inj.window.resolve(prompt_len, offsets, text)
+        return ResolvedInjection(
+            layers, start, end, torch.zeros(0), float(inj.strength), "dropout", inj.seed
+        )
     if inj.vector.shape[0] != hidden:
         raise InjectionError(
             f"Injection vector has size {inj.vector.shape[0]} but the model's hidden size "
@@ -263,10 +308,11 @@ class _Slot:
 
     mode: Mode
     rows: torch.Tensor  # [B] bool: row has an injection in this slot
-    delta: torch.Tensor  # [B, d]
+    delta: torch.Tensor  # [B, d] ([B, 0] for dropout)
     scale: torch.Tensor  # [B]
     start: torch.Tensor  # [B]
     end: torch.Tensor  # [B]
+    seed: torch.Tensor  # [B] long: dropout mask seeds
 
 
 class SteeringHooks:
@@ -313,16 +359,20 @@ class SteeringHooks:
         scale = torch.zeros(self.batch)
         start = torch.zeros(self.batch, dtype=torch.long)
         end = torch.zeros(self.batch, dtype=torch.long)
+        seed = torch.zeros(self.batch, dtype=torch.long)
         has = torch.zeros(self.batch, dtype=torch.bool)
         for r, e in entries.items():
             has[r], delta[r], scale[r], start[r], end[r] = True, e.delta, e.scale, e.start, e.end
+            seed[r] = e.seed
         return _Slot(
             mode,
             has.to(device),
             delta.to(device=device, dtype=dtype),
-            scale.to(device=device, dtype=dtype),
+            # A dropout rate stays float32: 1 / (1 - p) must not round in half precision.
+            scale.to(device=device, dtype=torch.float32 if mode == "dropout" else dtype),
             start.to(device),
             end.to(device),
+            seed.to(device),
         )
 
     @property
@@ -371,17 +421,19 @@ class SteeringHooks:
             hidden = block_output(output)
             for slot in slots:
                 rows, start, end = slot.rows, slot.start, slot.end
-                delta, scale = slot.delta, slot.scale
+                delta, scale, seed = slot.delta, slot.scale, slot.seed
                 if pos.rows is not None:  # a pass over a subset of the batch's rows
                     sel = pos.rows
                     rows, start, end = rows[sel], start[sel], end[sel]
-                    delta, scale = delta[sel], scale[sel]
+                    delta, scale, seed = delta[sel], scale[sel], seed[sel]
                 p = pos.position
                 mask = pos.valid & rows[:, None] & (p >= start[:, None]) & (p < end[:, None])
                 if not bool(mask.any()):
                     continue
                 if slot.mode == "add":
                     changed = hidden + delta[:, None, :]
+                elif slot.mode == "dropout":
+                    changed = dropped(hidden, seed, scale, layer, p)
                 else:
                     along = (hidden * delta[:, None, :]).sum(-1, keepdim=True)
                     changed = hidden - scale[:, None, None] * along * delta[:, None, :]

@@ -12,6 +12,16 @@ degenerate cells, and a report should show "nan" rather than crash.
 
 from __future__ import annotations
 
+from introscope.stats.calibration import aurc, auroc, brier, ece, reliability_bins
+from introscope.stats.clustered import (
+    Incremental,
+    cluster_bootstrap,
+    clustered_partial_r,
+    incremental_auroc,
+    out_of_fold_labels,
+    out_of_fold_scores,
+    partial_r,
+)
 from introscope.stats.information import MutualInformation, mutual_information
 from introscope.stats.intervals import (
     Difference,
@@ -39,11 +49,19 @@ from introscope.stats.resampling import bootstrap_ci, permutation_test
 __all__ = [
     "Coefficient",
     "Difference",
+    "Incremental",
     "MutualInformation",
     "Rate",
     "RegressionResult",
+    "aurc",
+    "auroc",
     "bootstrap_ci",
+    "brier",
+    "cluster_bootstrap",
+    "clustered_partial_r",
     "cohens_kappa",
+    "ece",
+    "incremental_auroc",
     "linear_regression",
     "logistic_regression",
     "lowest_passing_level",
@@ -51,11 +69,15 @@ __all__ = [
     "mover_difference",
     "mutual_information",
     "net_score",
+    "out_of_fold_labels",
+    "out_of_fold_scores",
     "paired_mean_ci",
     "partial_correlation",
+    "partial_r",
     "pearson_with_ci",
     "permutation_test",
     "rate",
     "rate_difference",
+    "reliability_bins",
     "wilson_interval",
 ]

@@ -1,0 +1,207 @@
+"""Statistics whose unit is a cluster (an item family): the cluster bootstrap, the partial
+correlation under it, and out-of-fold predictions of a surface-feature model with the
+signal added on top (incremental AUROC).
+
+The cluster bootstrap resamples whole clusters with replacement and recomputes the
+statistic on the rows they hold (percentile interval, resamples on which the statistic is
+undefined dropped); with fewer than two clusters the interval is undefined (NaN). Out-of-fold
+predictions are scikit-learn logistic regressions on standardized features, in stratified
+folds or in folds grouped by a label, so no item is scored by a model that saw it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold, StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from introscope.stats.calibration import auroc
+from introscope.stats.intervals import NAN, encode_labels, z_value
+
+Interval = tuple[float, float, float]  # (estimate, low, high)
+
+
+def cluster_bootstrap(
+    statistic: Callable[[np.ndarray], float],
+    clusters: Sequence[Hashable],
+    n_boot: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> Interval:
+    """(estimate, low, high): ``statistic(rows)`` on all rows, and the percentile interval
+    of ``statistic`` over resamples of whole clusters (``rows`` are indices into the data)."""
+    z_value(confidence)
+    labels = encode_labels(clusters)
+    n = len(labels)
+    if n == 0:
+        return (NAN, NAN, NAN)
+    estimate = float(statistic(np.arange(n)))
+    groups = [np.flatnonzero(labels == g) for g in range(int(labels.max()) + 1)]
+    if len(groups) < 2 or not np.isfinite(estimate):
+        return (estimate, NAN, NAN)
+    rng = np.random.default_rng(seed)
+    boots = np.empty(n_boot)
+    for b in range(n_boot):
+        pick = rng.integers(0, len(groups), size=len(groups))
+        boots[b] = statistic(np.concatenate([groups[g] for g in pick]))
+    finite = boots[np.isfinite(boots)]
+    if len(finite) < n_boot / 2:  # undefined on most resamples: no honest interval
+        return (estimate, NAN, NAN)
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.quantile(finite, [alpha, 1.0 - alpha])
+    return (estimate, float(low), float(high))
+
+
+def residualize(v: np.ndarray, covariates: np.ndarray) -> np.ndarray:
+    """Residuals of ``v`` on ``covariates`` plus an intercept (least squares; rank-deficient
+    designs, such as a family dummy absent from a resample, are fine)."""
+    design = (
+        np.column_stack([np.ones(len(v)), covariates]) if covariates.size else np.ones((len(v), 1))
+    )
+    beta, *_ = np.linalg.lstsq(design, v, rcond=None)
+    return v - design @ beta
+
+
+def partial_r(y: np.ndarray, x: np.ndarray, covariates: np.ndarray) -> float:
+    """Pearson r of the residuals of y and x on the covariates (NaN when either residual is
+    constant or fewer than 3 rows)."""
+    if len(y) < 3:
+        return NAN
+    ry, rx = residualize(y, covariates), residualize(x, covariates)
+    if ry.std() < 1e-12 or rx.std() < 1e-12:
+        return NAN
+    return float(np.clip(np.corrcoef(ry, rx)[0, 1], -1.0, 1.0))
+
+
+def clustered_partial_r(
+    y: Sequence[float],
+    x: Sequence[float],
+    covariates: np.ndarray,
+    clusters: Sequence[Hashable],
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> Interval:
+    """Partial correlation of y and x given the covariate matrix ``[n, k]``, with a cluster
+    bootstrap interval."""
+    yv, xv = np.asarray(y, dtype=float), np.asarray(x, dtype=float)
+    z = np.asarray(covariates, dtype=float).reshape(len(yv), -1)
+    return cluster_bootstrap(lambda i: partial_r(yv[i], xv[i], z[i]), clusters, n_boot, seed)
+
+
+def _folds(
+    y: np.ndarray, groups: Sequence[Hashable] | None, n_folds: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    if groups is not None:
+        g = encode_labels(groups)
+        k = min(n_folds, len(np.unique(g)))
+        if k < 2:
+            return []
+        return list(GroupKFold(n_splits=k).split(y, y, g))
+    _, counts = np.unique(y, return_counts=True)
+    k = min(n_folds, int(counts.min())) if len(counts) > 1 else 0
+    if k < 2:
+        return []
+    return list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(y, y))
+
+
+def _model(seed: int) -> object:
+    return make_pipeline(
+        StandardScaler(), LogisticRegression(max_iter=2000, C=1.0, random_state=seed)
+    )
+
+
+def out_of_fold_labels(
+    features: np.ndarray,
+    labels: Sequence[Hashable],
+    groups: Sequence[Hashable] | None = None,
+    n_folds: int = 5,
+    seed: int = 0,
+) -> tuple[list[Hashable], np.ndarray]:
+    """Each row's predicted label and predicted probability of its *predicted* label from a
+    model fitted on the other folds (a fold whose training rows hold one label predicts it).
+    Rows get None when no split is possible (one label, or one group)."""
+    x = np.asarray(features, dtype=float).reshape(len(labels), -1)
+    codes = encode_labels(labels)
+    names = list(dict.fromkeys(labels))
+    lookup = {c: names[c] for c in range(len(names))}
+    pred: list[Hashable] = [None] * len(codes)
+    prob = np.full(len(codes), NAN)
+    for train, test in _folds(codes, groups, n_folds, seed):
+        seen = np.unique(codes[train])
+        if len(seen) == 1:
+            for i in test:
+                pred[i], prob[i] = lookup[int(seen[0])], 1.0
+            continue
+        model = _model(seed)
+        model.fit(x[train], codes[train])  # type: ignore[attr-defined]
+        p = model.predict_proba(x[test])  # type: ignore[attr-defined]
+        best = p.argmax(axis=1)
+        for j, i in enumerate(test):
+            pred[i], prob[i] = lookup[int(seen[best[j]])], float(p[j, best[j]])
+    return pred, prob
+
+
+def out_of_fold_scores(
+    features: np.ndarray,
+    y: Sequence[bool | float] | np.ndarray,
+    groups: Sequence[Hashable] | None = None,
+    n_folds: int = 5,
+    seed: int = 0,
+) -> np.ndarray:
+    """Out-of-fold P(y = 1) of a logistic regression on ``features`` (NaN where no split
+    is possible; the training rate where a training fold holds one class)."""
+    yv = np.asarray(y, dtype=float)
+    x = np.asarray(features, dtype=float).reshape(len(yv), -1)
+    out = np.full(len(yv), NAN)
+    for train, test in _folds(yv.astype(int), groups, n_folds, seed):
+        if len(np.unique(yv[train])) == 1:
+            out[test] = yv[train].mean()
+            continue
+        model = _model(seed)
+        model.fit(x[train], yv[train].astype(int))  # type: ignore[attr-defined]
+        out[test] = model.predict_proba(x[test])[:, 1]  # type: ignore[attr-defined]
+    return out
+
+
+@dataclass(frozen=True)
+class Incremental:
+    """AUROC of the surface-feature model, of surface + signal, and their difference
+    (cluster bootstrap interval over the out-of-fold scores)."""
+
+    base: Interval
+    full: Interval
+    delta: Interval
+    n: int
+
+
+def incremental_auroc(
+    correct: Sequence[bool | float],
+    surface: np.ndarray,
+    signal: Sequence[float],
+    clusters: Sequence[Hashable],
+    n_folds: int = 5,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> Incremental:
+    """How much a signal adds to a surface-feature model of correctness: out-of-fold
+    AUROC(surface + signal) - AUROC(surface), stratified folds, clustered interval."""
+    y = np.asarray(correct, dtype=float)
+    s = np.asarray(signal, dtype=float)
+    x = np.asarray(surface, dtype=float).reshape(len(y), -1)
+    base = out_of_fold_scores(x, y, None, n_folds, seed)
+    full = out_of_fold_scores(np.column_stack([x, s]), y, None, n_folds, seed)
+
+    def stat(scores: np.ndarray) -> Callable[[np.ndarray], float]:
+        return lambda i: auroc(scores[i], y[i]) if np.isfinite(scores[i]).all() else NAN
+
+    return Incremental(
+        cluster_bootstrap(stat(base), clusters, n_boot, seed),
+        cluster_bootstrap(stat(full), clusters, n_boot, seed),
+        cluster_bootstrap(lambda i: stat(full)(i) - stat(base)(i), clusters, n_boot, seed),
+        len(y),
+    )
