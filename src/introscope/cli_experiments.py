@@ -4,7 +4,7 @@ its description, measures, presets, battery parts and scorecard steps."""
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -26,7 +26,7 @@ def experiments(
 
     from introscope.experiments import REGISTRY
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for e in REGISTRY:
         text = e.battery_text()
         rows.append(
