@@ -15,7 +15,7 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from introscope.core.models import LoadedModel, load_model
 from introscope.core.vectors import VectorSet, concept_vectors, load_vectors, save_vectors
 from introscope.errors import JudgeError, StoreError
 from introscope.experiments import get_experiment
-from introscope.experiments.base import Context, Trial, TrialResult
+from introscope.experiments.base import Context, ExperimentParams, Trial, TrialResult
 from introscope.spec import Spec, dump_digest, spec_params
 from introscope.store import (
     RunStore,
@@ -204,14 +204,16 @@ def run_specs(
                 if batch:
                     work.append((spec, ctx, k // bs, batch))
         n_todo = sum(len(w[3]) for w in work)
+        protocols = run_protocols(manifest, specs, params)
+        check_protocols(run_dir, {w[0].name: w[0] for w in work}.values(), protocols, params)
         if on_total is not None:
             on_total(len(ids) - n_todo, len(ids))
         if not work:
             if manifest is None or manifest.get("status") != "complete":
-                _write_manifest(run_dir, specs, digest, lm, run_id, len(ids), manifest)
+                _write_manifest(run_dir, specs, digest, lm, run_id, len(ids), manifest, protocols)
                 mark_complete(run_dir)
             return RunResult(run_dir, len(ids), 0, time.perf_counter() - started, True)
-        _write_manifest(run_dir, specs, digest, lm, run_id, len(ids), manifest)
+        _write_manifest(run_dir, specs, digest, lm, run_id, len(ids), manifest, protocols)
         n_prompt: dict[str, int] = {}
         for spec, ctx, batch_index, batch in work:
             t0 = time.perf_counter()
@@ -285,6 +287,38 @@ def stored_spec_digests(manifest: dict[str, Any]) -> list[str]:
     return sorted(dump_digest(dump) for dump in manifest.get("specs", []))
 
 
+def run_protocols(
+    manifest: dict[str, Any] | None, specs: Sequence[Spec], params: dict[str, ExperimentParams]
+) -> dict[str, int]:
+    """Spec name -> the protocol version its stored trials were made under: the manifest's
+    record (a manifest written before versions were recorded made version 1 of everything),
+    or this code's versions for a new run."""
+    if manifest is None:
+        return {s.name: type(params[s.name]).protocol for s in specs}
+    stored = manifest.get("protocols") or {}
+    return {s.name: int(stored.get(s.name, 1)) for s in specs}
+
+
+def check_protocols(
+    run_dir: Path,
+    specs_with_work: Iterable[Spec],
+    protocols: dict[str, int],
+    params: dict[str, ExperimentParams],
+) -> None:
+    """Refuse to add trials to a spec whose stored trials were built under another protocol
+    version of its experiment (same ids, different trials). A spec with nothing left to run
+    keeps its old trials, which its analysis reads as they are."""
+    for spec in specs_with_work:
+        now = type(params[spec.name]).protocol
+        if protocols[spec.name] != now:
+            raise StoreError(
+                f"{run_dir} holds trials of {spec.name!r} built under version "
+                f"{protocols[spec.name]} of the {spec.experiment} experiment's protocol, and "
+                f"this introscope builds version {now}, whose trials differ under the same "
+                "ids; run it into another --out."
+            )
+
+
 def _write_manifest(
     run_dir: Path,
     specs: Sequence[Spec],
@@ -293,6 +327,7 @@ def _write_manifest(
     run_id: str,
     n_trials: int,
     previous: dict[str, Any] | None,
+    protocols: dict[str, int],
 ) -> None:
     write_manifest(
         run_dir,
@@ -301,6 +336,7 @@ def _write_manifest(
             "status": "running",
             "specs": [s.model_dump(mode="json") for s in specs],
             "spec_digest": digest,
+            "protocols": protocols,
             "model": lm.info.to_dict(),
             "versions": _versions(),
             "git_commit": _git_commit(),

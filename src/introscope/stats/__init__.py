@@ -5,13 +5,15 @@ minus matched control) are the headline. This module is the single place those n
 computed, so every table and plot agrees. The statistics are scipy, statsmodels and
 scikit-learn calls; written out here is only what no library offers (Miller-Madow mutual
 information with its baselines, MOVER, the partial correlation's Fisher-z interval with
-covariate-reduced df). Everything is deterministic given a seed and returns NaN (never
+covariate-reduced df, the cluster bootstrap over concepts and the dose-response curve with
+its EC50). Everything is deterministic given a seed and returns NaN (never
 raises) when a quantity is undefined for the data at hand: sweeps routinely produce empty or
 degenerate cells, and a report should show "nan" rather than crash.
 """
 
 from __future__ import annotations
 
+from introscope.stats.dose import DoseResponse, dose_response
 from introscope.stats.information import MutualInformation, mutual_information
 from introscope.stats.intervals import (
     Difference,
@@ -34,16 +36,25 @@ from introscope.stats.regression import (
     logistic_regression,
     partial_correlation,
 )
-from introscope.stats.resampling import bootstrap_ci, permutation_test
+from introscope.stats.resampling import (
+    bootstrap_ci,
+    cluster_bootstrap,
+    cluster_resamples,
+    permutation_test,
+)
 
 __all__ = [
     "Coefficient",
     "Difference",
+    "DoseResponse",
     "MutualInformation",
     "Rate",
     "RegressionResult",
     "bootstrap_ci",
+    "cluster_bootstrap",
+    "cluster_resamples",
     "cohens_kappa",
+    "dose_response",
     "linear_regression",
     "logistic_regression",
     "lowest_passing_level",
