@@ -148,11 +148,12 @@ def test_concept_thresholds_and_headline_wording() -> None:
     assert "logistic in log2 strength fitted over strengths 1-8" in a.sentence
     assert "resampling concepts (n=8 concepts)" in a.sentence
     c = by_name["ec50/countries/L10"]
-    assert math.isnan(c.estimate) and c.n == 8
+    assert math.isnan(c.estimate) and c.n == 0 and not c.available
+    assert c.sentence.startswith("Not available: ") and "(n=8 concepts)" in c.sentence
     assert "no plateau distinguishable from 0" in c.sentence and "undetermined" in c.sentence
     for h in lines:
         assert "aware" not in h.sentence
-        assert h.step is None and h.available
+        assert h.step is None and (h.available or h is c)
     # The connection and category coefficients follow the EC50 rows, per layer.
     names = [h.name for h in lines]
     assert names[:2] == ["ec50/abstract_nouns/L10", "ec50/countries/L10"]
@@ -169,8 +170,9 @@ def test_too_few_concepts_leave_the_ec50_undetermined() -> None:
     a = t["category_thresholds"].set_index("category").loc["abstract_nouns"]
     assert a["ec50_n"] == 4 and math.isnan(a["ec50_ci_low"]) and not math.isnan(a["ec50"])
     line = {h.name: h for h in EXPERIMENT.headlines(t, {})}["ec50/abstract_nouns/L10"]
-    assert math.isnan(line.estimate) and "undetermined" in line.sentence
-    assert "at least 5 concepts" in line.sentence and "no dose-response" not in line.sentence
+    assert math.isnan(line.estimate) and "undetermined" in line.sentence and not line.available
+    assert "at least 5 concepts" in line.sentence and "(n=4 concepts" in line.sentence
+    assert "no plateau" not in line.sentence
 
 
 def test_regression_recovers_planted_relation() -> None:
@@ -233,10 +235,11 @@ def test_step_9_shows_the_selected_layer() -> None:
         "ec50/countries/L10",
     ]
     for ln in lines:
-        assert ln.step == 9 and ln.available and ln.n == 8 and ln.unit == "concepts"
+        assert ln.step == 9 and ln.unit == "concepts"
         assert ln.config == "layer 10 (the layer selected above)"
-    assert lines[0].estimate == pytest.approx(EC50, rel=0.15)
-    assert math.isnan(lines[1].estimate)
+    assert lines[0].available and lines[0].n == 8
+    assert lines[0].estimate == pytest.approx(EC50, rel=0.02)
+    assert not lines[1].available and lines[1].n == 0 and math.isnan(lines[1].estimate)
 
 
 def test_step_9_falls_back_to_the_first_layer_of_the_grid() -> None:

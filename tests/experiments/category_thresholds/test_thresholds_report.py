@@ -101,7 +101,10 @@ def test_summary_and_scorecard(text: str, run_dir: Path) -> None:
     # No detection trials, so no selected layer: the grid's first (only) layer, said so.
     assert [ln.name for ln in lines] == ["ec50/abstract_nouns/L10", "ec50/countries/L10"]
     assert lines[0].ci_low <= lines[0].estimate <= lines[0].ci_high and lines[0].n == 6
-    assert all(ln.available and ln.config.startswith("layer 10 (no layer was") for ln in lines)
+    assert all(ln.config.startswith("layer 10 (no layer was") for ln in lines)
+    # Countries have no effect: their EC50 is not available (no number, no verdict).
+    assert lines[0].available and not lines[1].available
+    assert lines[1].sentence.startswith("Not available: ")
     from rich.console import Console
 
     console = Console(record=True, width=250)

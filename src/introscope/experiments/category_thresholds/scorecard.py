@@ -41,8 +41,10 @@ def strength3(x: Any) -> str:
 
 def ec50_headline(r: Mapping[str, Any]) -> Headline:
     """The headline of one :func:`category_threshold_table` row: the EC50 of the category's
-    dose-response; undetermined (NaN) when there is no interval, or when the fitted
-    plateau's CI does not exclude 0 (without an effect there is no half-maximal strength)."""
+    dose-response. It is undetermined when there is no interval, or when the fitted
+    plateau's CI does not exclude 0 (without an effect there is no half-maximal strength):
+    then the line carries no number (``available`` False, n 0, "Not available: ..." with the
+    concept count in the sentence), never a verdict."""
     cat, layer = category_label(r["category"]), int(r["layer"])
     n = int(to_float(r["ec50_n"])) if to_float(r["ec50_n"]) == to_float(r["ec50_n"]) else 0
     emax = interval3(r["emax"], r["emax_ci_low"], r["emax_ci_high"])
@@ -51,18 +53,20 @@ def ec50_headline(r: Mapping[str, Any]) -> Headline:
     undetermined = None
     if to_float(r["emax_ci_low"]) != to_float(r["emax_ci_low"]):
         undetermined = (
-            f"At layer {layer}, the dose-response of {cat} is undetermined: an interval needs "
-            f"at least {MIN_CLUSTERS} concepts and {MIN_LEVELS} strengths (n={n} concepts, "
-            f"{tested}), so neither its plateau nor its EC50 is read."
+            f"Not available: at layer {layer}, the dose-response of {cat} is undetermined: an "
+            f"interval needs at least {MIN_CLUSTERS} concepts and {MIN_LEVELS} strengths "
+            f"(n={n} concepts, {tested}), so neither its plateau nor its EC50 is read."
         )
     elif ci_sign(r["emax_ci_low"], r["emax_ci_high"]) == 0:
         undetermined = (
-            f"At layer {layer}, the concept-minus-random P(yes) difference of {cat} shows no "
-            f"plateau distinguishable from 0 over {tested} ({emax}), so its EC50 is "
-            f"undetermined (n={n} concepts)."
+            f"Not available: at layer {layer}, the concept-minus-random P(yes) difference of "
+            f"{cat} shows no plateau distinguishable from 0 over {tested} ({emax}), so its "
+            f"EC50 is undetermined (n={n} concepts)."
         )
     if undetermined is not None:
-        return Headline(name, NAN, NAN, NAN, n, undetermined, unit="concepts", kind="strength")
+        return Headline(
+            name, NAN, NAN, NAN, 0, undetermined, unit="concepts", kind="strength", available=False
+        )
     ec50 = f"{strength3(r['ec50'])} [{strength3(r['ec50_ci_low'])}, {strength3(r['ec50_ci_high'])}]"
     rel = ""
     if to_float(r["relative_ec50"]) == to_float(r["relative_ec50"]):
@@ -197,7 +201,4 @@ def scorecard(s: ScoreInputs) -> list[Headline]:
         return [not_run(STEP, STEP_TITLE, "the run has no category-threshold trials.")]
     layer, config = step_layer(table, s.selection)
     rows = table[table["layer"] == layer].to_dict("records")
-    return [
-        replace(ec50_headline(r), step=STEP, config=config, available=True)
-        for r in rows[:STEP_LINES]
-    ]
+    return [replace(ec50_headline(r), step=STEP, config=config) for r in rows[:STEP_LINES]]
