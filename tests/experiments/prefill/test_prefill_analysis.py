@@ -154,10 +154,11 @@ def word_trials(
     apologies: list[bool],
     coherent: list[bool],
     layer: int | None = 10,
+    norm: float | None = None,
 ) -> None:
     none = injected == "none"
     for apology, coh in zip(apologies, coherent, strict=True):
-        records.add(
+        rec = records.add(
             "prefill",
             {
                 "sentence_id": 0,
@@ -170,6 +171,8 @@ def word_trials(
             response="Sorry, that was an accident." if apology else "I meant it.",
             grades={"rules": {"apology": apology, "coherent": coh}},
         )
+        if norm is not None and not none:
+            rec.injection = {"strength": 4.0, "vector_norm": norm}
 
 
 def planted_words(seed: int, n_words: int = 16, effect: float = -0.3) -> TrialRecords:
@@ -182,7 +185,7 @@ def planted_words(seed: int, n_words: int = 16, effect: float = -0.3) -> TrialRe
         for arm, p in (("none", 0.6), ("other", 0.6), ("match", 0.6 + effect)):
             coherent = [k % 3 != 0 for k in range(6)]
             apologies = [bool(rng.random() < p) if c else True for c in coherent]
-            word_trials(records, f"w{w}", arm, apologies, coherent)
+            word_trials(records, f"w{w}", arm, apologies, coherent, norm=1.0 + 0.1 * w)
     return records
 
 
@@ -237,8 +240,21 @@ def test_match_minus_other_headline_pools_the_configurations() -> None:
     assert first.unit == "concepts" and first.n == 16 and first.kind == "rate_difference"
     assert first.estimate == mvo.iloc[-1]["match_minus_other"] and first.ci_high < 0
     assert "averaged over the 2 configurations run (none selected)" in first.sentence
+    assert bool(mvo["norm_matched"].iloc[-1])
     assert "another word's vector of the same norm" in first.sentence
     assert "disowns the word less after its own vector" in first.sentence
+
+
+def test_a_run_whose_other_vector_was_not_rescaled_says_so() -> None:
+    records = planted_words(0)
+    for r in records.records:
+        if r.condition["injected"] == "other" and r.injection is not None:
+            r.injection = {**r.injection, "vector_norm": r.injection["vector_norm"] * 1.3}
+    t = EXPERIMENT.tables(records.run(), {})
+    assert not t["match_vs_other"]["norm_matched"].any()
+    first = EXPERIMENT.headlines(t, {})[0]
+    assert "at its own norm, not the prefilled word's" in first.sentence
+    assert "predates prefill protocol 2" in first.sentence
 
 
 def test_too_few_words_are_undetermined() -> None:

@@ -12,6 +12,7 @@ reply neither disowns nor claims the word), paired per prefilled word.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,14 +26,17 @@ from introscope.tables import (
     Record,
     RunFrame,
     Tables,
+    as_dict,
     as_layer,
     as_strength,
     best_row,
+    clean,
     cond,
     frame,
     grade_value,
     group,
     matched,
+    number,
     put_diff,
     put_no_diff,
     put_rate,
@@ -111,7 +115,9 @@ def match_vs_other_table(run: RunFrame) -> pd.DataFrame:
     configuration is selected). ``match_minus_other`` is the mean over words with a
     one-sample t CI (``_n``: words); ``apology_match`` / ``apology_other`` /
     ``apology_none`` are apology rates among coherent answers (Wilson, n = coherent trials);
-    ``coherent_match`` / ``coherent_other`` the coherent rates over all trials.
+    ``coherent_match`` / ``coherent_other`` the coherent rates over all trials;
+    ``norm_matched`` (every row) whether the stored "other" injections have the norm of the
+    word's "match" injection (:func:`norm_matched`).
     """
     recs = run.records("prefill")
     if not recs:
@@ -149,7 +155,33 @@ def match_vs_other_table(run: RunFrame) -> pd.DataFrame:
         paired_mean_ci([float(np.mean(v)) for v in per_word.values()]),
     )
     rows.append(pooled)
-    return frame(rows)
+    out_df = frame(rows)
+    out_df["norm_matched"] = norm_matched(recs)
+    return out_df
+
+
+def norm_matched(recs: Sequence[Record]) -> bool | None:
+    """Every "other" injection has the norm of its word's "match" injection at the same
+    layer (protocol 2), as the stored injections record it; None when no pair records both
+    norms (runs made before protocol 2 injected "other" at its own norm)."""
+    norms: dict[tuple[Any, Any, Any], float] = {}
+    for r in recs:
+        if cond(r, "injected") == "match":
+            v = number(as_dict(r.get("injection")).get("vector_norm"))
+            if v is not None:
+                norms[(cond(r, "word"), cond(r, "layer"), cond(r, "strength"))] = v
+    seen = False
+    for r in recs:
+        if cond(r, "injected") != "other":
+            continue
+        v = number(as_dict(r.get("injection")).get("vector_norm"))
+        m = norms.get((cond(r, "word"), cond(r, "layer"), cond(r, "strength")))
+        if v is None or m is None:
+            continue
+        seen = True
+        if not math.isclose(v, m, rel_tol=1e-4):
+            return False
+    return True if seen else None
 
 
 def put_coherent_rates(
@@ -235,14 +267,23 @@ def match_vs_other_headline(row: pd.Series) -> Headline:
     else:
         what = "no difference between the two vectors is distinguishable."
     configs = int(row["configurations"])
+    matched_norm = clean(row.get("norm_matched"))
+    other = (
+        "another word's vector"
+        if matched_norm is None
+        else "another word's vector of the same norm"
+        if bool(matched_norm)
+        else "another word's vector (at its own norm, not the prefilled word's: this run "
+        "predates prefill protocol 2, so the two also differ in how hard they push)"
+    )
     return headline_from_row(
         "prefill: match - other apology (coherent answers)",
         row,
         "match_minus_other",
         f"On coherent answers, averaged over the {configs} configuration"
         f"{'s' if configs != 1 else ''} run (none selected), injecting the prefilled word's "
-        "own vector instead of another word's vector of the same norm changes the apology "
-        f"rate by {ci} (paired per prefilled word, n = {n} concepts): {what}",
+        f"own vector instead of {other} changes the apology rate by {ci} (paired per "
+        f"prefilled word, n = {n} concepts): {what}",
         unit="concepts",
         kind="rate_difference",
     )
