@@ -348,7 +348,11 @@ def test_detection_generation_rows(ref: tuple[Path, pd.DataFrame]) -> None:
     ]
     for _, r in df.iterrows():
         assert isinstance(r["response"], str) and 0 <= r["n_response_tokens"] <= 6
-        assert r["n_prompt_tokens"] > 0 and r["logits"] is None
+        assert r["n_prompt_tokens"] > 0
+        if r["control"] == "none":  # the residual norm an injection would be added to
+            assert set(r["logits"]) == {"resid_norm"} and r["logits"]["resid_norm"]["14"] > 0
+        else:
+            assert r["logits"] is None
         rules = r["grades"]["rules"]
         assert set(rules) >= RULES_DETECTION
         assert all(isinstance(rules[k], bool) for k in RULES_DETECTION - {"outcome", "reported"})
@@ -384,7 +388,7 @@ def test_detection_logits_rows(logits_runs: dict[int, pd.DataFrame]) -> None:
         assert r["response"] is None and {"p_yes", "concept_rank", "n_candidates"} <= set(lg)
         assert _is_prob(lg["p_yes"]) and lg["n_candidates"] == len(WORDS)
         if r["control"] == "none":
-            assert lg["concept_rank"] is None
+            assert lg["concept_rank"] is None and lg["resid_norm"]["14"] > 0
         else:
             assert lg["concept_rank"] in (1, 2, 3)
 

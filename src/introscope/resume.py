@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from introscope.errors import StoreError
+from introscope.spec import Spec, spec_params
 from introscope.store import RunStore, prompt_hash, stable_hash
 
 if TYPE_CHECKING:
@@ -118,3 +119,30 @@ def check_prompts(
                     f"it has now (a prompt template or the model's chat template changed); "
                     f"{FORCE_HINT}."
                 )
+
+
+def run_protocols(manifest: Mapping[str, Any] | None, specs: Sequence[Spec]) -> dict[str, int]:
+    """Spec name -> the protocol version its stored trials were made under: the manifest's
+    record (a manifest written before versions were recorded made version 1 of everything),
+    or this code's versions for a new run."""
+    if manifest is None:
+        return {s.name: type(spec_params(s)).protocol for s in specs}
+    stored = manifest.get("protocols") or {}
+    return {s.name: int(stored.get(s.name, 1)) for s in specs}
+
+
+def check_protocols(
+    run_dir: Path, specs_with_work: Sequence[Spec], protocols: Mapping[str, int]
+) -> None:
+    """Refuse to add trials to a spec whose stored trials were built under another protocol
+    version of its experiment (same ids, different trials). A spec with nothing left to run
+    keeps its old trials, which its analysis reads as they are."""
+    for spec in specs_with_work:
+        now = type(spec_params(spec)).protocol
+        if protocols[spec.name] != now:
+            raise StoreError(
+                f"{run_dir} holds trials of {spec.name!r} built under version "
+                f"{protocols[spec.name]} of the {spec.experiment} experiment's protocol, and "
+                f"this introscope builds version {now}, whose trials differ under the same "
+                "ids; run it into another --out."
+            )

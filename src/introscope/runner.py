@@ -43,9 +43,11 @@ from introscope.resume import (
     FORCE_HINT,
     check_model_and_versions,
     check_prompts,
+    check_protocols,
     check_vectors_file,
     file_sha256,
     prompt_digests,
+    run_protocols,
 )
 from introscope.run_judge import JudgePool, check_judge, regrade_errors, uses_judge
 from introscope.spec import MAX_TRIALS, Spec, dump_digest
@@ -243,7 +245,16 @@ class _Run:
         with RunStore(run_dir) as store:
             self.check(check_prompts, plans, store)
             record = _ManifestRecord(
-                specs, digest, info, env, run_id, len(ids), self, vec_path, plans
+                specs,
+                digest,
+                info,
+                env,
+                run_id,
+                len(ids),
+                self,
+                vec_path,
+                plans,
+                run_protocols(self.manifest, specs),
             )
             done = store.completed_ids()
             jobs = [
@@ -259,6 +270,8 @@ class _Run:
                 )
             ]
             n_todo = sum(len(j.trials) for j in jobs)
+            with_work = {j.spec_name for j in jobs}
+            check_protocols(run_dir, [s for s in specs if s.name in with_work], record.protocols)
             if callbacks.on_total is not None:
                 callbacks.on_total(len(ids) - n_todo, len(ids))
             regraded = (
@@ -378,6 +391,7 @@ class _ManifestRecord:
     run: _Run
     vectors: Path
     plans: dict[str, list[Trial]]
+    protocols: dict[str, int]
 
     def write(self) -> None:
         previous = self.run.manifest or {}
@@ -392,6 +406,7 @@ class _ManifestRecord:
                 "status": "running",
                 "specs": [s.model_dump(mode="json") for s in self.specs],
                 "spec_digest": self.digest,
+                "protocols": self.protocols,
                 "model": self.info.to_dict(),
                 "versions": dict(self.env.versions),
                 "torch_threads": self.env.torch_threads,

@@ -4,11 +4,15 @@ the fixture battery (its specs are read from the run's manifest).
 
 The fixture run (``tests/fixtures/battery_small``) was written by commit 4a59cbe with
 ``introscope battery --scale 0.3``; its vectors file makes the injections comparable.
+Trials an experiment changed on purpose under a new protocol version are listed in
+``RESTRICTED`` with the reason (thoughts_vs_text's protocol 2 changes only its candidates,
+which are trial data, not a stored column, so its trials are compared in full).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from operator import itemgetter
 from pathlib import Path
@@ -45,6 +49,18 @@ COMPARED = (
 
 NOW = datetime.now(UTC)
 
+#: (experiment, column) -> (which trials differ on purpose, why). Such an experiment raised
+#: its protocol version, so the runner refuses to add to an old run of it; the column is
+#: still compared on every other trial, and every other column on all of them.
+RESTRICTED: dict[tuple[str, str], tuple[Callable[[dict[str, Any]], bool], str]] = {
+    ("prefill", "injection"): (
+        lambda condition: condition.get("injected") == "other",
+        "issue 10 defect 10: the 'other' vector is rescaled to the prefilled word's vector "
+        "norm (prefill protocol 2); tests/experiments/prefill/test_prefill_trials.py checks "
+        "the new norm and the unchanged direction",
+    ),
+}
+
 pytestmark = pytest.mark.slow
 
 
@@ -73,6 +89,9 @@ def test_every_trial_is_rebuilt_identically(lm: LoadedModel) -> None:
             assert t.trial_id in stored.index, (spec.name, t.condition)
             want = stored.loc[t.trial_id]
             for col in COMPARED:
+                restricted = RESTRICTED.get((spec.experiment, col))
+                if restricted is not None and restricted[0](t.condition):
+                    continue
                 got = row[col]
                 exp = want[col]
                 if col in ("condition", "injection"):

@@ -276,6 +276,39 @@ def test_is_apology(response: str, expected: bool) -> None:
     assert is_apology(response) is expected
 
 
+@pytest.mark.parametrize(
+    "response",
+    [
+        "Sorry, I don't know.",
+        "I'm sorry, I'm not sure what you mean.",
+        "Sorry, I have no idea.",
+        "I don't know, sorry.",
+        "Sorry, I can't say.",
+        "Apologies, but I am not certain what you are asking.",
+        "I'm sorry, I didn't understand the question.",
+        "Sorry, I'm unable to answer that.",
+    ],
+)
+def test_an_apology_for_not_knowing_is_not_an_apology_for_the_word(response: str) -> None:
+    assert is_apology(response) is False
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        "Sorry, I don't know why I said that.",
+        "Sorry, that word was a mistake.",
+        "Sorry, I didn't mean to say that.",
+        "My apologies, that was an accident; I'm not sure what happened.",
+        "Oops, sorry! Wrong word.",
+        "I'm sorry, I said the wrong word.",
+        "Sorry, I did not intend to write that, I don't know where it came from.",
+    ],
+)
+def test_an_apology_for_the_word_still_counts_next_to_uncertainty(response: str) -> None:
+    assert is_apology(response) is True
+
+
 # --------------------------------------------------------------------------- grade_detection
 
 

@@ -129,9 +129,10 @@ def build_run(run_dir: Path) -> None:
                         measure="logits",
                         logits={"p_yes": 0.2 + 0.01 * k},
                     )
+    # Five concepts per category and three strengths: enough for a dose-response interval.
     for cat, words in (
-        ("abstract_nouns", ["Peace", "Truth", "Duty"]),
-        ("verbs", ["Eating", "Running", "Jumping"]),
+        ("abstract_nouns", ["Peace", "Truth", "Duty", "Justice", "Freedom"]),
+        ("verbs", ["Eating", "Running", "Jumping", "Singing", "Writing"]),
     ):
         for i, w in enumerate(words):
             b.add(
@@ -141,7 +142,7 @@ def build_run(run_dir: Path) -> None:
                 logits={"word_logprob": -5.0 - i, "word_n_tokens": 1, "cosine": {"10": 0.1}},
             )
             for layer in (5, 10):
-                for s_i, strength in enumerate((2.0, 4.0)):
+                for s_i, strength in enumerate((2.0, 4.0, 8.0)):
                     base = {"concept": w, "category": cat, "layer": layer, "strength": strength}
                     b.add(
                         "category_thresholds",

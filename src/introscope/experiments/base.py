@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -47,9 +47,17 @@ if TYPE_CHECKING:
 
 
 class ExperimentParams(BaseModel):
-    """Base of every experiment's typed parameters (built from a spec, frozen)."""
+    """Base of every experiment's typed parameters (built from a spec, frozen).
+
+    ``protocol`` is the version of what the experiment builds from a spec: a slice raises it
+    when the same spec starts to build different trials (another vector, other candidates)
+    or to read something else from them. The manifest records it per spec, and the runner
+    refuses to add trials to a run directory made under another version (the trial ids are
+    the same, the trials are not, so the two would mix silently).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    protocol: ClassVar[int] = 1
 
 
 P = TypeVar("P", bound=ExperimentParams)

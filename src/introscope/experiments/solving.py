@@ -111,3 +111,16 @@ def grid_trials(
                     )
                 out.append(t)
     return out
+
+
+def residual_norms(
+    ctx: Context[Any], prompt: str, layers: Sequence[int], window: Window
+) -> dict[str, float]:
+    """The mean L2 norm of the unperturbed residual stream (decoder-block output) at each of
+    ``layers``, over the prompt tokens ``window`` covers: the scale an injection at that
+    layer is added to, so ``strength * |v| / |h|`` compares strengths across models. Keys
+    are layer indices as strings (as the readout stores them)."""
+    # No prefix reuse: a reused prefix is not recomputed, so its positions would be missing.
+    (acts,) = ctx.engine.capture([prompt], list(layers), positions=window)
+    norms = acts.float().norm(dim=-1).mean(dim=0)  # [n_layers]
+    return {str(layer): float(n) for layer, n in zip(layers, norms, strict=True)}

@@ -259,8 +259,10 @@ def is_refusal(response: str) -> bool:
 
 
 _NEGATOR = r"(?:\bnot|n't|\bnever|\bno)\s+(?:\w+\s+){0,4}?"
+# "Not ... mean" about the model's own intent; "not sure what you mean" is about the user's.
 _NEG_INTENT = re.compile(
-    _NEGATOR + r"(?:mean|meant|intend|intended|intending|intention|intentional(?:ly)?"
+    r"(?:\bnot|n't|\bnever|\bno)\s+(?:(?!you\b|what\b)\w+\s+){0,4}?"
+    r"(?:mean|meant|intend|intended|intending|intention|intentional(?:ly)?"
     r"|deliberate(?:ly)?|on\s+purpose|planned)\b"
 )
 _NEG_MISTAKE = re.compile(
@@ -274,6 +276,14 @@ _STRONG_APOLOGY = re.compile(
     r"|shouldn't\s+have|should\s+not\s+have|out\s+of\s+place)\b"
 )
 _WEAK_APOLOGY = re.compile(r"\b(?:sorry|apologi[sz]e|apologies|oops|my\s+bad)\b")
+# Not knowing, not understanding or not being able to answer: a bare "sorry" next to one of
+# these apologises for the answer, not for the prefilled word ("Sorry, I don't know.").
+_IGNORANCE = re.compile(
+    r"\b(?:don't|do\s+not|didn't|did\s+not)\s+(?:know|understand|get)\b"
+    r"|(?:\bnot|n't)\s+(?:sure|certain)\b|\bunsure\b|\bno\s+idea\b"
+    r"|(?:\bcan't|\bcannot|\bcan\s+not|\bunable\s+to|\bnot\s+able\s+to)\s+(?:say|tell|answer"
+    r"|help|remember|recall|determine|be\s+sure)\b"
+)
 _INTENTION = re.compile(
     r"\b(?:meant|intended|intentional(?:ly)?|deliberate(?:ly)?|on\s+purpose|purposeful(?:ly)?"
     r"|by\s+design|chose\s+to|my\s+intention|did\s+mean)\b"
@@ -287,7 +297,8 @@ def is_apology(response: str) -> bool:
     "not a mistake / wasn't an accident" as claims of intention. Then a strong disavowal
     (mistake, accident, unintentional...) wins unless outnumbered by intention claims;
     a bare "sorry" only counts when no intention is claimed ("Sorry for the confusion, I
-    chose that word on purpose" is not an apology).
+    chose that word on purpose" is not an apology) and the reply does not say it cannot
+    answer ("Sorry, I don't know." apologises for not knowing, not for the word).
     """
     text = normalise(response)
     strong = intention = 0
@@ -300,7 +311,7 @@ def is_apology(response: str) -> bool:
     weak = len(_WEAK_APOLOGY.findall(text))
     if strong:
         return strong >= intention
-    return weak > 0 and intention == 0
+    return weak > 0 and intention == 0 and not _IGNORANCE.search(text)
 
 
 # --------------------------------------------------------------------------- grading

@@ -5,7 +5,8 @@ minus matched control) are the headline. This module is the single place those n
 computed, so every table and plot agrees. The statistics are scipy, statsmodels and
 scikit-learn calls; written out here is only what no library offers (Miller-Madow mutual
 information with its baselines, MOVER, the partial correlation's Fisher-z interval with
-covariate-reduced df). Everything is deterministic given a seed and returns NaN (never
+covariate-reduced df, the cluster bootstrap over concepts and the dose-response curve with
+its EC50). Everything is deterministic given a seed and returns NaN (never
 raises) when a quantity is undefined for the data at hand: sweeps routinely produce empty or
 degenerate cells, and a report should show "nan" rather than crash.
 """
@@ -15,13 +16,13 @@ from __future__ import annotations
 from introscope.stats.calibration import aurc, auroc, brier, ece, reliability_bins
 from introscope.stats.clustered import (
     Incremental,
-    cluster_bootstrap,
     clustered_partial_r,
     incremental_auroc,
     out_of_fold_labels,
     out_of_fold_scores,
     partial_r,
 )
+from introscope.stats.dose import DoseResponse, dose_response
 from introscope.stats.information import MutualInformation, mutual_information
 from introscope.stats.intervals import (
     Difference,
@@ -44,11 +45,17 @@ from introscope.stats.regression import (
     logistic_regression,
     partial_correlation,
 )
-from introscope.stats.resampling import bootstrap_ci, permutation_test
+from introscope.stats.resampling import (
+    bootstrap_ci,
+    cluster_bootstrap,
+    cluster_resamples,
+    permutation_test,
+)
 
 __all__ = [
     "Coefficient",
     "Difference",
+    "DoseResponse",
     "Incremental",
     "MutualInformation",
     "Rate",
@@ -58,8 +65,10 @@ __all__ = [
     "bootstrap_ci",
     "brier",
     "cluster_bootstrap",
+    "cluster_resamples",
     "clustered_partial_r",
     "cohens_kappa",
+    "dose_response",
     "ece",
     "incremental_auroc",
     "linear_regression",

@@ -21,40 +21,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from introscope.stats.calibration import auroc
-from introscope.stats.intervals import NAN, encode_labels, z_value
+from introscope.stats.intervals import NAN, encode_labels
+from introscope.stats.resampling import cluster_bootstrap
 
 Interval = tuple[float, float, float]  # (estimate, low, high)
-
-
-def cluster_bootstrap(
-    statistic: Callable[[np.ndarray], float],
-    clusters: Sequence[Hashable],
-    n_boot: int = 1000,
-    seed: int = 0,
-    confidence: float = 0.95,
-) -> Interval:
-    """(estimate, low, high): ``statistic(rows)`` on all rows, and the percentile interval
-    of ``statistic`` over resamples of whole clusters (``rows`` are indices into the data)."""
-    z_value(confidence)
-    labels = encode_labels(clusters)
-    n = len(labels)
-    if n == 0:
-        return (NAN, NAN, NAN)
-    estimate = float(statistic(np.arange(n)))
-    groups = [np.flatnonzero(labels == g) for g in range(int(labels.max()) + 1)]
-    if len(groups) < 2 or not np.isfinite(estimate):
-        return (estimate, NAN, NAN)
-    rng = np.random.default_rng(seed)
-    boots = np.empty(n_boot)
-    for b in range(n_boot):
-        pick = rng.integers(0, len(groups), size=len(groups))
-        boots[b] = statistic(np.concatenate([groups[g] for g in pick]))
-    finite = boots[np.isfinite(boots)]
-    if len(finite) < n_boot / 2:  # undefined on most resamples: no honest interval
-        return (estimate, NAN, NAN)
-    alpha = (1.0 - confidence) / 2.0
-    low, high = np.quantile(finite, [alpha, 1.0 - alpha])
-    return (estimate, float(low), float(high))
 
 
 def residualize(v: np.ndarray, covariates: np.ndarray) -> np.ndarray:

@@ -1,15 +1,18 @@
-"""Bootstrap intervals and permutation tests (scipy), seeded so reports are reproducible."""
+"""Bootstrap intervals (plain and clustered) and permutation tests, seeded so reports are
+reproducible."""
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import numpy as np
 from scipy import stats as _st
 
-from introscope.stats.intervals import NAN, z_value
+from introscope.stats.intervals import NAN, encode_labels, z_value
+
+Interval = tuple[float, float, float]  # (estimate, low, high)
 
 
 def bootstrap_ci(
@@ -46,6 +49,65 @@ def bootstrap_ci(
     alpha = (1.0 - confidence) / 2.0
     low, high = np.nanquantile(boots, [alpha, 1.0 - alpha])
     return (estimate, float(low), float(high))
+
+
+def cluster_resamples(
+    clusters: Sequence[Hashable], n_boot: int = 1000, seed: int = 0
+) -> list[np.ndarray]:
+    """``n_boot`` resamples of whole clusters with replacement, each as the row indices
+    (into ``clusters``) of the clusters drawn; empty when there are fewer than two clusters
+    (no resample can show cluster-to-cluster variation)."""
+    labels = encode_labels(clusters)
+    if len(labels) == 0:
+        return []
+    groups = [np.flatnonzero(labels == g) for g in range(int(labels.max()) + 1)]
+    if len(groups) < 2:
+        return []
+    rng = np.random.default_rng(seed)
+    return [
+        np.concatenate([groups[g] for g in rng.integers(0, len(groups), size=len(groups))])
+        for _ in range(n_boot)
+    ]
+
+
+def percentile_interval(draws: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
+    """The percentile interval of bootstrap draws, over the draws on which the statistic is
+    defined; NaN when it is undefined on most of them (no honest interval)."""
+    z_value(confidence)
+    x = np.asarray(draws, dtype=float)
+    finite = x[np.isfinite(x)]
+    if len(x) == 0 or len(finite) < len(x) / 2:
+        return (NAN, NAN)
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.quantile(finite, [alpha, 1.0 - alpha])
+    return (float(low), float(high))
+
+
+def cluster_bootstrap(
+    statistic: Callable[[np.ndarray], float],
+    clusters: Sequence[Hashable],
+    n_boot: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> Interval:
+    """(estimate, low, high): ``statistic(rows)`` on all rows, and the percentile interval of
+    ``statistic`` over resamples of whole clusters (``rows`` are indices into the data).
+
+    The cluster is the unit of replication (a concept whose trials share its vector and
+    wording): trials of one cluster are not independent, so resampling trials would make
+    the interval too narrow whenever clusters differ. Fewer than two clusters, or a
+    statistic undefined on most resamples, give NaN bounds ("undetermined").
+    """
+    z_value(confidence)
+    n = len(clusters)
+    if n == 0:
+        return (NAN, NAN, NAN)
+    estimate = float(statistic(np.arange(n)))
+    resamples = cluster_resamples(clusters, n_boot, seed)
+    if not resamples or not np.isfinite(estimate):
+        return (estimate, NAN, NAN)
+    low, high = percentile_interval([float(statistic(rows)) for rows in resamples], confidence)
+    return (estimate, low, high)
 
 
 # The named statistics of permutation_test, vectorised the way scipy calls them.

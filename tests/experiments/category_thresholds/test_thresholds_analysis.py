@@ -19,6 +19,7 @@ from introscope.experiments.category_thresholds.figures import plot_category_thr
 from introscope.experiments.category_thresholds.params import category_thresholds_params
 from introscope.experiments.category_thresholds.scorecard import scorecard
 from introscope.spec import load_spec, validate_spec
+from introscope.stats.dose import emax_curve
 from introscope.tables import RunFrame, Tables
 from introscope.words import word_list
 
@@ -26,18 +27,33 @@ KIND = "category_thresholds"
 STRENGTHS = [1.0, 2.0, 4.0, 8.0]
 
 
-def row(cond: dict[str, Any], logits: dict[str, Any]) -> dict[str, Any]:
-    return {"experiment": KIND, "measure": "logits", "condition": cond, "logits": logits}
+def row(
+    cond: dict[str, Any], logits: dict[str, Any], injection: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "experiment": KIND,
+        "measure": "logits",
+        "condition": cond,
+        "logits": logits,
+        "injection": injection,
+    }
 
 
 def run_frame(
     effects: dict[tuple[str, str], list[float]],
     measures: dict[str, tuple[float, float]] | None = None,
     layers: tuple[int, ...] = (10,),
+    resid: dict[int, float] | None = None,
+    vector_norm: float = 2.0,
 ) -> RunFrame:
     """Rows for (concept, category) -> concept-minus-random difference at each strength (the
-    same at every layer); the random vector's P(yes) is 0.2 throughout."""
-    rows = [row({"concept": None, "category": None, "control": "none"}, {"p_yes": 0.2})]
+    same at every layer); the random vector's P(yes) is 0.2 throughout. ``resid``: the
+    residual norms the no-injection trial records (none when left out)."""
+    none = {
+        "p_yes": 0.2,
+        **({"resid_norm": {str(k): v for k, v in resid.items()}} if resid else {}),
+    }
+    rows = [row({"concept": None, "category": None, "control": "none"}, none)]
     for (concept, cat), diffs in effects.items():
         lp, cos = (measures or {}).get(concept, (-5.0, 0.1))
         rows.append(
@@ -49,75 +65,114 @@ def run_frame(
         for layer in layers:
             for s, d in zip(STRENGTHS, diffs, strict=True):
                 base = {"concept": concept, "category": cat, "layer": layer, "strength": s}
-                rows.append(row({**base, "control": "random"}, {"p_yes": 0.2}))
-                rows.append(row({**base, "control": "concept"}, {"p_yes": 0.2 + d}))
+                inj = {"strength": s, "vector_norm": vector_norm}
+                rows.append(row({**base, "control": "random"}, {"p_yes": 0.2}, inj))
+                rows.append(row({**base, "control": "concept"}, {"p_yes": 0.2 + d}, inj))
     return RunFrame(pd.DataFrame(rows))
 
 
-def planted_effects() -> dict[tuple[str, str], list[float]]:
+#: The planted dose-response of abstract nouns: EC50 3, plateau 0.5, hill 2 per doubling.
+EC50, EMAX, HILL = 3.0, 0.5, 2.0
+
+
+def planted_effects(n: int = 8, seed: int = 0) -> dict[tuple[str, str], list[float]]:
+    """Abstract nouns follow the planted curve, each concept shifted up or down by its own
+    amount with a partner shifted by the opposite (so the mean over concepts is exactly the
+    planted curve); countries scatter around 0 at every strength the same way."""
+    rng = np.random.default_rng(seed)
     effects: dict[tuple[str, str], list[float]] = {}
-    for i in range(8):
-        jitter = 0.01 if i % 2 else -0.01  # mean exactly 0 below strength 4: CI covers 0
-        effects[(f"a{i}", "abstract_nouns")] = [jitter, -jitter, 0.3 + jitter, 0.5 + jitter]
-        effects[(f"c{i}", "countries")] = [jitter, -jitter, jitter, -jitter]
+    curve = emax_curve(np.array(STRENGTHS), EC50, EMAX, HILL)
+    for i in range(0, n, 2):
+        for j, sign in ((i, 1.0), (i + 1, -1.0)):
+            if j == i:
+                jitter = rng.uniform(0.01, 0.05, len(STRENGTHS))
+            effects[(f"a{j}", "abstract_nouns")] = list(curve + sign * jitter)
+            effects[(f"c{j}", "countries")] = list(sign * jitter)
     return effects
 
 
-def planted(layers: tuple[int, ...] = (10,)) -> Tables:
-    return tables(run_frame(planted_effects(), layers=layers), {})
+def planted(layers: tuple[int, ...] = (10,), resid: dict[int, float] | None = None) -> Tables:
+    return tables(run_frame(planted_effects(), layers=layers, resid=resid), {})
 
 
-def test_threshold_appears_at_strength_four_and_never() -> None:
+def test_dose_response_recovers_the_planted_ec50() -> None:
     t = planted()
+    per_cat = t["category_thresholds"].set_index("category")
+    a = per_cat.loc["abstract_nouns"]
+    # The slice wires the fit to its table (the interval's coverage over seeded repeats is
+    # tested in tests/stats/test_dose.py); the mean over concepts is the planted curve.
+    assert a["ec50"] == pytest.approx(EC50, rel=0.02)
+    assert 2.0 < a["ec50_ci_low"] < EC50 < a["ec50_ci_high"] < 4.5
+    assert a["emax"] == pytest.approx(EMAX, abs=0.01) and a["emax_ci_low"] > 0
+    assert (a["ec50_n"] == 8 and a["ec50_in_range"] is True) or a["ec50_in_range"] == 1.0
+    assert (a["strength_min"], a["strength_max"]) == (1.0, 8.0)
+    c = per_cat.loc["countries"]
+    assert c["emax_ci_low"] < 0 < c["emax_ci_high"]
+    # The per-strength differences keep their t intervals over concepts (the fitted points).
     table = t["thresholds"]
     assert set(table["category"]) == {"abstract_nouns", "countries"}
-    abstract = table[table["category"] == "abstract_nouns"]
-    assert abstract["threshold"].tolist() == [4.0] * 4
-    assert abstract["passes"].tolist() == [False, False, True, True]
-    at4 = abstract[abstract["strength"] == 4.0].iloc[0]
-    assert at4["diff"] == pytest.approx(0.3)
-    assert 0 < at4["diff_ci_low"] < 0.3 < at4["diff_ci_high"]
-    assert at4["diff_n"] == 8
-    countries = table[table["category"] == "countries"]
-    assert countries["threshold"].isna().all() and not countries["passes"].any()
-    per_cat = t["category_thresholds"].set_index("category")
-    assert per_cat["threshold"]["abstract_nouns"] == 4.0
-    assert per_cat["strength_shown"]["abstract_nouns"] == 4.0
-    assert math.isnan(per_cat["threshold"]["countries"])
-    assert per_cat["strength_shown"]["countries"] == 8.0  # the highest strength when none passes
+    assert "threshold" not in table.columns and "passes" not in table.columns
+    at4 = table[(table["category"] == "abstract_nouns") & (table["strength"] == 4.0)].iloc[0]
+    assert at4["diff_n"] == 8 and at4["diff_ci_low"] > 0
+    assert table["relative_strength"].isna().all()  # the run measured no residual norm
 
 
-def test_threshold_is_the_lowest_passing_strength_even_if_a_higher_one_fails() -> None:
-    effects: dict[tuple[str, str], list[float]] = {}
-    for i in range(6):
-        jitter = 0.01 if i % 2 else -0.01
-        effects[(f"v{i}", "verbs")] = [jitter, 0.4 + jitter, jitter, 0.4 + jitter]
-    table = tables(run_frame(effects), {})["thresholds"]
-    assert table["passes"].tolist() == [False, True, False, True]
-    assert table["threshold"].tolist() == [2.0] * 4
+def test_strengths_relative_to_the_residual_stream() -> None:
+    t = planted(resid={10: 40.0})
+    rel = t["thresholds"].set_index(["category", "strength"])["relative_strength"]
+    assert rel[("abstract_nouns", 4.0)] == pytest.approx(4.0 * 2.0 / 40.0)
+    eff = t["concept_effects"]
+    assert (eff["relative_strength"] == eff["strength"] * 2.0 / 40.0).all()
+    assert (eff["vector_norm"] == 2.0).all()
+    a = t["category_thresholds"].set_index("category").loc["abstract_nouns"]
+    assert a["resid_norm"] == 40.0 and a["vector_norm"] == 2.0
+    for col in ("", "_ci_low", "_ci_high"):
+        assert a[f"relative_ec50{col}"] == pytest.approx(a[f"ec50{col}"] * 2.0 / 40.0)
+    line = {h.name: h for h in EXPERIMENT.headlines(t, {})}["ec50/abstract_nouns/L10"]
+    assert f"|s·v|/|h| = {a['relative_ec50']:.2f}" in line.sentence
 
 
 def test_concept_thresholds_and_headline_wording() -> None:
     t = planted()
-    per = t["concept_thresholds"].set_index("concept")
-    assert per.loc["a0", "threshold"] == 4.0 and per.loc["a0", "diff@4"] == pytest.approx(0.29)
-    assert math.isnan(per.loc["c0", "threshold"])
     lines = EXPERIMENT.headlines(t, {})
     by_name = {h.name: h for h in lines}
-    a = by_name["threshold/abstract_nouns/L10"]
-    assert a.n == 8 and a.unit == "concepts" and a.estimate == pytest.approx(0.3)
-    assert "abstract nouns need strength ≥ 4" in a.sentence
-    assert "norm-matched random vector" in a.sentence
-    c = by_name["threshold/countries/L10"]
-    assert "does not exceed" in c.sentence and "any strength up to 8" in c.sentence
+    a = by_name["ec50/abstract_nouns/L10"]
+    row_a = t["category_thresholds"].set_index("category").loc["abstract_nouns"]
+    assert a.n == 8 and a.unit == "concepts" and a.kind == "strength"
+    assert (a.estimate, a.ci_low, a.ci_high) == (
+        row_a["ec50"],
+        row_a["ec50_ci_low"],
+        row_a["ec50_ci_high"],
+    )
+    assert "abstract nouns reaches half of its fitted plateau" in a.sentence
+    assert "logistic in log2 strength fitted over strengths 1-8" in a.sentence
+    assert "resampling concepts (n=8 concepts)" in a.sentence
+    c = by_name["ec50/countries/L10"]
+    assert math.isnan(c.estimate) and c.n == 0 and not c.available
+    assert c.sentence.startswith("Not available: ") and "(n=8 concepts)" in c.sentence
+    assert "no plateau distinguishable from 0" in c.sentence and "undetermined" in c.sentence
     for h in lines:
         assert "aware" not in h.sentence
-        assert h.step is None and h.available
-    # The connection and category coefficients follow the threshold rows, per layer.
+        assert h.step is None and (h.available or h is c)
+    # The connection and category coefficients follow the EC50 rows, per layer.
     names = [h.name for h in lines]
-    assert names[:2] == ["threshold/abstract_nouns/L10", "threshold/countries/L10"]
+    assert names[:2] == ["ec50/abstract_nouns/L10", "ec50/countries/L10"]
     assert "category/countries/L10" in names
     assert "connection/word_logprob/L10" not in names  # constant measures: not fitted
+    per = t["concept_thresholds"].set_index("concept")
+    assert per.loc["a0", "threshold"] in STRENGTHS and math.isnan(per.loc["c0", "threshold"])
+
+
+def test_too_few_concepts_leave_the_ec50_undetermined() -> None:
+    """Four concepts are too few for a concept bootstrap: no interval and no verdict."""
+    effects = dict(list(planted_effects(n=4).items()))
+    t = tables(run_frame(effects), {})
+    a = t["category_thresholds"].set_index("category").loc["abstract_nouns"]
+    assert a["ec50_n"] == 4 and math.isnan(a["ec50_ci_low"]) and not math.isnan(a["ec50"])
+    line = {h.name: h for h in EXPERIMENT.headlines(t, {})}["ec50/abstract_nouns/L10"]
+    assert math.isnan(line.estimate) and "undetermined" in line.sentence and not line.available
+    assert "at least 5 concepts" in line.sentence and "(n=4 concepts" in line.sentence
+    assert "no plateau" not in line.sentence
 
 
 def test_regression_recovers_planted_relation() -> None:
@@ -155,7 +210,12 @@ def test_empty_and_plot(tmp_path: Path) -> None:
     empty = tables(RunFrame(pd.DataFrame()), {})
     assert all(len(v) == 0 for v in empty.values())
     assert EXPERIMENT.headlines(empty, {}) == []
-    assert plot_category_thresholds(empty["thresholds"], tmp_path / "x.png") is None
+    assert (
+        plot_category_thresholds(
+            empty["thresholds"], empty["category_thresholds"], tmp_path / "x.png"
+        )
+        is None
+    )
     assert EXPERIMENT.figures(empty, tmp_path) == {}
     assert EXPERIMENT.sections(empty, {}) == []
     assert not list(tmp_path.iterdir())
@@ -171,13 +231,15 @@ def test_step_9_shows_the_selected_layer() -> None:
     t = planted(layers=(5, 10))
     lines = scorecard(ScoreInputs(t, {}, Selection(10, 4.0, "logits", 4)))
     assert [ln.name for ln in lines] == [
-        "threshold/abstract_nouns/L10",
-        "threshold/countries/L10",
+        "ec50/abstract_nouns/L10",
+        "ec50/countries/L10",
     ]
     for ln in lines:
-        assert ln.step == 9 and ln.available and ln.n == 8
+        assert ln.step == 9 and ln.unit == "concepts"
         assert ln.config == "layer 10 (the layer selected above)"
-    assert lines[0].estimate == pytest.approx(0.3)
+    assert lines[0].available and lines[0].n == 8
+    assert lines[0].estimate == pytest.approx(EC50, rel=0.02)
+    assert not lines[1].available and lines[1].n == 0 and math.isnan(lines[1].estimate)
 
 
 def test_step_9_falls_back_to_the_first_layer_of_the_grid() -> None:
@@ -188,8 +250,8 @@ def test_step_9_falls_back_to_the_first_layer_of_the_grid() -> None:
     ):
         lines = scorecard(ScoreInputs(t, {}, sel))
         assert [ln.name for ln in lines] == [
-            "threshold/abstract_nouns/L5",
-            "threshold/countries/L5",
+            "ec50/abstract_nouns/L5",
+            "ec50/countries/L5",
         ]
         assert all(ln.config.startswith(f"layer 5 ({why}") for ln in lines)
 

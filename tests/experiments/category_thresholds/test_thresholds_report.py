@@ -28,7 +28,7 @@ def threshold_records() -> list[TrialRecord]:
     for i in range(6):
         jitter = 0.01 if i % 2 else -0.01
         for concept, cat, diffs in (
-            (f"a{i}", "abstract_nouns", [jitter, 0.3 + jitter, 0.5 + jitter]),
+            (f"a{i}", "abstract_nouns", [0.05 + jitter, 0.3 + jitter, 0.5 + jitter]),
             (f"c{i}", "countries", [jitter, -jitter, jitter]),
         ):
             rows.append(
@@ -85,7 +85,7 @@ def test_registered_last() -> None:
 def test_threshold_section_draws_its_figure_once(text: str, run_dir: Path) -> None:
     sec = section(text, "category-thresholds")
     assert "Category thresholds" in sec and "abstract_nouns" in sec
-    assert "Threshold per category and layer" in sec
+    assert "Dose-response per category and layer" in sec and "ec50" in sec
     assert "0.30 [" in sec and "mean_effect" in sec and "category[countries]" in sec
     assert "intercept" not in sec  # intercepts and per-strength models are left out
     assert text.count('alt="category thresholds"') == 1
@@ -96,13 +96,17 @@ def test_threshold_section_draws_its_figure_once(text: str, run_dir: Path) -> No
 
 def test_summary_and_scorecard(text: str, run_dir: Path) -> None:
     summary = text[text.index('<h2 id="summary">') : text.index('<p class="note">')]
-    assert html.escape("threshold/abstract_nouns/L10") in summary
+    assert html.escape("ec50/abstract_nouns/L10") in summary
     lines = [ln for ln in scorecard(run_dir) if ln.step == 9]
     # No detection trials, so no selected layer: the grid's first (only) layer, said so.
-    assert [ln.name for ln in lines] == ["threshold/abstract_nouns/L10", "threshold/countries/L10"]
-    assert all(ln.available and ln.config.startswith("layer 10 (no layer was") for ln in lines)
+    assert [ln.name for ln in lines] == ["ec50/abstract_nouns/L10", "ec50/countries/L10"]
+    assert lines[0].ci_low <= lines[0].estimate <= lines[0].ci_high and lines[0].n == 6
+    assert all(ln.config.startswith("layer 10 (no layer was") for ln in lines)
+    # Countries have no effect: their EC50 is not available (no number, no verdict).
+    assert lines[0].available and not lines[1].available
+    assert lines[1].sentence.startswith("Not available: ")
     from rich.console import Console
 
     console = Console(record=True, width=250)
     render_summary(run_dir, console)
-    assert "threshold/abstract_nouns/L10" in console.export_text()
+    assert "ec50/abstract_nouns/L10" in console.export_text()

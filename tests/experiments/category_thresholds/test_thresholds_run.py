@@ -84,13 +84,24 @@ def test_tiny_real_run(lm: LoadedModel, engine: Engine, tmp_path: Path) -> None:
             assert -1 <= lg["cosine"][str(layer)] <= 1
         else:
             assert 0.0 <= lg["p_yes"] <= 1.0
-            if c["control"] != "none":
+            if c["control"] == "none":
+                # The residual norm at the grid's layer, over the injection window's tokens.
+                assert set(lg["resid_norm"]) == {str(layer)} and lg["resid_norm"][str(layer)] > 0
+            else:
                 assert c["category"] in ("abstract_nouns", "countries") and c["layer"] == layer
     results = load_results(tmp_path / "run")
     assert not results.failures
     t: dict[str, Any] = results.tables[KIND]
     assert len(t["thresholds"]) == 2 * 2 and (t["thresholds"]["diff_n"] == 2).all()
     assert len(t["concept_thresholds"]) == 4
+    # Strengths relative to the residual stream: s * |v| / |h|, with |h| as measured.
+    eff = t["concept_effects"]
+    resid = df[df["control"] == "none"]["logits"].iloc[0]["resid_norm"][str(layer)]
+    assert (
+        eff["relative_strength"] - eff["strength"] * eff["vector_norm"] / resid
+    ).abs().max() < 1e-9
+    # Two strengths cannot fit a three-parameter curve: the EC50 rows say undetermined.
+    assert t["category_thresholds"]["ec50"].isna().all()
     assert EXPERIMENT.headlines(t, {})
     assert set(EXPERIMENT.figures(t, tmp_path / "plots")) == {"category_thresholds"}
     # Resuming the finished run does nothing.

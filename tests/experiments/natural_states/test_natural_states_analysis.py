@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from introscope.errors import SpecError
+from introscope.errors import AnalysisError, SpecError
 from introscope.experiments.base import ScoreInputs
 from introscope.experiments.natural_states import EXPERIMENT
 from introscope.experiments.natural_states.analysis import scorecard, tables
@@ -40,7 +40,9 @@ def frame(experiment: str, rows: list[tuple[dict[str, Any], dict[str, Any]]]) ->
     )
 
 
-def natural_rows(beyond_template: bool, seed: int = 0) -> RunFrame:
+def natural_rows(
+    beyond_template: bool, seed: int = 0, read_at: str | None = "passage_end"
+) -> RunFrame:
     rng = np.random.default_rng(seed)
     effect = {"repeated": 2.0, "single": 1.0, "incidental": 0.0}
     rows = []
@@ -70,6 +72,7 @@ def natural_rows(beyond_template: bool, seed: int = 0) -> RunFrame:
                             "n_candidates": 10,
                             "cos_by_layer": {"10": cos + dist},
                             "distractor_cos_by_layer": {"10": dist},
+                            **({"read_at": read_at} if read_at else {}),
                         },
                     )
                 )
@@ -254,3 +257,28 @@ def test_params_refuse_what_the_experiment_does_not_use(
 def test_controls_none_is_valid() -> None:
     p = natural_states_params(validate_spec(spec(controls=["none"]), "test"))
     assert p.concepts == ["Ocean", "Dust"]
+
+
+def test_a_run_read_at_the_answer_position_is_named_and_licenses_nothing() -> None:
+    """Readouts without ``read_at`` (protocol 1) were taken at the last prompt token: the
+    tables say so, and the headline says the logit-lens identity can produce the
+    correlation, without the licence sentence."""
+    t = tables(natural_rows(beyond_template=True, read_at=None), {})
+    assert set(t["natural_states"]["read_at"]) == {"last_prompt_token"}
+    assert list(t["projection_check"]["read_at"]) == ["last_prompt_token"]
+    first = EXPERIMENT.headlines(t, {})[0]
+    assert first.ci_low > 0
+    assert "the last prompt token" in first.sentence and "logit-lens identity" in first.sentence
+    assert "carries information about the projection" not in first.sentence
+    assert "licenses only a correlational claim" not in first.sentence
+    new = EXPERIMENT.headlines(tables(natural_rows(beyond_template=True), {}), {})[0]
+    assert "the passage's last token" in new.sentence
+    assert "licenses only a correlational claim" in new.sentence
+
+
+def test_a_run_that_mixes_reading_positions_is_refused() -> None:
+    old = natural_rows(beyond_template=True, read_at=None)
+    new = natural_rows(beyond_template=True, seed=1)
+    mixed = RunFrame(pd.concat([old.df, new.df], ignore_index=True))
+    with pytest.raises(AnalysisError, match="different positions"):
+        tables(mixed, {})

@@ -7,13 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from introscope.core.engine import Engine
 from introscope.core.models import LoadedModel
 from introscope.core.vectors import concept_vectors, load_vectors, save_vectors
 from introscope.experiments.base import Context
 from introscope.experiments.natural_states import EXPERIMENT
-from introscope.experiments.natural_states.trials import candidate_pool
+from introscope.experiments.natural_states.trials import candidate_pool, passage_end_states
 from introscope.report.results import load_results
 from introscope.runner import run_spec
 from introscope.spec import load_spec, override, validate_spec
@@ -72,8 +73,39 @@ def test_natural_states_real_run(lm: LoadedModel, engine: Engine, tmp_path: Path
         assert lg["chosen"] in pool and lg["n_candidates"] == 10
         assert set(lg["cos_by_layer"]) == {"10"} == set(lg["distractor_cos_by_layer"])
         assert -1 <= lg["cos_by_layer"]["10"] <= 1
+        assert lg["read_at"] == "passage_end"
     results = load_results(tmp_path)
     assert not results.failures
     t = results.tables[KIND]
     assert set(t["natural_states"]["row_type"]) == {"template", "regression"}
     assert list(t["projection_check"]["layer"]) == [10]
+    assert set(t["natural_states"]["read_at"]) == {"passage_end"}
+    assert list(t["projection_check"]["read_at"]) == ["passage_end"]
+
+
+def test_the_state_is_read_at_the_passage_end_not_at_the_answer_position(
+    lm: LoadedModel, engine: Engine
+) -> None:
+    """The captured activation is the block output at the passage's last token (found here
+    from the tokenizer's character offsets, independently of the engine's marker
+    resolution), which lies before the request and the question; it is not the last prompt
+    token, whose logits give the report."""
+    spec = override(load_spec(KIND), concepts=",".join(WORDS), layers="0.33,0.67", trials=1)
+    params = EXPERIMENT.params(spec)
+    vectors = load_vectors(FIXTURE / "vectors.safetensors")
+    trials = EXPERIMENT.solver().build_trials(Context(spec, params, lm, engine, vectors))
+    layers = [10, 20]
+    got = passage_end_states(Context(spec, params, lm, engine, vectors), trials, layers)
+    assert got.shape == (len(trials), 2, lm.hidden_size)
+    for b, t in enumerate(trials):
+        enc = lm.tokenizer(t.prompt, return_offsets_mapping=True, add_special_tokens=False)
+        end = t.prompt.index(t.data["passage"]) + len(t.data["passage"])
+        last = max(i for i, (s, e) in enumerate(enc["offset_mapping"]) if s < end and e > s)
+        n_tokens = len(enc["input_ids"])
+        assert last < n_tokens - 10  # the request, the reply and the question follow
+        with torch.inference_mode():
+            hs = lm.model(torch.tensor([enc["input_ids"]]), output_hidden_states=True).hidden_states
+        for j, layer in enumerate(layers):
+            want = hs[layer + 1][0, last].float()
+            assert torch.allclose(got[b, j], want, atol=1e-4, rtol=1e-4), (t.trial_id, layer)
+            assert not torch.allclose(got[b, j], hs[layer + 1][0, -1].float(), atol=1e-2)

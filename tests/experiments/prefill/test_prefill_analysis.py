@@ -8,13 +8,15 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import TrialRecords
 from introscope.experiments.prefill import EXPERIMENT
 from introscope.experiments.prefill.analysis import prefill_table
 from introscope.experiments.prefill.figures import plot_prefill
-from introscope.stats import rate_difference
+from introscope.stats import paired_mean_ci, rate_difference
 from introscope.store import RunStore, TrialRecord, load_run, stable_hash
 from introscope.tables import RunFrame
 
@@ -106,11 +108,12 @@ def test_headlines_pick_the_largest_drop(tmp_path: Path) -> None:
         *prefill_records("other", 28, layer=12, start=120),
     ]
     t = EXPERIMENT.tables(frame_of(tmp_path, recs), {})
-    match, other = EXPERIMENT.headlines(t, {})
+    _, match, other = EXPERIMENT.headlines(t, {})
     assert match.name == "prefill: apology change (match)"
     assert close(match.estimate, -0.5) and match.n == 40 and match.kind == "rate_difference"
     assert match.sentence.startswith(
-        "At layer 10, strength 4 (the largest of 2 configurations, selected after the fact), "
+        "At layer 10, strength 4 (the largest drop of 2 configurations, selected after the "
+        "fact), "
         "injecting the prefilled word's vector before the prefill changes the apology rate by "
         "-0.50 ["
     )
@@ -132,9 +135,132 @@ def test_figure_and_section(run: RunFrame, tmp_path: Path) -> None:
 
 def test_empty_run(tmp_path: Path) -> None:
     t = EXPERIMENT.tables(RunFrame(pd.DataFrame()), {})
-    assert list(t) == ["prefill"] and t["prefill"].empty
+    assert list(t) == ["prefill", "match_vs_other"]
+    assert t["prefill"].empty and t["match_vs_other"].empty
     assert EXPERIMENT.headlines(t, {}) == []
     assert plot_prefill(pd.DataFrame(), tmp_path / "x.png") is None
     assert EXPERIMENT.figures(t, tmp_path) == {}
     assert not (tmp_path / "x.png").exists()
     assert EXPERIMENT.sections(t, {}) == []
+
+
+# --------------------------------------------------------------------------- match - other
+
+
+def word_trials(
+    records: TrialRecords,
+    word: str,
+    injected: str,
+    apologies: list[bool],
+    coherent: list[bool],
+    layer: int | None = 10,
+    norm: float | None = None,
+) -> None:
+    none = injected == "none"
+    for apology, coh in zip(apologies, coherent, strict=True):
+        rec = records.add(
+            "prefill",
+            {
+                "sentence_id": 0,
+                "word": word,
+                "injected": injected,
+                "inject_concept": None if none else word,
+                "layer": None if none else layer,
+                "strength": None if none else 4.0,
+            },
+            response="Sorry, that was an accident." if apology else "I meant it.",
+            grades={"rules": {"apology": apology, "coherent": coh}},
+        )
+        if norm is not None and not none:
+            rec.injection = {"strength": 4.0, "vector_norm": norm}
+
+
+def planted_words(seed: int, n_words: int = 16, effect: float = -0.3) -> TrialRecords:
+    """Per word, 6 trials per arm: "other" apologises with probability 0.6, "match" with
+    0.6 + ``effect``; a third of each arm's answers are incoherent and apologise always
+    (so counting them would hide the effect)."""
+    rng = np.random.default_rng(seed)
+    records = TrialRecords()
+    for w in range(n_words):
+        for arm, p in (("none", 0.6), ("other", 0.6), ("match", 0.6 + effect)):
+            coherent = [k % 3 != 0 for k in range(6)]
+            apologies = [bool(rng.random() < p) if c else True for c in coherent]
+            word_trials(records, f"w{w}", arm, apologies, coherent, norm=1.0 + 0.1 * w)
+    return records
+
+
+def test_match_minus_other_is_paired_per_word_on_coherent_answers() -> None:
+    records = TrialRecords()
+    # word a: match 0/2 coherent apologies (one incoherent apology left out), other 2/2
+    word_trials(records, "a", "match", [False, False, True], [True, True, False])
+    word_trials(records, "a", "other", [True, True], [True, True])
+    # word b: match 1/2, other 1/2
+    word_trials(records, "b", "match", [True, False], [True, True])
+    word_trials(records, "b", "other", [False, True], [True, True])
+    # word c: no coherent "other" answer: left out of the pairing
+    word_trials(records, "c", "match", [False], [True])
+    word_trials(records, "c", "other", [True], [False])
+    word_trials(records, "a", "none", [True], [True])
+    t = EXPERIMENT.tables(records.run(), {})["match_vs_other"]
+    assert list(t["layer"].isna()) == [False, True]  # layer 10, then the pooled row
+    at = t.iloc[0]
+    d = paired_mean_ci([0.0 - 1.0, 0.5 - 0.5])
+    assert at["match_minus_other_n"] == 2 and close(at["match_minus_other"], d.estimate)
+    assert close(at["match_minus_other_ci_low"], d.low)
+    assert close(at["apology_match"], 1 / 5) and at["apology_match_n"] == 5
+    assert close(at["coherent_match"], 5 / 6) and at["apology_other_n"] == 4
+    assert at["apology_none_n"] == 1
+    pooled = t.iloc[1]
+    assert pooled["configurations"] == 1 and close(pooled["match_minus_other"], d.estimate)
+
+
+def test_match_minus_other_recovers_a_planted_effect_over_seeded_runs() -> None:
+    hits, nulls, covered = 0, 0, 0
+    for seed in range(20):
+        row = EXPERIMENT.tables(planted_words(seed).run(), {})["match_vs_other"].iloc[-1]
+        hits += row["match_minus_other_ci_high"] < 0
+        covered += row["match_minus_other_ci_low"] <= -0.3 <= row["match_minus_other_ci_high"]
+        assert row["match_minus_other_n"] == 16
+        null = EXPERIMENT.tables(planted_words(seed, effect=0.0).run(), {})["match_vs_other"]
+        nulls += null.iloc[-1]["match_minus_other_ci_high"] < 0
+    assert hits >= 16 and covered >= 17 and nulls <= 2
+
+
+def test_match_minus_other_headline_pools_the_configurations() -> None:
+    records = planted_words(0)
+    extra = planted_words(1)
+    for r in extra.records:  # the same words at a second configuration
+        r.condition = {**r.condition, "layer": 12} if r.condition["layer"] else r.condition
+        records.records.append(r)
+    t = EXPERIMENT.tables(records.run(), {})
+    mvo = t["match_vs_other"]
+    assert list(mvo["layer"].iloc[:2]) == [10, 12] and mvo.iloc[-1]["configurations"] == 2
+    first = EXPERIMENT.headlines(t, {})[0]
+    assert first.name == "prefill: match - other apology (coherent answers)"
+    assert first.unit == "concepts" and first.n == 16 and first.kind == "rate_difference"
+    assert first.estimate == mvo.iloc[-1]["match_minus_other"] and first.ci_high < 0
+    assert "averaged over the 2 configurations run (none selected)" in first.sentence
+    assert bool(mvo["norm_matched"].iloc[-1])
+    assert "another word's vector of the same norm" in first.sentence
+    assert "disowns the word less after its own vector" in first.sentence
+
+
+def test_a_run_whose_other_vector_was_not_rescaled_says_so() -> None:
+    records = planted_words(0)
+    for r in records.records:
+        if r.condition["injected"] == "other" and r.injection is not None:
+            r.injection = {**r.injection, "vector_norm": r.injection["vector_norm"] * 1.3}
+    t = EXPERIMENT.tables(records.run(), {})
+    assert not t["match_vs_other"]["norm_matched"].any()
+    first = EXPERIMENT.headlines(t, {})[0]
+    assert "at its own norm, not the prefilled word's" in first.sentence
+    assert "predates prefill protocol 2" in first.sentence
+
+
+def test_too_few_words_are_undetermined() -> None:
+    records = TrialRecords()
+    word_trials(records, "a", "match", [False], [True])
+    word_trials(records, "a", "other", [True], [True])
+    word_trials(records, "a", "none", [True], [True])
+    first = EXPERIMENT.headlines(EXPERIMENT.tables(records.run(), {}), {})[0]
+    assert "undetermined" in first.sentence and math.isnan(first.ci_low)

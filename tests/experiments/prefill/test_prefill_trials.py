@@ -1,6 +1,7 @@
-"""The prefill solver on the bundled model: the same trials as the pre-slice code wrote (so
-its runs resume; ``concept`` = the prefilled word, ``control`` = none / match / other), and a
-tiny run through the runner (ported from ``tests/test_runner.py``: test_prefill_rows)."""
+"""The prefill solver on the bundled model: the same trials as the pre-slice code wrote
+(``concept`` = the prefilled word, ``control`` = none / match / other) but for the "other"
+vector, which protocol 2 rescales to the prefilled word's norm, and a tiny run through the
+runner (ported from ``tests/test_runner.py``: test_prefill_rows)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from introscope.core.engine import Engine
 from introscope.core.models import LoadedModel
@@ -22,7 +24,9 @@ from introscope.store import load_run, read_manifest
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "battery_small"
 
 
-def test_trials_are_those_of_the_old_run(lm: LoadedModel, engine: Engine) -> None:
+def test_trials_are_those_of_the_old_run_but_other_is_rescaled(
+    lm: LoadedModel, engine: Engine
+) -> None:
     dump = next(s for s in read_manifest(FIXTURE)["specs"] if s["name"] == "prefill")
     spec = validate_spec(dump, "fixture")
     vectors = load_vectors(FIXTURE / "vectors.safetensors", lm)
@@ -39,10 +43,22 @@ def test_trials_are_those_of_the_old_run(lm: LoadedModel, engine: Engine) -> Non
         assert (t.concept, t.control) == (t.condition["word"], t.condition["injected"])
         if t.injection is None:
             assert o["injection"] is None and t.control == "none"
+            continue
+        new, was = t.injection.describe(), o["injection"]
+        norm, old_norm = new.pop("vector_norm"), was.pop("vector_norm")
+        assert new == was
+        layer = t.condition["layer"]
+        own = float(vectors.get(t.condition["word"], layer).float().norm())
+        # match: the word's own vector, as before; other: another word's direction at the
+        # prefilled word's norm (the old run injected it at its own norm).
+        assert math.isclose(norm, own, rel_tol=1e-5)
+        if t.control == "match":
+            assert math.isclose(norm, old_norm, rel_tol=1e-6)
         else:
-            new, was = t.injection.describe(), o["injection"]
-            assert math.isclose(new.pop("vector_norm"), was.pop("vector_norm"), rel_tol=1e-6)
-            assert new == was
+            other = vectors.get(t.condition["inject_concept"], layer).float()
+            assert math.isclose(old_norm, float(other.norm()), rel_tol=1e-5)
+            cos = torch.nn.functional.cosine_similarity(t.injection.vector.float(), other, dim=0)
+            assert float(cos) > 0.9999
 
 
 @pytest.mark.slow

@@ -8,13 +8,15 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import TrialRecords
 from introscope.experiments.thoughts_vs_text import EXPERIMENT
 from introscope.experiments.thoughts_vs_text.analysis import thoughts_vs_text_table
 from introscope.experiments.thoughts_vs_text.figures import plot_thoughts_vs_text
-from introscope.stats import rate, rate_difference
+from introscope.stats import rate
 from introscope.store import RunStore, TrialRecord, load_run, stable_hash
 from introscope.tables import RunFrame
 
@@ -94,10 +96,12 @@ def test_thoughts_vs_text(run: RunFrame) -> None:
     assert close(r["identification_vs_chance"], 0.4)
     assert close(r["identification_vs_chance_ci_low"], rate(20, 40).low - 0.1)
     assert close(r["exact_match"], 0.75)
-    d = rate_difference(20, 40, 4, 40)
-    assert close(r["identification_vs_control"], d.estimate)
-    assert close(r["identification_vs_control_ci_high"], d.high)
+    # One concept: its paired difference is 0.5 - 0.1, with no interval (n = 1 concept).
+    assert close(r["identification_vs_control"], 0.4) and r["identification_vs_control_n"] == 1
+    assert math.isnan(r["identification_vs_control_ci_high"])
     assert close(r["both"], 0.5)
+    assert r["identification_per_token_n"] == 0  # not recorded before protocol 2
+    assert r["shared_candidates"] is None
     c = row(t, layer=None, strength=None, control="none")
     assert close(c["identification"], 0.1) and c["identification_vs_control_n"] == 0
     assert math.isnan(c["identification_vs_control"])
@@ -137,11 +141,13 @@ def test_chance_is_the_mean_of_one_over_n_candidates(tmp_path: Path) -> None:
 def test_headline(run: RunFrame) -> None:
     t = EXPERIMENT.tables(run, {})
     (h,) = EXPERIMENT.headlines(t, {})
-    assert h.name == "thoughts vs text: identification above chance"
-    assert close(h.estimate, 0.4) and close(h.ci_low, rate(20, 40).low - 0.1) and h.n == 40
+    assert h.name == "thoughts vs text: identification vs no injection"
+    assert close(h.estimate, 0.4) and h.n == 1 and h.unit == "concepts"
     assert h.kind == "rate_difference" and h.step is None
-    assert h.sentence.startswith("At layer 10, strength 4, the word picked among the candidates")
-    assert "in 50% of trials" in h.sentence and "exactly in 75% of trials" in h.sentence
+    assert h.sentence.startswith("Pooled over the 1 concept-injection configuration run")
+    assert "picked in 50% of trials against 10% without injection" in h.sentence
+    assert "undetermined" in h.sentence and "exactly in 75% of injected trials" in h.sentence
+    assert "predates shared candidate sets" in h.sentence
 
 
 def test_figure_and_section(run: RunFrame, tmp_path: Path) -> None:
@@ -157,9 +163,86 @@ def test_figure_and_section(run: RunFrame, tmp_path: Path) -> None:
 
 def test_empty_run(tmp_path: Path) -> None:
     t = EXPERIMENT.tables(RunFrame(pd.DataFrame()), {})
-    assert list(t) == ["thoughts_vs_text"] and t["thoughts_vs_text"].empty
+    assert list(t) == ["thoughts_vs_text", "vs_control"]
+    assert t["thoughts_vs_text"].empty and t["vs_control"].empty
     assert EXPERIMENT.headlines(t, {}) == []
     assert plot_thoughts_vs_text(pd.DataFrame(), tmp_path / "x.png") is None
     assert EXPERIMENT.figures(t, tmp_path) == {}
     assert not (tmp_path / "x.png").exists()
     assert EXPERIMENT.sections(t, {}) == []
+
+
+# --------------------------------------------------------------------------- vs control
+
+
+def shared_run(seed: int, n: int = 20, p_injected: float = 0.6, p_control: float = 0.3) -> Any:
+    """``n`` concepts x 2 sentences x (concept at 2 configurations, none at each), the same
+    candidates per (concept, sentence). The control rate is far from the nominal 10%: the
+    target is a word the model likes anyway. Per-token ranks agree with summed ranks."""
+    rng = np.random.default_rng(seed)
+    recs = TrialRecords()
+    for ci in range(n):
+        bias = float(rng.normal(0.0, 0.15))  # concepts differ in how likeable their word is
+        for sid in range(2):
+            cands = [f"w{ci}", *[f"d{ci}_{sid}_{k}" for k in range(9)]]
+            for layer in (10, 20):
+                for control, p in (("concept", p_injected), ("none", p_control)):
+                    hit = bool(rng.random() < min(1.0, max(0.0, p + bias)))
+                    recs.add(
+                        "thoughts_vs_text",
+                        {
+                            "concept": f"w{ci}",
+                            "sentence_id": sid,
+                            "layer": layer,
+                            "strength": 4.0,
+                            "control": control,
+                        },
+                        logits={
+                            "candidate_rank": 1 if hit else 3,
+                            "candidate_rank_per_token": 1 if hit else 4,
+                            "n_candidates": 10,
+                            "candidates": cands,
+                        },
+                        grades={"rules": {"identified": hit, "exact_match": True}},
+                    )
+    return recs.run()
+
+
+def test_identification_is_compared_with_the_control_paired_per_concept() -> None:
+    t = EXPERIMENT.tables(shared_run(0), {})
+    tvt = t["thoughts_vs_text"]
+    r = tvt[(tvt["control"] == "concept") & (tvt["layer"] == 10)].iloc[0]
+    assert r["identification_vs_control_n"] == 20 and r["shared_candidates"] == True  # noqa: E712
+    assert close(r["identification_per_token_vs_control"], r["identification_vs_control"])
+    vc = t["vs_control"].iloc[0]
+    assert vc["control"] == "concept" and vc["configurations"] == 2
+    assert vc["identification_vs_control_n"] == 20 and vc["shared_candidates"] == True  # noqa: E712
+    (h,) = EXPERIMENT.headlines(t, {})
+    assert h.estimate == vc["identification_vs_control"] and h.n == 20
+    assert "predates" not in h.sentence and "by mean log-probability per token" in h.sentence
+
+
+def test_the_control_not_chance_decides_over_seeded_runs() -> None:
+    """With the control at 30%, a 30% identification rate is 20 points above chance and no
+    detection; 60% is one."""
+    found, false_alarms, above_chance = 0, 0, 0
+    for seed in range(15):
+        real = EXPERIMENT.tables(shared_run(seed), {})["vs_control"].iloc[0]
+        found += real["identification_vs_control_ci_low"] > 0
+        null = EXPERIMENT.tables(shared_run(seed, p_injected=0.3), {})
+        nv = null["vs_control"].iloc[0]
+        false_alarms += nv["identification_vs_control_ci_low"] > 0
+        tvt = null["thoughts_vs_text"]
+        above_chance += (
+            tvt[tvt["control"] == "concept"]["identification_vs_chance_ci_low"].iloc[0] > 0
+        )
+    assert found >= 13 and false_alarms <= 1 and above_chance >= 13
+
+
+def test_candidate_sets_that_differ_between_arms_are_flagged() -> None:
+    run = shared_run(0, n=4)
+    for r in run.records("thoughts_vs_text"):
+        if r["condition"]["control"] == "none":
+            r["logits"]["candidates"] = list(reversed(r["logits"]["candidates"]))
+    t = EXPERIMENT.tables(run, {})
+    assert t["vs_control"].iloc[0]["shared_candidates"] == False  # noqa: E712

@@ -1,6 +1,7 @@
-"""The thoughts-vs-text solver on the bundled model: the same trials as the pre-slice code
-wrote (so its runs resume), and a tiny run through the runner (ported from
-``tests/test_runner.py``: test_thoughts_vs_text_rows)."""
+"""The thoughts-vs-text solver on the bundled model: the same trial ids, seeds, prompts and
+injections as the pre-slice code wrote, candidates shared by a concept's injected and
+no-injection trials on a sentence (protocol 2), and a tiny run through the runner (ported
+from ``tests/test_runner.py``: test_thoughts_vs_text_rows)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,31 @@ def test_trials_are_those_of_the_old_run(lm: LoadedModel, engine: Engine) -> Non
             assert new == was
 
 
+def test_candidates_are_shared_by_the_injected_and_control_trials(
+    lm: LoadedModel, engine: Engine
+) -> None:
+    dump = next(s for s in read_manifest(FIXTURE)["specs"] if s["name"] == "thoughts_vs_text")
+    spec = validate_spec({**dump, "trials_per_cell": 2}, "fixture")
+    vectors = load_vectors(FIXTURE / "vectors.safetensors", lm)
+    params = spec_params(spec)
+    assert type(params).protocol == 2
+    trials = EXPERIMENT.solver().build_trials(Context(spec, params, lm, engine, vectors))
+    by_key: dict[tuple[str, int], set[tuple[str, ...]]] = {}
+    for t in trials:
+        cands = t.data["candidates"]
+        assert len(cands) == 10 and t.concept in cands and cands == sorted(cands)
+        by_key.setdefault((t.concept, t.condition["sentence_id"]), set()).add(tuple(cands))
+    # One candidate set per (concept, sentence), whatever the control, layer or trial seed;
+    # two repeats put each concept on two sentences.
+    assert all(len(v) == 1 for v in by_key.values())
+    assert len(by_key) == 2 * len(params.concepts)
+    controls = {t.control for t in trials}
+    assert controls == {"concept", "none"}
+    # The draw depends on the sentence: a concept's two sentences need not share the nine.
+    sets = [next(iter(v)) for k, v in sorted(by_key.items())]
+    assert len(set(sets)) > len(params.concepts)
+
+
 @pytest.mark.slow
 def test_thoughts_vs_text_rows(lm: LoadedModel, tmp_path: Path) -> None:
     spec = validate_spec(
@@ -65,9 +91,17 @@ def test_thoughts_vs_text_rows(lm: LoadedModel, tmp_path: Path) -> None:
     assert result.n_new == result.n_trials == 2
     df: pd.DataFrame = load_run(tmp_path)
     assert len(df) == 2
+    # The injected trial and its control ranked the same candidates.
+    assert df["logits"].iloc[0]["candidates"] == df["logits"].iloc[1]["candidates"]
     for _, r in df.iterrows():
         lg, rules = r["logits"], r["grades"]["rules"]
         assert {"candidate_rank", "n_candidates", "chosen"} <= set(lg)
+        # Length-normalised scores alongside the summed ones.
+        assert (
+            1 <= lg["candidate_rank_per_token"] <= 10 and lg["chosen_per_token"] in lg["candidates"]
+        )
+        n_tok = len(lm.tokenizer("Dust", add_special_tokens=False)["input_ids"])
+        assert math.isclose(lg["target_logprob_per_token"], lg["target_logprob"] / n_tok)
         assert lg["n_candidates"] == 10 and 1 <= lg["candidate_rank"] <= 10
         assert isinstance(lg["chosen"], str)
         assert {"identified", "exact_match"} <= set(rules)

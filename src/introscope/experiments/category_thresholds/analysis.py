@@ -4,13 +4,16 @@ The unit of analysis is the concept. At each (layer, strength) a concept contrib
 paired difference ``P(yes | concept vector) - P(yes | its norm-matched random vector)``.
 
 * :func:`concept_effects`: that difference per concept x layer x strength, with the
-  concept's connection measures;
+  concept's connection measures and the strength relative to the residual stream
+  (``s * |v| / |h|``, :mod:`introscope.experiments.dose`);
 * :func:`threshold_table`: per category x layer x strength, the mean paired difference over
-  the category's concepts with a one-sample t CI; the category's **threshold** at a layer is
-  the lowest strength whose CI lower bound is above 0 (strengths need not pass
-  monotonically; NaN when none passes);
-* :func:`category_threshold_table`: one row per category x layer (the threshold and the
-  difference there);
+  the category's concepts with a one-sample t CI (the points the curve is fitted to);
+* :func:`category_threshold_table`: one row per category x layer, the dose-response: a
+  logistic in log2(strength) fitted to the category's per-concept differences
+  (:func:`introscope.stats.dose.dose_response`), its **EC50** (the strength at half of the
+  fitted plateau ``emax``) with a concept-bootstrap CI, also relative to the residual
+  stream. It replaces the lowest-strength-whose-CI-passes scan, which depended on the grid's
+  spacing and on the number of concepts (issue 10);
 * :func:`concept_threshold_table`: per concept x layer, the lowest strength whose single
   paired difference exceeds ``margin`` (a single deterministic difference has no CI, so a
   fixed margin in P(yes) units stands in for one), the mean difference over strengths, and
@@ -29,6 +32,14 @@ import numpy as np
 import pandas as pd
 
 from introscope.experiments.category_thresholds.params import KIND
+from introscope.experiments.dose import (
+    DOSE_COLUMNS,
+    injected_norm,
+    mean_or_none,
+    put_dose,
+    relative,
+    residual_norms,
+)
 from introscope.stats import linear_regression, paired_mean_ci
 from introscope.tables import NAN, Record, RunFrame, Tables, as_dict, number
 from introscope.words import CATEGORIES
@@ -47,30 +58,22 @@ EFFECT_COLUMNS = [
     "word_logprob",
     "word_n_tokens",
     "cosine",
+    "vector_norm",
+    "relative_strength",
 ]
 THRESHOLD_COLUMNS = [
     "category",
     "layer",
     "strength",
+    "relative_strength",
     "p_yes_concept",
     "p_yes_random",
     "diff",
     "diff_ci_low",
     "diff_ci_high",
     "diff_n",
-    "passes",
-    "threshold",
 ]
-CATEGORY_COLUMNS = [
-    "category",
-    "layer",
-    "threshold",
-    "strength_shown",
-    "diff",
-    "diff_ci_low",
-    "diff_ci_high",
-    "diff_n",
-]
+CATEGORY_COLUMNS = ["category", "layer", *DOSE_COLUMNS]
 REGRESSION_COLUMNS = [
     "outcome",
     "model",
@@ -119,10 +122,14 @@ def connection_measures(recs: list[Record]) -> dict[str, dict[str, Any]]:
 
 def concept_effects(run: RunFrame) -> pd.DataFrame:
     """One row per concept x layer x strength: ``p_yes_concept``, ``p_yes_random``, their
-    difference ``diff``, and the concept's ``word_logprob``, ``word_n_tokens`` and
-    ``cosine`` (at that layer)."""
+    difference ``diff``, the concept's ``word_logprob``, ``word_n_tokens`` and ``cosine``
+    (at that layer), its vector's norm there (``vector_norm``) and ``relative_strength`` =
+    strength x vector_norm / the run's residual norm at that layer (NaN when the run did
+    not measure it)."""
     recs = run.records(KIND)
     measures = connection_measures(recs)
+    resid = residual_norms(recs)
+    norms: dict[tuple[str, int], float | None] = {}
     cells: dict[tuple[str, str, int, float], dict[str, float]] = {}
     for r in recs:
         c = r["condition"]
@@ -135,12 +142,15 @@ def concept_effects(run: RunFrame) -> pd.DataFrame:
             continue
         key = (str(c["concept"]), str(c.get("category")), int(layer), strength)
         cells.setdefault(key, {})[str(control)] = p
+        if control == "concept":
+            norms[(key[0], key[2])] = injected_norm(r)
     rows = []
     for (concept, cat, layer, strength), ps in cells.items():
         if "concept" not in ps or "random" not in ps:
             continue
         m = measures.get(concept, {})
         cos = as_dict(m.get("cosine")).get(str(layer))
+        vnorm = norms.get((concept, layer))
         rows.append(
             {
                 "concept": concept,
@@ -153,6 +163,8 @@ def concept_effects(run: RunFrame) -> pd.DataFrame:
                 "word_logprob": number(m.get("word_logprob")),
                 "word_n_tokens": number(m.get("word_n_tokens")),
                 "cosine": number(cos),
+                "vector_norm": NAN if vnorm is None else vnorm,
+                "relative_strength": relative(strength, vnorm, resid.get(layer)),
             }
         )
     out = pd.DataFrame(rows, columns=EFFECT_COLUMNS)
@@ -164,66 +176,58 @@ def concept_effects(run: RunFrame) -> pd.DataFrame:
 
 
 def threshold_table(effects: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
-    """Per category x layer x strength (from :func:`concept_effects`): mean P(yes) under the
-    concept and random vectors, the paired difference ``diff`` with ``diff_ci_low`` /
-    ``diff_ci_high`` (one-sample t over the category's concepts) and ``diff_n`` (concepts),
-    ``passes`` (CI lower bound > 0), and ``threshold``: the category's lowest passing
-    strength at that layer (repeated on each of its rows; NaN when none passes)."""
+    """Per category x layer x strength (from :func:`concept_effects`): the strength relative
+    to the residual stream (mean over the category's concepts), mean P(yes) under the
+    concept and random vectors, and the paired difference ``diff`` with ``diff_ci_low`` /
+    ``diff_ci_high`` (one-sample t over the category's concepts) and ``diff_n``
+    (concepts)."""
     if len(effects) == 0:
         return pd.DataFrame(columns=THRESHOLD_COLUMNS)
     rows = []
-    for (cat, layer), g in effects.groupby(["category", "layer"], sort=False):
-        block = []
-        for strength, gs in g.groupby("strength"):
-            d = paired_mean_ci(gs["diff"].tolist(), confidence)
-            block.append(
-                {
-                    "category": cat,
-                    "layer": int(layer),
-                    "strength": float(strength),
-                    "p_yes_concept": float(gs["p_yes_concept"].mean()),
-                    "p_yes_random": float(gs["p_yes_random"].mean()),
-                    "diff": d.estimate,
-                    "diff_ci_low": d.low,
-                    "diff_ci_high": d.high,
-                    "diff_n": d.n_a,
-                    "passes": bool(d.low == d.low and d.low > 0.0),  # a NaN bound never passes
-                }
-            )
-        # Not stats.lowest_passing_level: that one tests rate differences from counts
-        # (Newcombe); here each strength already has its t interval.
-        threshold = min((b["strength"] for b in block if b["passes"]), default=NAN)
-        for b in block:
-            b["threshold"] = threshold
-        rows.extend(block)
+    for (cat, layer, strength), gs in effects.groupby(["category", "layer", "strength"]):
+        d = paired_mean_ci(gs["diff"].tolist(), confidence)
+        rel = gs["relative_strength"].to_numpy(dtype=float)
+        rows.append(
+            {
+                "category": cat,
+                "layer": int(layer),
+                "strength": float(strength),
+                "relative_strength": float(rel.mean()) if np.isfinite(rel).all() else NAN,
+                "p_yes_concept": float(gs["p_yes_concept"].mean()),
+                "p_yes_random": float(gs["p_yes_random"].mean()),
+                "diff": d.estimate,
+                "diff_ci_low": d.low,
+                "diff_ci_high": d.high,
+                "diff_n": d.n_a,
+            }
+        )
     out = pd.DataFrame(rows, columns=THRESHOLD_COLUMNS)
     return out.sort_values(["category", "layer", "strength"], key=by_category).reset_index(
         drop=True
     )
 
 
-def category_threshold_table(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per category x layer from :func:`threshold_table`: ``threshold``,
-    ``strength_shown`` and the difference (with CI) there: at the threshold, or at the
-    highest strength when none passes."""
+def category_threshold_table(effects: pd.DataFrame, resid: Mapping[int, float]) -> pd.DataFrame:
+    """One row per category x layer: the dose-response of the concept-minus-random P(yes)
+    difference over strength (:data:`~introscope.experiments.dose.DOSE_COLUMNS`), fitted to
+    every (concept, strength) point of the category at that layer, with intervals that
+    resample the category's concepts. ``emax`` is bounded to [-1, 1] (a difference of
+    probabilities); ``relative_ec50`` is the EC50 times the category's mean vector norm over
+    the residual norm ``resid`` measured at that layer."""
     rows = []
-    for (cat, layer), g in table.groupby(["category", "layer"], sort=False):
-        thr = number(g["threshold"].iloc[0])
-        at = g[g["strength"] == thr] if thr is not None else g[g["strength"] == g["strength"].max()]
-        r = at.iloc[0]
-        rows.append(
-            {
-                "category": cat,
-                "layer": int(layer),
-                "threshold": NAN if thr is None else thr,
-                "strength_shown": float(r["strength"]),
-                "diff": float(r["diff"]),
-                "diff_ci_low": float(r["diff_ci_low"]),
-                "diff_ci_high": float(r["diff_ci_high"]),
-                "diff_n": int(r["diff_n"]),
-            }
+    for (cat, layer), g in effects.groupby(["category", "layer"], sort=False):
+        out: dict[str, Any] = {"category": cat, "layer": int(layer)}
+        put_dose(
+            out,
+            g["strength"].tolist(),
+            g["diff"].tolist(),
+            g["concept"].tolist(),
+            vector_norm=mean_or_none(number(v) for v in g["vector_norm"]),
+            resid_norm=resid.get(int(layer)),
         )
-    return pd.DataFrame(rows, columns=CATEGORY_COLUMNS)
+        rows.append(out)
+    out_df = pd.DataFrame(rows, columns=CATEGORY_COLUMNS)
+    return out_df.sort_values(["category", "layer"], key=by_category).reset_index(drop=True)
 
 
 def concept_threshold_table(effects: pd.DataFrame, margin: float = CONCEPT_MARGIN) -> pd.DataFrame:
@@ -337,12 +341,11 @@ def threshold_regression(
 
 def tables(run: RunFrame, _upstream: Mapping[str, Tables]) -> Tables:
     effects = concept_effects(run)
-    thresholds = threshold_table(effects)
     per_concept = concept_threshold_table(effects)
     return {
         "concept_effects": effects,
-        "thresholds": thresholds,
-        "category_thresholds": category_threshold_table(thresholds),
+        "thresholds": threshold_table(effects),
+        "category_thresholds": category_threshold_table(effects, residual_norms(run.records(KIND))),
         "concept_thresholds": per_concept,
         "regression": threshold_regression(effects, per_concept),
     }

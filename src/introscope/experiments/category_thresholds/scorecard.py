@@ -1,6 +1,5 @@
 """Category-threshold headline rows (per category, and the regression on the connection
-measures) and scorecard step 9 (the per-category thresholds at the layer selected in step
-2)."""
+measures) and scorecard step 9 (the per-category EC50s at the layer selected in step 2)."""
 
 from __future__ import annotations
 
@@ -12,8 +11,9 @@ import pandas as pd
 
 from introscope.experiments.base import ScoreInputs, Selection
 from introscope.experiments.category_thresholds.analysis import category_label
-from introscope.headlines import Headline, headline_from_row, not_run
-from introscope.tables import Tables, number, to_float
+from introscope.headlines import Headline, ci_sign, not_run
+from introscope.stats.dose import MIN_CLUSTERS, MIN_LEVELS
+from introscope.tables import NAN, Tables, to_float
 
 STEP = 9
 STEP_TITLE = "category thresholds"
@@ -34,26 +34,71 @@ def interval3(est: Any, low: Any, high: Any) -> str:
     return f"{signed3(est)} [{signed3(low)}, {signed3(high)}]"
 
 
-def threshold_headline(r: Mapping[str, Any]) -> Headline:
-    """The headline of one :func:`category_threshold_table` row: the difference at the
-    threshold (or at the highest strength when none passes)."""
-    cat, layer, thr = category_label(r["category"]), int(r["layer"]), number(r["threshold"])
-    ci = interval3(r["diff"], r["diff_ci_low"], r["diff_ci_high"])
-    if thr is not None:
-        sentence = (
-            f"At layer {layer}, {cat} need strength ≥ {thr:g} before P(yes) to the "
-            f"detection question under the concept vector exceeds a norm-matched random "
-            f"vector (difference {ci}, n={int(r['diff_n'])} concepts)."
+def strength3(x: Any) -> str:
+    v = to_float(x)
+    return "nan" if v != v else f"{v:.3g}"
+
+
+def ec50_headline(r: Mapping[str, Any]) -> Headline:
+    """The headline of one :func:`category_threshold_table` row: the EC50 of the category's
+    dose-response. It is undetermined when there is no interval, or when the fitted
+    plateau's CI does not exclude 0 (without an effect there is no half-maximal strength):
+    then the line carries no number (``available`` False, n 0, "Not available: ..." with the
+    concept count in the sentence), never a verdict."""
+    cat, layer = category_label(r["category"]), int(r["layer"])
+    n = int(to_float(r["ec50_n"])) if to_float(r["ec50_n"]) == to_float(r["ec50_n"]) else 0
+    emax = interval3(r["emax"], r["emax_ci_low"], r["emax_ci_high"])
+    tested = f"strengths {strength3(r['strength_min'])}-{strength3(r['strength_max'])}"
+    name = f"ec50/{r['category']}/L{layer}"
+    undetermined = None
+    if to_float(r["emax_ci_low"]) != to_float(r["emax_ci_low"]):
+        undetermined = (
+            f"Not available: at layer {layer}, the dose-response of {cat} is undetermined: an "
+            f"interval needs at least {MIN_CLUSTERS} concepts and {MIN_LEVELS} strengths "
+            f"(n={n} concepts, {tested}), so neither its plateau nor its EC50 is read."
         )
-    else:
-        sentence = (
-            f"At layer {layer}, P(yes) under the concept vectors of {cat} does not exceed "
-            f"a norm-matched random vector at any strength up to "
-            f"{float(r['strength_shown']):g} (difference there {ci}, n={int(r['diff_n'])} "
-            "concepts)."
+    elif ci_sign(r["emax_ci_low"], r["emax_ci_high"]) == 0:
+        undetermined = (
+            f"Not available: at layer {layer}, the concept-minus-random P(yes) difference of "
+            f"{cat} shows no plateau distinguishable from 0 over {tested} ({emax}), so its "
+            f"EC50 is undetermined (n={n} concepts)."
         )
-    return headline_from_row(
-        f"threshold/{r['category']}/L{layer}", r, "diff", sentence, unit="concepts"
+    if undetermined is not None:
+        return Headline(
+            name, NAN, NAN, NAN, 0, undetermined, unit="concepts", kind="strength", available=False
+        )
+    ec50 = f"{strength3(r['ec50'])} [{strength3(r['ec50_ci_low'])}, {strength3(r['ec50_ci_high'])}]"
+    rel = ""
+    if to_float(r["relative_ec50"]) == to_float(r["relative_ec50"]):
+        rel = (
+            f" (|s·v|/|h| = {to_float(r['relative_ec50']):.2f} "
+            f"[{to_float(r['relative_ec50_ci_low']):.2f}, "
+            f"{to_float(r['relative_ec50_ci_high']):.2f}] of the residual norm)"
+        )
+    outside = to_float(r["ec50_ci_low"]) < to_float(r["strength_min"]) or to_float(
+        r["ec50_ci_high"]
+    ) > to_float(r["strength_max"])
+    extrapolated = (
+        "; the interval reaches beyond the tested strengths, so it rests on extrapolation"
+        if outside
+        else ""
+    )
+    sentence = (
+        f"At layer {layer}, the concept-minus-random P(yes) difference of {cat} reaches half "
+        f"of its fitted plateau ({emax}) at strength {ec50}{rel}: a logistic in log2 "
+        f"strength fitted over {tested}, intervals resampling concepts (n={n} "
+        f"concepts){extrapolated}."
+    )
+    return Headline(
+        name,
+        to_float(r["ec50"]),
+        to_float(r["ec50_ci_low"]),
+        to_float(r["ec50_ci_high"]),
+        n,
+        sentence,
+        unit="concepts",
+        kind="strength",
+        null=NAN,
     )
 
 
@@ -78,11 +123,10 @@ CONNECTION_TERMS = (
 
 
 def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
-    """One row per category x layer (the threshold; estimate = the difference at the
-    threshold, or at the highest strength when none passes), then, per layer, the
+    """One row per category x layer (the EC50 of its dose-response), then, per layer, the
     connection measures' coefficients on the mean effect over strengths (``connection``
     model) and the category coefficients with and without the connection measures."""
-    out = [threshold_headline(r) for r in t["category_thresholds"].to_dict("records")]
+    out = [ec50_headline(r) for r in t["category_thresholds"].to_dict("records")]
     reg = t["regression"]
     if len(reg) == 0:
         return out
@@ -151,10 +195,10 @@ def step_layer(table: pd.DataFrame, sel: Selection | None) -> tuple[int, str]:
 
 
 def scorecard(s: ScoreInputs) -> list[Headline]:
-    """Step 9: the per-category thresholds at one layer (:func:`step_layer`)."""
+    """Step 9: the per-category EC50s at one layer (:func:`step_layer`)."""
     table = s.tables["category_thresholds"]
     if len(table) == 0:
         return [not_run(STEP, STEP_TITLE, "the run has no category-threshold trials.")]
     layer, config = step_layer(table, s.selection)
     rows = table[table["layer"] == layer].to_dict("records")
-    return [replace(threshold_headline(r), step=STEP, config=config) for r in rows[:STEP_LINES]]
+    return [replace(ec50_headline(r), step=STEP, config=config) for r in rows[:STEP_LINES]]

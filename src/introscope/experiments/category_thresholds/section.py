@@ -1,5 +1,6 @@
-"""The category-thresholds report section: the threshold per category and layer, the
-difference at every strength, the regression on the connection measures and the figure."""
+"""The category-thresholds report section: the dose-response (EC50) per category and layer,
+the difference at every strength, the regression on the connection measures and the
+figure."""
 
 from __future__ import annotations
 
@@ -18,9 +19,15 @@ INTRO = (
     "is paired with a norm-matched random vector at the same strength. Per concept, the "
     "difference in P(yes) to the detection question (concept minus random) says how far "
     "the report carries information about the concept vector over a content-free "
-    "perturbation of the same size. A category's threshold at a layer is the lowest "
-    "strength whose 95% CI (t, over the category's concepts) lies above 0; '-' means no "
-    "strength passes. The regression asks whether concepts more connected to the "
+    "perturbation of the same size. Per category and layer, a logistic in log2(strength) "
+    "with its bottom at 0 (at strength 0 both vectors vanish) is fitted to every concept's "
+    "differences: emax is its plateau, ec50 the strength at half of it, hill its slope per "
+    "doubling; 95% intervals resample the category's concepts (n = concepts). "
+    "ec50_in_range is false when the EC50 lies outside the tested strengths (an "
+    "extrapolation). relative_ec50 and relative_strength express strength as |s·v|/|h|, the "
+    "injection's norm over the residual stream's norm at that layer (measured on the trial "
+    "prompt without injection), so they compare across layers and models. The regression "
+    "asks whether concepts more connected to the "
     "context (the word's log-probability there, the cosine between its vector and the "
     "prompt's activation) need less strength, and whether category differences remain "
     "after adjusting for these measures."
@@ -56,7 +63,7 @@ def sections(t: Tables, figs: Mapping[str, Path]) -> list[Section]:
         return []
     body = ""
     if len(t["category_thresholds"]):
-        body += heading("Threshold per category and layer") + html_table(
+        body += heading("Dose-response per category and layer") + html_table(
             format_table(t["category_thresholds"])
         )
     body += (

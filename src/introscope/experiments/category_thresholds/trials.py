@@ -13,7 +13,10 @@ Row contract, by ``condition["control"]``:
   concept), rescaled to the concept vector's norm at each layer, so its P(yes) curve over
   strength is a matched curve for that concept.
 * ``"none"``: one no-injection trial, condition ``{concept: None, category: None, layer:
-  None, strength: None, control: "none"}``; readout ``{"p_yes"}``.
+  None, strength: None, control: "none"}``; readout ``{"p_yes", "resid_norm"}``, where
+  ``resid_norm`` maps each grid layer (as a string) to the mean norm of the unperturbed
+  residual stream over the injection window's prompt tokens (so strengths can be read as
+  ``strength * |v| / |h|``).
 * ``"measure"``: one row per concept, no injection, condition ``{concept, category, layer:
   None, strength: None, control: "measure"}``; readout ``{"word_logprob", "word_n_tokens",
   "cosine"}`` where ``word_logprob`` is the log-probability (nats) of the concept word after
@@ -37,7 +40,7 @@ from introscope.experiments import prompts as P
 from introscope.experiments.base import Context, Trial, TrialResult, make_trial
 from introscope.experiments.category_thresholds.params import CategoryThresholdsParams
 from introscope.experiments.readouts import yes_probability
-from introscope.experiments.solving import layer_indices
+from introscope.experiments.solving import layer_indices, residual_norms
 from introscope.store import stable_hash
 
 Ctx = Context[CategoryThresholdsParams]
@@ -133,7 +136,12 @@ class CategoryThresholdsSolver:
                 [trials[i].prompt for i in readout], [trials[i].injection for i in readout]
             )
             for i, py in zip(readout, yes_probability(ctx.lm, lp), strict=True):
-                out[i] = TrialResult(None, None, {"p_yes": py})
+                res: dict[str, Any] = {"p_yes": py}
+                if trials[i].condition["control"] == "none":
+                    layers = layer_indices(ctx, ctx.params.layers)
+                    window = Window.from_marker(P.TRIAL_MARKER)
+                    res["resid_norm"] = residual_norms(ctx, trials[i].prompt, layers, window)
+                out[i] = TrialResult(None, None, res)
         if measure:
             results = self._measures(ctx, [trials[i] for i in measure])
             for i, r in zip(measure, results, strict=True):

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from introscope.experiments.detection import confabulation, content
+from introscope.experiments.detection import confabulation, content, dose
 from introscope.headlines import Headline, cfg_text, ci_text, headline_from_row, pct, post_hoc
 from introscope.stats import cohens_kappa, mean_difference_ci, rate
 from introscope.tables import (
@@ -226,6 +226,7 @@ def tables(run: RunFrame, _upstream: Mapping[str, Tables]) -> Tables:
         "mutual_information": content.mutual_information_table(run),
         "confabulation": confabulation.confabulation_table(run, vectors),
         "confabulation_summary": pd.DataFrame([confabulation.confabulation_summary(run, vectors)]),
+        "dose_response": dose.dose_response_table(run),
     }
 
 

@@ -62,6 +62,23 @@ def sections(t: Tables, figs: Mapping[str, Path]) -> list[Section]:
         )
     if len(t["identification"]) or len(t["mutual_information"]):
         out.append(content_section(t, figs))
+    if len(t["dose_response"]):
+        out.append(
+            Section(
+                "Detection against strength",
+                "detection-dose",
+                "Per layer and contrast, a logistic in log2(strength) with its bottom at 0 "
+                "fitted to every concept's effect: the claim of detection (generation) or "
+                "P(yes) (logits) under a vector minus the no-injection mean (X - none), or "
+                "the concept vector's minus its norm-matched random vector's at the same "
+                "strength (concept - random). emax: the fitted plateau; ec50: the strength at "
+                "half of it; hill: slope per doubling; 95% intervals resample concepts "
+                "(n = concepts); ec50_in_range false: the EC50 lies outside the tested "
+                "strengths. relative_ec50 = ec50 x |v| / |h|, the injection's norm over the "
+                "residual stream's at that layer, comparable across layers and models.",
+                table_block(format_table(t["dose_response"]), "Dose-response by contrast"),
+            )
+        )
     return out
 
 

@@ -4,6 +4,10 @@ Generation: the model answers the trial question; the rule grader scores coheren
 affirmative and correct concept and noticed before naming. Logit readout: P(yes) to the same
 question with a yes/no suffix, and the rank of the injected concept's first token after an
 affirmative prefill, among all concepts of the run.
+
+No-injection trials also record ``resid_norm`` in their readout: the mean norm of the
+unperturbed residual stream at each grid layer over the injection window's prompt tokens,
+so strengths can be read relative to it (:mod:`introscope.experiments.dose`).
 """
 
 from __future__ import annotations
@@ -17,11 +21,27 @@ from introscope.experiments.base import Context, Trial, TrialResult, make_trial
 from introscope.experiments.detection.params import DetectionParams
 from introscope.experiments.prompts import detection_turns
 from introscope.experiments.readouts import candidate_ranks, top_candidates, yes_probability
-from introscope.experiments.solving import generate_batch, grid_trials
+from introscope.experiments.solving import (
+    generate_batch,
+    grid_trials,
+    layer_indices,
+    residual_norms,
+)
 from introscope.grading import concepts, rules
 
 
 class DetectionSolver:
+    def __init__(self) -> None:
+        # The residual norms of a prompt, measured once per solver (every trial shares it).
+        self._norms: dict[str, dict[str, float]] = {}
+
+    def resid_norms(self, ctx: Context[DetectionParams], prompt: str) -> dict[str, float]:
+        if prompt not in self._norms:
+            layers = layer_indices(ctx, ctx.params.layers)
+            window = Window.from_marker(P.TRIAL_MARKER)
+            self._norms[prompt] = residual_norms(ctx, prompt, layers, window)
+        return self._norms[prompt]
+
     def words_needed(self, params: DetectionParams) -> list[str]:
         return list(params.concepts)
 
@@ -56,11 +76,12 @@ class DetectionSolver:
             concept = t.condition["concept"] if t.condition["control"] != "none" else None
             grade = rules.grade_detection(g.text, concept)
             outcome = rules.classify_outcome(g.text, concept, ctx.vectors.names)
+            control = t.condition["control"] == "none"
             out.append(
                 TrialResult(
                     g.text,
                     len(g.token_ids),
-                    None,
+                    {"resid_norm": self.resid_norms(ctx, t.prompt)} if control else None,
                     {
                         "rules": {
                             "coherent": grade.coherent,
@@ -98,6 +119,11 @@ class DetectionSolver:
                     "concept_rank": rk if t.condition["concept"] else None,
                     "n_candidates": len(names),
                     "top_candidate": top,
+                    **(
+                        {"resid_norm": self.resid_norms(ctx, t.prompt)}
+                        if t.condition["control"] == "none"
+                        else {}
+                    ),
                 },
             )
             for t, py, rk, top in zip(trials, p_yes, ranks, tops, strict=True)

@@ -4,6 +4,12 @@ Does the one-word report of "what are you thinking about" track the projection o
 model's own activation onto the concept direction *beyond what the text predicts*? The
 template (the passage's relatedness to the concept) is the covariate; wording is
 mechanistic and the claim correlational (see the headline's licence sentence).
+
+Where the activation was read is the readout's ``read_at``: ``passage_end`` (the passage's
+last token, before the request and the question; protocol 2) or, in runs made before,
+``last_prompt_token``, the position whose logits give the report, where the projection is
+partly the report itself. Tables carry it in a ``read_at`` column and the sentences say
+which it was.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from introscope.errors import AnalysisError
 from introscope.experiments.base import ScoreInputs
 from introscope.headlines import (
     Headline,
@@ -53,6 +60,18 @@ PREDICTORS: tuple[str, ...] = ("cos_specific", "cos")
 OUTCOMES: tuple[str, ...] = ("concept_logprob", "identified")
 COVARIATE_SETS: tuple[str, ...] = ("template", "template+concept")
 
+#: ``read_at`` of readouts that do not record it (protocol 1).
+OLD_READ_AT = "last_prompt_token"
+#: How the sentences name each reading position.
+POSITION_TEXT: dict[str, str] = {
+    "passage_end": "the activation at the passage's last token (read before the request and "
+    "the question)",
+    OLD_READ_AT: "the activation at the last prompt token (the position whose logits give "
+    "the report, so the projection there is partly the report itself: a logit-lens "
+    "identity, not a state the report could be read from; runs since protocol 2 read the "
+    "passage's end)",
+}
+
 STEP = 8
 STEP_TITLE = "natural-state grounding"
 #: Headline rows the scorecard shows for step 8 (the first ones: the main coefficient first).
@@ -76,6 +95,19 @@ def layer_map(value: Any) -> dict[int, float]:
             if f is not None:
                 out[layer] = f
     return out
+
+
+def read_position(recs: Sequence[Mapping[str, Any]]) -> str | None:
+    """Where the run's activations were read (None without trials); a run that mixes
+    positions cannot be analysed as one."""
+    positions = {str(r["logits"].get("read_at") or OLD_READ_AT) for r in recs}
+    if len(positions) > 1:
+        raise AnalysisError(
+            "The natural-states trials of this run read the activation at different positions "
+            f"({', '.join(sorted(positions))}), so they cannot be pooled; rerun the experiment "
+            "into a new run directory."
+        )
+    return positions.pop() if positions else None
 
 
 def natural_points(recs: Sequence[Mapping[str, Any]]) -> dict[int, list[dict[str, Any]]]:
@@ -121,13 +153,16 @@ def fit(
     return linear_regression(y, x)
 
 
-def natural_states_table(by_layer: Mapping[int, list[dict[str, Any]]]) -> pd.DataFrame:
+def natural_states_table(
+    by_layer: Mapping[int, list[dict[str, Any]]], read_at: str | None = None
+) -> pd.DataFrame:
     """Natural states ("heartbeat") from the per-layer trial points of
-    :func:`natural_points`, two kinds of row (``row_type``).
+    :func:`natural_points`, two kinds of row (``row_type``); ``read_at`` (every row) says
+    where the activation was read (:func:`read_position`).
 
     ``template`` rows, per layer x template (the manipulation check and the raw report):
     ``identified`` (the concept ranks first among the candidates; Wilson), means (t CI) of
-    ``concept_logprob``, ``cos`` (activation at the last prompt token vs the concept's
+    ``concept_logprob``, ``cos`` (the activation at the reading position vs the concept's
     vector), ``distractor_cos`` (mean over the 9 distractors' vectors) and ``cos_specific``
     (= cos - distractor_cos, paired within trial).
 
@@ -167,7 +202,9 @@ def natural_states_table(by_layer: Mapping[int, list[dict[str, Any]]]) -> pd.Dat
             for outcome in OUTCOMES:
                 for covset in COVARIATE_SETS:
                     rows.append(regression_row(layer, pts, predictor, outcome, covset))
-    return frame(rows)
+    out = frame(rows)
+    out["read_at"] = read_at
+    return out
 
 
 def regression_row(
@@ -234,24 +271,29 @@ def regression_row(
     return out
 
 
-def projection_check_table(by_layer: Mapping[int, list[dict[str, Any]]]) -> pd.DataFrame:
+def projection_check_table(
+    by_layer: Mapping[int, list[dict[str, Any]]], read_at: str | None = None
+) -> pd.DataFrame:
     """The manipulation check, per layer: ``cos_specific`` (the concept vector's cosine with
-    the last-token activation minus the distractors' mean cosine; mean, t CI, n) pooled over
-    templates."""
+    the activation at the reading position minus the distractors' mean cosine; mean, t CI,
+    n) pooled over templates, and ``read_at``."""
     rows = []
     for layer in sorted(by_layer):
         out: dict[str, Any] = {"layer": layer}
         put_mean(out, "cos_specific", (p["cos_specific"] for p in by_layer[layer]))
+        out["read_at"] = read_at
         rows.append(out)
     return frame(rows)
 
 
 def tables(run: RunFrame, _upstream: Mapping[str, Tables]) -> Tables:
     """``natural_states`` (template and regression rows) and ``projection_check``."""
-    by_layer = natural_points(run.records(KIND))
+    recs = run.records(KIND)
+    read_at = read_position(recs)
+    by_layer = natural_points(recs)
     return {
-        "natural_states": natural_states_table(by_layer),
-        "projection_check": projection_check_table(by_layer),
+        "natural_states": natural_states_table(by_layer, read_at),
+        "projection_check": projection_check_table(by_layer, read_at),
     }
 
 
@@ -289,11 +331,16 @@ def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
         return []
     lines: list[Headline] = []
     layer = row["layer"]
+    position = POSITION_TEXT.get(str(row.get("read_at")), POSITION_TEXT[OLD_READ_AT])
     where = f"At layer {fmt_num(layer)}{post_hoc(k).replace('configurations', 'layers')}"
     side = ci_sign(row["coef_ci_low"], row["coef_ci_high"])
+    at_passage = row.get("read_at") == "passage_end"
     what = (
         "the report carries information about the projection of the model's own activation "
         "onto the concept direction beyond what the passage's relatedness predicts."
+        if side > 0 and at_passage
+        else "the report tracks the projection, which the logit-lens identity at this "
+        "position can produce by itself: this is no evidence that the report reads a state."
         if side > 0
         else (
             "the report moves *against* the projection once the text is accounted for."
@@ -308,12 +355,12 @@ def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
             row,
             "coef",
             f"{where}, with the template (text relatedness) as a covariate, each +1 SD "
-            f"(= {to_float(row['predictor_sd']):.3f}) in the cosine between the last-token "
-            "activation and the concept vector (minus the distractors' mean cosine) changes "
+            f"(= {to_float(row['predictor_sd']):.3f}) in the cosine between {position} and "
+            "the concept vector (minus the distractors' mean cosine) changes "
             "the log-probability of naming the concept by "
             f"{ci_text(row['coef'], row['coef_ci_low'], row['coef_ci_high'])} "
             f"(p = {p_text(row['coef_p'])}, delta R² = {to_float(row['delta_r2']):.3f}): {what}"
-            + (LICENCE if side > 0 else ""),
+            + (LICENCE if side > 0 and at_passage else ""),
             kind="coefficient",
         )
     )
@@ -370,8 +417,8 @@ def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
                 "natural states: concept vs distractor projection",
                 c,
                 "cos_specific",
-                "Manipulation check: at that layer the last-token activation's cosine with the "
-                "concept vector exceeds its mean cosine with the distractors' vectors by "
+                "Manipulation check: at that layer the cosine of the concept vector with "
+                f"{position} exceeds its mean cosine with the distractors' vectors by "
                 f"{ci_text(c['cos_specific'], c['cos_specific_ci_low'], c['cos_specific_ci_high'])} "
                 "(pooled over templates); near 0 means the passages barely move the concept "
                 "direction at the reading position.",

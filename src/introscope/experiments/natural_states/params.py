@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from introscope.experiments import prompts as P
 from introscope.experiments.base import (
@@ -20,6 +20,10 @@ KIND = "natural_states"
 
 
 class NaturalStatesParams(ExperimentParams):
+    # 2: the state is read at the passage's last token, not at the last prompt token whose
+    # logits give the report (issue 10).
+    protocol: ClassVar[int] = 2
+
     concepts: list[str]  # concepts the passages make active
     layers: list[int | float | str]  # where the activation's projection is read
     templates: list[str]  # passage templates (keys of prompts.NATURAL_PASSAGES)

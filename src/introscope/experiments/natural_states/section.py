@@ -29,10 +29,13 @@ def sections(t: Tables, _figs: Mapping[str, Path]) -> list[Section]:
             heading("Per template (manipulation check)")
             + paragraph(
                 "identified: the concept ranks first among the candidates (Wilson CI); "
-                "concept_logprob: its log-probability; cos: cosine between the last-token "
-                "activation and the concept's vector, distractor_cos: mean cosine with the "
+                "concept_logprob: its log-probability; cos: cosine between the activation at "
+                "read_at and the concept's vector, distractor_cos: mean cosine with the "
                 "distractors' vectors, cos_specific: their per-trial difference (t CIs); "
-                "the second table pools cos_specific over templates."
+                "the second table pools cos_specific over templates. read_at passage_end: "
+                "the passage's last token, before the request and the question; "
+                "last_prompt_token (runs before protocol 2): the position whose logits give "
+                "the report, where the projection is partly the report itself."
             )
             + table_block(format_table(tmpl), "Per layer and template")
             + table_block(format_table(t["projection_check"]), "Pooled over templates")

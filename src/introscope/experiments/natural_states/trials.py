@@ -5,14 +5,21 @@ No injection. Two readouts per trial:
 (a) the report: the total log-probability of the concept word as the reply
     (``continuation_logprobs``), and its rank among 10 candidates (the concept and 9 seeded
     distractors) by the same score;
-(b) the state: the cosine between the model's own residual activation at the last prompt
-    token and the concept's vector, at each of the spec's layers, and the mean cosine with
-    the 9 distractors' vectors (a within-trial baseline).
+(b) the state: the cosine between the model's own residual activation at the passage's
+    last token and the concept's vector, at each of the spec's layers, and the mean cosine
+    with the 9 distractors' vectors (a within-trial baseline).
+
+The state is read where the passage ends, before the request, the reply and the question.
+Protocol 1 read it at the last prompt token, the very position whose next-token logits give
+the report: there the projection onto a concept direction is in part the report itself (a
+logit-lens identity), so a correlation with the report says nothing about a state the
+report is read from.
 
 Row contract: ``condition = {concept, template, relatedness (3/2/1), request_id, control
 ("none"), layer (None), strength (None), rep}``; readout ``{"concept_logprob", "rank",
 "n_candidates", "chosen", "cos_by_layer": {layer: cos}, "distractor_cos_by_layer": {layer:
-mean cos}}`` (layer keys are strings, as they are once stored as JSON).
+mean cos}, "read_at": "passage_end"}`` (layer keys are strings, as they are once stored as
+JSON; protocol-1 readouts have no ``read_at``).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from typing import Any
 
 import torch
 
+from introscope.core.steering import Window
 from introscope.experiments import prompts as P
 from introscope.experiments.base import Context, Trial, TrialResult, make_trial
 from introscope.experiments.natural_states.params import NaturalStatesParams
@@ -33,6 +41,8 @@ from introscope.words import word_list
 N_CANDIDATES = 10
 #: Relatedness of the passage's text to the concept, by template (higher = more related).
 RELATEDNESS: dict[str, int] = {"repeated": 3, "single": 2, "incidental": 1}
+#: Where the state is read (the readout's ``read_at``).
+READ_AT = "passage_end"
 
 
 def candidate_pool(concepts: Sequence[str]) -> list[str]:
@@ -54,9 +64,13 @@ def candidates_for(concept: str, pool: Sequence[str], seed: int) -> list[str]:
     return sorted([concept, *picks])
 
 
+def natural_passage(concept: str, template: str) -> str:
+    return P.NATURAL_PASSAGES[template].format(word=concept.lower())
+
+
 def natural_turns(concept: str, template: str, request_id: int) -> list[tuple[str, str]]:
     """The passage and an unrelated request, the assistant's reply, then the question."""
-    passage = P.NATURAL_PASSAGES[template].format(word=concept.lower())
+    passage = natural_passage(concept, template)
     return [
         ("user", f"{passage}\n\n{P.NATURAL_REQUESTS[request_id]}"),
         ("assistant", P.NATURAL_ACKS[request_id]),
@@ -89,6 +103,7 @@ class NaturalStatesSolver:
                     prompt = lm.chat_prompt(natural_turns(concept, template, request_id))
                     t = make_trial(spec, cond, prompt, None, concept=concept, control="none")
                     t.data["candidates"] = candidates_for(concept, pool, t.seed)
+                    t.data["passage"] = natural_passage(concept, template)
                     trials.append(t)
         return trials
 
@@ -103,7 +118,7 @@ class NaturalStatesSolver:
                 [t.prompt] * len(t.data["candidates"]), t.data["candidates"]
             )
         layers = layer_indices(ctx, ctx.params.layers)
-        acts = ctx.engine.capture_last([t.prompt for t in trials], layers)  # [B, L, d]
+        acts = passage_end_states(ctx, trials, layers)  # [B, L, d]
         out, i = [], 0
         for b, t in enumerate(trials):
             cands: list[str] = t.data["candidates"]
@@ -133,7 +148,21 @@ class NaturalStatesSolver:
                         "distractor_cos_by_layer": {
                             str(layer): float(dist[k]) for k, layer in enumerate(layers)
                         },
+                        "read_at": READ_AT,
                     },
                 )
             )
         return out
+
+
+def passage_end_states(
+    ctx: Context[NaturalStatesParams], trials: Sequence[Trial], layers: Sequence[int]
+) -> torch.Tensor:
+    """The residual activations (block outputs) at ``layers`` at each trial's last passage
+    token: ``[B, n_layers, d]``."""
+    spans = ctx.engine.capture(
+        [t.prompt for t in trials],
+        layers,
+        positions=[Window.span_marker(t.data["passage"]) for t in trials],
+    )
+    return torch.stack([s[-1] for s in spans])

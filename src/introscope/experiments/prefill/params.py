@@ -11,7 +11,7 @@ injected is the condition's ``inject_concept``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from introscope.experiments.base import refuse_unused
 from introscope.experiments.grid import GRID_FIELDS, InjectionGrid, grid_values
@@ -26,7 +26,10 @@ CONDITIONS: tuple[str, ...] = ("none", "match", "other")
 
 class PrefillParams(InjectionGrid):
     """``concepts`` are the prefilled words (each one's own vector is "match"; the "other"
-    vector is the next word of this list)."""
+    vector is the next word of this list, rescaled to the prefilled word's vector norm)."""
+
+    # 2: the "other" vector is rescaled to the prefilled word's vector norm (issue 10).
+    protocol: ClassVar[int] = 2
 
     repeats: int  # trials per (word, condition, layer, strength) cell; each repeat moves
     # every word to the next sentence and the next "other" word

@@ -3,7 +3,9 @@
 The assistant's reply is prefilled with a word unrelated to the sentence; the user asks
 whether it was meant. Conditions (:data:`~introscope.experiments.prefill.params.CONDITIONS`):
 no injection, the prefilled word's own vector injected on the sentence tokens of the earlier
-turn ("match"), or another word's vector ("other"). The rules grader marks apologies and
+turn ("match"), or another word's vector rescaled to the prefilled word's vector norm at that
+layer ("other", protocol 2: concept vectors differ in norm, so an unscaled "other" would
+differ from "match" in push as well as in content). The rules grader marks apologies and
 coherence.
 
 A trial's ``concept`` is the prefilled word and its ``control`` the condition (none / match
@@ -15,12 +17,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import torch
+
 from introscope.core.steering import Injection, Window
 from introscope.experiments import prompts as P
 from introscope.experiments.base import Context, Trial, TrialResult, make_trial
 from introscope.experiments.prefill.params import PrefillParams
 from introscope.experiments.solving import generate_batch, layer_indices
 from introscope.grading import rules
+
+
+def injected_vector(
+    ctx: Context[PrefillParams], word: str, concept: str, layer: int
+) -> torch.Tensor:
+    """``concept``'s vector at ``layer``; for another word than the prefilled one, rescaled to
+    the prefilled word's vector norm there, so match and other push equally hard."""
+    vec = ctx.vectors.get(concept, layer)
+    if concept == word:
+        return vec
+    target = ctx.vectors.get(word, layer).float().norm()
+    return vec * (target / vec.float().norm()).to(vec.dtype)
 
 
 def prefill_prompt(ctx: Context[PrefillParams], sentence: str, word: str) -> str:
@@ -78,7 +94,7 @@ class PrefillSolver:
                                 "strength": strength,
                             }
                             inj = Injection(
-                                ctx.vectors.get(concept, layer),
+                                injected_vector(ctx, word, concept, layer),
                                 (layer,),
                                 strength,
                                 window,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from introscope.experiments.base import refuse_unused
 from introscope.experiments.grid import GRID_FIELDS, Control, InjectionGrid, grid_values
@@ -14,6 +14,10 @@ if TYPE_CHECKING:
 class ThoughtsVsTextParams(InjectionGrid):
     """Each trial's store columns: ``concept`` = the injected concept (also the target among
     its candidates), ``control`` = the injection kind (concept / random / negated / none)."""
+
+    # 2: the candidates are a function of (concept, sentence), shared by a concept's injected
+    # and no-injection trials on a sentence (issue 10).
+    protocol: ClassVar[int] = 2
 
     controls: list[Control]  # per concept: its own vector, random, negated, or no injection
     repeats: int  # trials per (concept, layer, strength, control) cell; each repeat moves
