@@ -13,8 +13,8 @@ import pytest
 
 from introscope.core.models import LoadedModel
 from introscope.errors import StoreError
-from introscope.experiments.base import ExperimentParams
-from introscope.runner import check_protocols, run_protocols, run_spec
+from introscope.resume import check_protocols, run_protocols
+from introscope.runner import run_spec
 from introscope.spec import Spec, spec_params, validate_spec
 from introscope.store import read_manifest
 
@@ -32,10 +32,6 @@ def spec(experiment: str, name: str | None = None) -> Spec:
     return validate_spec(data, data["name"])
 
 
-def params_of(*specs: Spec) -> dict[str, ExperimentParams]:
-    return {s.name: spec_params(s) for s in specs}
-
-
 def test_the_changed_experiments_are_at_protocol_2() -> None:
     for experiment in ("prefill", "thoughts_vs_text"):
         assert type(spec_params(spec(experiment))).protocol == 2
@@ -44,21 +40,19 @@ def test_the_changed_experiments_are_at_protocol_2() -> None:
 
 def test_a_new_run_records_this_code_s_versions_an_old_manifest_version_1() -> None:
     pre, det = spec("prefill"), spec("detection")
-    params = params_of(pre, det)
-    assert run_protocols(None, [pre, det], params) == {"prefill": 2, "detection": 1}
+    assert run_protocols(None, [pre, det]) == {"prefill": 2, "detection": 1}
     old: dict[str, Any] = {"specs": []}  # written before versions were recorded
-    assert run_protocols(old, [pre, det], params) == {"prefill": 1, "detection": 1}
+    assert run_protocols(old, [pre, det]) == {"prefill": 1, "detection": 1}
     new = {"protocols": {"prefill": 2, "detection": 1}}
-    assert run_protocols(new, [pre, det], params) == {"prefill": 2, "detection": 1}
+    assert run_protocols(new, [pre, det]) == {"prefill": 2, "detection": 1}
 
 
 def test_only_a_part_with_trials_left_under_another_version_is_refused(tmp_path: Path) -> None:
     pre, det = spec("prefill"), spec("detection")
-    params = params_of(pre, det)
     stored = {"prefill": 1, "detection": 1}
-    check_protocols(tmp_path, [det], stored, params)  # prefill finished: nothing to mix
+    check_protocols(tmp_path, [det], stored)  # prefill finished: nothing to mix
     with pytest.raises(StoreError, match="version 1 of the prefill experiment's protocol") as e:
-        check_protocols(tmp_path, [pre, det], stored, params)
+        check_protocols(tmp_path, [pre, det], stored)
     assert "this introscope builds version 2" in str(e.value)
     assert "another --out" in str(e.value)
 
