@@ -23,7 +23,16 @@ from introscope.report.results import RunResults, headlines, load_results, score
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "battery_small"
 
 #: "kind/table" (or "headline:NAME", "step:N:NAME") -> why its values changed.
-CHANGED: dict[str, str] = {}
+CHANGED: dict[str, str] = {
+    "step:2:net detection across wordings": "new line: detection under other wordings and "
+    "injection windows (issue 10 defect 12); the fixture run has none, so it reads 'Not run'",
+    "step:5:identification minus neutral frame (leakage control)": "new line: identification "
+    "in the detection frame minus a neutral frame under the same injection (issue 10 defect "
+    "3); the fixture run predates the neutral readout, so it reads 'Not run'",
+    "step:5:identification minus neutral frame (earlier-turn injection)": "new line: the same "
+    "contrast with the injection on an earlier turn only (issue 10 defect 3, internality); "
+    "'Not run' on the fixture run",
+}
 
 #: Headline / scorecard line names whose sentence may differ (their numbers are still
 #: compared) -> why.
@@ -183,7 +192,6 @@ def test_scorecard_is_reproduced(results: RunResults, old: dict[str, Any]) -> No
         }
         want = {k: o[k] for k in got}
         assert same(got, want), (ln.step, ln.name, got, want)
-    if len(REGISTRY) == 9:
-        assert [(ln.step, ln.name) for ln in new] == [
-            (o["step"], o["name"]) for o in old["scorecard"]
-        ]
+    if len(REGISTRY) == 9:  # lines added on purpose (CHANGED) are left out of the order
+        kept = [(ln.step, ln.name) for ln in new if f"step:{ln.step}:{ln.name}" not in CHANGED]
+        assert kept == [(o["step"], o["name"]) for o in old["scorecard"]]
