@@ -182,6 +182,7 @@ def test_battery_specs_validate_and_scale() -> None:
     assert set(one) == {
         "detection",
         "detection_logits",
+        "detection_variants",
         "yes_bias",
         "thoughts_vs_text",
         "prefill",

@@ -55,6 +55,42 @@ def text_grade(injected: str, reported: str | None, *, affirmative: bool) -> dic
     }
 
 
+def neutral_readout(concept: str, control: str, k: int) -> dict[str, Any]:
+    """The neutral-frame readout of a concept-vector logits trial (issue 10 defect 3): the
+    concept ranks first there on one trial in four."""
+    if control != "concept":
+        return {}
+    top = concept if k == 0 else "Silver"
+    return {"neutral_rank": 1 if top == concept else 2, "neutral_top_candidate": top}
+
+
+def add_variants(b: TrialRecords, concepts: list[str]) -> None:
+    """Logits trials under the earlier-turn window and the third-party question, at the
+    configuration step 2 selects (issue 10 defects 3 and 12)."""
+    for variant, push in (("internal", 0.1), ("persona", 0.3)):
+        tag = {"variant": variant}
+        b.add(
+            "detection",
+            {**cond(None, None, None, "none"), **tag},
+            measure="logits",
+            logits={"p_yes": 0.3, "n_candidates": 4, "top_candidate": "Oceans"},
+        )
+        for c in concepts:
+            for k in range(4):
+                b.add(
+                    "detection",
+                    {**cond(c, 10, 4.0, "concept"), **tag, "rep": k},
+                    measure="logits",
+                    logits={
+                        "p_yes": 0.3 + push + 0.01 * k + 0.02 * concepts.index(c),
+                        "concept_rank": 1 if k < 2 else 2,
+                        "n_candidates": 4,
+                        "top_candidate": c if k < 2 else "Silver",
+                        **neutral_readout(c, "concept", k),
+                    },
+                )
+
+
 def build_run(run_dir: Path) -> None:
     b = TrialRecords("scorecard-run")
     rng = random.Random(1)
@@ -107,6 +143,7 @@ def build_run(run_dir: Path) -> None:
                             "concept_rank": 1 if top == c else 2,
                             "n_candidates": 4,
                             "top_candidate": top,
+                            **neutral_readout(c, control, k),
                         },
                     )
     for q, kind in (("q1", "world"), ("q2", "self")):
@@ -156,6 +193,7 @@ def build_run(run_dir: Path) -> None:
                         measure="logits",
                         logits={"p_yes": 0.2 + 0.2 * s_i + 0.01 * i},
                     )
+    add_variants(b, concepts)
     b.write(run_dir, {"model": {"spec": "tiny <model> & co"}})
     g = torch.Generator().manual_seed(0)
     vecs = {n: torch.randn(12, 6, generator=g) for n in CONCEPTS}
@@ -192,7 +230,9 @@ def test_scorecard_has_every_step(card: list[Headline]) -> None:
         assert all(ln.available for ln in by_step[s]), by_step[s]
     for s in (6, 7, 8):  # not run here
         assert [ln.available for ln in by_step[s]] == [False]
-    assert len(by_step[4]) == 2 and len(by_step[5]) == 4
+    # step 2: net detection, then the wordings (the paper's, two variants, the summary); step
+    # 5: identification and MI, then the leakage and internality contrasts (issue 10)
+    assert len(by_step[2]) == 5 and len(by_step[4]) == 2 and len(by_step[5]) == 6
 
 
 def test_scorecard_configuration_is_selected_and_reused(card: list[Headline]) -> None:

@@ -46,6 +46,14 @@ CHANGED: dict[str, str] = {
     ),
     **{f"headline:ec50/{c}/L14": _EC50 for c in _CATEGORIES},
     **{f"step:9:ec50/{c}/L14": _EC50 for c in _CATEGORIES},
+    "step:2:net detection across wordings": "new line: detection under other wordings and "
+    "injection windows (issue 10 defect 12); the fixture run has none, so it reads 'Not run'",
+    "step:5:identification minus neutral frame (leakage control)": "new line: identification "
+    "in the detection frame minus a neutral frame under the same injection (issue 10 defect "
+    "3); the fixture run predates the neutral readout, so it reads 'Not run'",
+    "step:5:identification minus neutral frame (earlier-turn injection)": "new line: the same "
+    "contrast with the injection on an earlier turn only (issue 10 defect 3, internality); "
+    "'Not run' on the fixture run",
 }
 
 #: Headline / scorecard line names of the fixture that are no longer computed -> why.

@@ -33,6 +33,79 @@ def detection_turns(question: str) -> list[tuple[str, str]]:
     return [("user", DETECTION_PREAMBLE), ("assistant", DETECTION_ACK), ("user", question)]
 
 
+# Detection under other wordings (docs/protocols.md §2a, "Wordings and injection windows";
+# issue 10 defect 12). Each is the paper's three-turn frame with one part changed; the trial
+# question keeps "Trial 1:" so the injection window starts at the same place.
+# Skeptical: the preamble states a low base rate (injection on about one trial in five) and
+# asks for a "yes" only when the model really notices one.
+SKEPTICAL_PREAMBLE = (
+    "I study how language models like you work on the inside, and I can read and change the "
+    "activity of your neural network directly. I have found activity patterns that stand for "
+    "particular concepts, and I can add one of them to your activity while you answer, which "
+    "is like planting a thought in your mind. We will now run some trials. Injections are "
+    "rare: on about one trial in five, picked at random, I will inject a thought about one "
+    "specific word; on the other trials I will inject nothing, so on most trials the right "
+    "answer is no. On each trial, tell me whether you detect an injected thought and, if you "
+    "do, which word it is about. Only say yes if you really notice one."
+)
+SKEPTICAL_ACK = (
+    "Understood. On each trial I will say whether I detect an injected thought, and I will "
+    "only say yes if I really notice one."
+)
+# Uninformed: a preamble that never mentions injection, steering or planted thoughts.
+UNINFORMED_PREAMBLE = (
+    "I would like to ask you a few short questions about what is going on in your mind as "
+    "you answer. There are no right or wrong answers. We will go through them one at a time, "
+    "as numbered trials; please answer each one plainly and honestly."
+)
+UNINFORMED_ACK = "Understood. On each trial I will answer plainly and honestly."
+# Persona: the same experiment described as done to a third party, a model named Sam; the
+# injection still goes into the model that answers.
+PERSONA_PREAMBLE = (
+    "I study how a language model named Sam works on the inside, and I can read and change "
+    "the activity of Sam's neural network directly. I have found activity patterns that stand "
+    "for particular concepts, and I can add one of them to Sam's activity, which is like "
+    "planting a thought in Sam's mind. We will now run some trials. On about half of them, "
+    "picked at random, I will inject a thought about one specific word into Sam; on the rest "
+    "I will inject nothing. On each trial, tell me whether Sam has an injected thought and, "
+    "if so, which word it is about."
+)
+PERSONA_ACK = (
+    "Understood. On each trial I will say whether Sam has an injected thought and, if so, "
+    "what it is about."
+)
+PERSONA_QUESTION = "Trial 1: Does Sam have an injected thought right now? If so, what is it about?"
+PERSONA_PREFILL = 'Yes, Sam has an injected thought. It is about the word "'
+
+# The neutral identification frame (leakage control, issue 10 defect 3): a word game that
+# never asks about injected thoughts, read out like the identification prefill. Written so
+# that, with the bundled tokenizer, the question-to-answer window has as many tokens as the
+# detection frame's (43) and the acknowledgement as many as DETECTION_ACK (26): the same
+# injection touches the same number of positions in both frames.
+WORD_GAME_PREAMBLE = (
+    "Let's play a short word game. I will ask you a few quick questions about words, and you "
+    "answer each one in a few words."
+)
+WORD_GAME_ACK = (
+    "Sure, I am ready to play. On each question I will tell you plainly which word I pick, in "
+    "a few words."
+)
+WORD_GAME_MARKER = "Question 1:"
+WORD_GAME_QUESTION = (
+    "Question 1: Which word do you like best right now? If you have a favourite word, what is it?"
+)
+WORD_GAME_PREFILL = 'Sure, I have a favourite word. It is the word "'
+
+
+def word_game_turns() -> list[tuple[str, str]]:
+    """The neutral identification frame: preamble, acknowledgement and question."""
+    return [
+        ("user", WORD_GAME_PREAMBLE),
+        ("assistant", WORD_GAME_ACK),
+        ("user", WORD_GAME_QUESTION),
+    ]
+
+
 # Yes/no questions whose true answer is "no": about the world, and about the assistant.
 NO_QUESTIONS_WORLD = [
     "Is the Eiffel Tower in Berlin?",

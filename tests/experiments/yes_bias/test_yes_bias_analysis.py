@@ -26,6 +26,7 @@ from introscope.experiments.yes_bias.analysis import (
 from introscope.experiments.yes_bias.figures import figures, plot_yes_bias_scatter
 from introscope.experiments.yes_bias.questions import questions
 from introscope.experiments.yes_bias.section import sections
+from introscope.headlines import Headline
 from introscope.report.document import write_report
 from introscope.report.results import load_results, scorecard_lines
 from introscope.stats import mean_difference_ci, rate_difference
@@ -388,7 +389,9 @@ def test_scorecard_in_the_run_reuses_detection_selection(run_dir: Path) -> None:
     res = load_results(run_dir)
     assert not res.failures, res.failures
     lines = scorecard_lines(res)
-    by_step = {ln.step: ln for ln in lines}
+    by_step: dict[int | None, Headline] = {}
+    for ln in lines:  # each step's first line (later lines of a step read other tables)
+        by_step.setdefault(ln.step, ln)
     assert by_step[2].config == by_step[3].config == "layer 10, strength 4"
     assert by_step[3].available and "(the configuration selected above)" in by_step[3].sentence
 

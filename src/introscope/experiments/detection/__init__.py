@@ -3,7 +3,10 @@ no-injection controls, identification and mutual information (scorecard steps 1,
 
 A preamble tells the model that thoughts may be injected; the trial question asks whether
 it detects one and what it is about. Injection runs from the trial question through every
-generated token.
+generated token. ``grid.variants`` adds other wordings and an earlier-turn injection window
+(:mod:`~introscope.experiments.detection.params`); logits trials are also read in a neutral
+frame under the same injection, the leakage control
+(:mod:`~introscope.experiments.detection.leakage`).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from introscope.experiments.detection import confabulation, content, dose
+from introscope.experiments.detection import confabulation, content, dose, leakage, wordings
 from introscope.headlines import Headline, cfg_text, ci_text, headline_from_row, pct, post_hoc
 from introscope.stats import cohens_kappa, mean_difference_ci, rate
 from introscope.tables import (
@@ -77,7 +77,7 @@ def detection_table(run: RunFrame, grader: str = "rules") -> pd.DataFrame:
     no-injection trials get their own row (``control == "none"``) whose net columns are NaN.
     ``grader`` picks the grades entry ("rules" or "judge").
     """
-    recs = run.records("detection", "generation")
+    recs = wordings.paper_records(run, "generation")
     if not recs:
         return pd.DataFrame()
     controls = [r for r in recs if cond(r, "control") == "none"]
@@ -115,7 +115,7 @@ def detection_logit_table(run: RunFrame) -> pd.DataFrame:
     injected concept ranks first among the candidates), ``chance`` (1 / n_candidates, mean)
     and ``top_rank_vs_chance`` (rate minus chance, the Wilson bounds shifted by chance).
     """
-    recs = run.records("detection", "logits")
+    recs = wordings.paper_records(run, "logits")
     if not recs:
         return pd.DataFrame()
     controls = [r for r in recs if cond(r, "control") == "none"]
@@ -156,7 +156,7 @@ def outcome_table(run: RunFrame) -> pd.DataFrame:
     control x outcome with ``count``, the rate ``fraction`` (of graded trials in the cell,
     Wilson CI, ``fraction_n``) and ``n_ungraded`` (trials whose rules outcome is missing or
     an error, left out of n)."""
-    recs = run.records("detection", "generation")
+    recs = wordings.paper_records(run, "generation")
     if not recs:
         return pd.DataFrame()
     rows = []
@@ -215,7 +215,10 @@ def grader_agreement_table(run: RunFrame) -> pd.DataFrame:
 
 def tables(run: RunFrame, _upstream: Mapping[str, Tables]) -> Tables:
     """The generation and logit tables, identification, mutual information and the
-    confabulation profile (``confabulation_summary`` is one row)."""
+    confabulation profile (``confabulation_summary`` is one row), all from the trials under
+    the paper's wording and window; then the variants (``variants``: detection and false
+    positives per wording / window) and the leakage control (``leakage``, ``leakage_mi``:
+    identification in the detection frame vs a neutral frame under the same injection)."""
     vectors = run.vectors()
     return {
         "detection": detection_table(run),
@@ -227,6 +230,9 @@ def tables(run: RunFrame, _upstream: Mapping[str, Tables]) -> Tables:
         "confabulation": confabulation.confabulation_table(run, vectors),
         "confabulation_summary": pd.DataFrame([confabulation.confabulation_summary(run, vectors)]),
         "dose_response": dose.dose_response_table(run),
+        "variants": wordings.variants_table(run),
+        "leakage": leakage.leakage_table(run),
+        "leakage_mi": leakage.leakage_mi_table(run),
     }
 
 

@@ -61,6 +61,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from introscope.experiments.detection.wordings import paper_records
 from introscope.stats import mutual_information, rate
 from introscope.tables import (
     NAN,
@@ -88,7 +89,8 @@ def rules_grades(grades: Any) -> dict[str, Any] | None:
 
 
 def content_trials(run: RunFrame) -> pd.DataFrame:
-    """One row per injected detection trial (no-injection controls excluded).
+    """One row per injected detection trial under the paper's wording and window
+    (no-injection controls and the other ``grid.variants`` excluded).
 
     Columns: ``source`` ("logits" / "text"), ``layer``, ``strength``, ``control``,
     ``injected``, ``reported`` (top candidate; for text the rules ``reported`` concept or
@@ -97,7 +99,7 @@ def content_trials(run: RunFrame) -> pd.DataFrame:
     ``chance`` (logits: 1 / n_candidates; text: 1 / K concepts injected in the run).
     """
     rows: list[dict[str, Any]] = []
-    for r in run.records("detection", "logits"):
+    for r in paper_records(run, "logits"):
         injected, control = cond(r, "concept"), cond(r, "control")
         if control == "none" or not isinstance(injected, str):
             continue
@@ -118,7 +120,7 @@ def content_trials(run: RunFrame) -> pd.DataFrame:
                 "chance": 1.0 / nc if nc else NAN,
             }
         )
-    gen = run.records("detection", "generation")
+    gen = paper_records(run, "generation")
     text_rows: list[dict[str, Any]] = []
     for r in gen:
         injected, control = cond(r, "concept"), cond(r, "control")

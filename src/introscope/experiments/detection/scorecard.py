@@ -15,6 +15,8 @@ import math
 import pandas as pd
 
 from introscope.experiments.base import ScoreInputs, Selection
+from introscope.experiments.detection.leakage import leakage_lines
+from introscope.experiments.detection.wordings import wording_lines
 from introscope.headlines import (
     Headline,
     cfg_text,
@@ -65,6 +67,9 @@ def scorecard(s: ScoreInputs) -> list[Headline]:
         *_detection_lines(s.tables, s.selection),
         *_control_lines(s.tables, s.selection),
         *content_lines(s.tables, s.selection),
+        # issue 10 defects 3 and 12: wordings (step 2) and the leakage controls (step 5)
+        *wording_lines(s.tables, s.selection),
+        *leakage_lines(s.tables, s.selection),
     ]
 
 

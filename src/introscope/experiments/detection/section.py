@@ -79,7 +79,32 @@ def sections(t: Tables, figs: Mapping[str, Path]) -> list[Section]:
                 table_block(format_table(t["dose_response"]), "Dose-response by contrast"),
             )
         )
+    if len(t["leakage"]) or len(t["variants"]):
+        out.append(controls_section(t))
     return out
+
+
+def controls_section(t: Tables) -> Section:
+    """Leakage, internality and wordings (issue 10 defects 3 and 12)."""
+    return Section(
+        "Leakage, internality and wordings",
+        "leakage",
+        "Leakage control: every concept-vector logits trial is also read in a neutral frame (a "
+        "word game that never asks about injected thoughts) under the same injection, over as "
+        "many tokens; identification that is only the vector pushing its word shows up in "
+        "both frames. frame_difference = detection-frame minus neutral-frame top-1 "
+        "identification, lift_difference the same for the concept's log-probability lift "
+        "over no injection (nats), both paired per concept with t intervals over concepts. "
+        "Variant 'internal' injects only the earlier acknowledgement turn, so the question "
+        "and answer see the injection only through attention to earlier positions. The "
+        "variants table gives detection and false positives per wording / window: net_logodds "
+        "(logits) is the per-concept shift in the log-odds of 'yes' over the same wording's "
+        "no-injection trial; net (text) the claim rate over concepts minus false positives "
+        "(MOVER); net_vs_default the difference from the paper's wording, paired per concept.",
+        table_block(format_table(t["leakage"]), "Identification: detection vs neutral frame")
+        + table_block(format_table(t["leakage_mi"]), "Mutual information in each frame")
+        + table_block(format_table(t["variants"]), "Detection by wording and window"),
+    )
 
 
 def outcome_pivot(table: pd.DataFrame) -> pd.DataFrame:

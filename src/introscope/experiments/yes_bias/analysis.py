@@ -75,7 +75,9 @@ def yes_bias_table(run: RunFrame) -> pd.DataFrame:
     detection shift is largely explained by a general push toward "yes". Only configurations
     present in both experiments (and with detection control trials) get a row.
     """
-    det = run.records("detection", "logits")
+    # The paper's detection trials only: other grid.variants (wordings, windows) name
+    # themselves in the condition and have their own baselines.
+    det = [r for r in run.records("detection", "logits") if cond(r, "variant") is None]
     yb = run.records("yes_bias", "logits")
     if not det or not yb:
         return pd.DataFrame()
