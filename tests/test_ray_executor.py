@@ -171,9 +171,9 @@ def test_a_study_on_ray_equals_the_study_run_locally(
     vectors (residual norms included) and the trials; the store equals the local study's."""
     from typer.testing import CliRunner
 
-    from conftest import BUNDLED_VOCAB, tiny_model
     from introscope.cli import app
     from introscope.study import model_slug
+    from support import BUNDLED_VOCAB, tiny_model
 
     tiny_model("llama", n_layers=4, vocab_size=BUNDLED_VOCAB, seed=2).save_pretrained(
         tmp_path / "tiny"

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from conftest import BUNDLED_VOCAB, tiny_model
 from introscope import runner
 from introscope.cli import app
 from introscope.core.models import LoadedModel, load_model
 from introscope.core.vectors import load_vectors
 from introscope.store import load_run, read_manifest
 from introscope.study import STUDY_NAME, load_study, model_slug
+from support import BUNDLED_VOCAB, tiny_model
 
 pytestmark = pytest.mark.slow
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import BUNDLED_VOCAB
 from introscope.core.dropout import dropped, uniform_noise
 from introscope.core.engine import Engine
 from introscope.core.lens import entropy, layer_entropies, lens_logprobs
 from introscope.core.models import from_modules
 from introscope.core.steering import Injection, Window, count_hooks
 from introscope.errors import InjectionError
+from support import BUNDLED_VOCAB
 
 TEXTS = ["What is the capital of France?", "Name a color.", "Count to three, please."]
 

@@ -11,10 +11,10 @@ import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
-from conftest import BUNDLED_VOCAB, TINY_ARCHS
 from introscope.core.engine import Engine
 from introscope.core.kv_cache import GrowingLayer, expanded, reserve
 from introscope.core.models import LoadedModel, from_modules
+from support import BUNDLED_VOCAB, TINY_ARCHS
 
 USER_TEXTS = [
     "Tell me about the sea.",

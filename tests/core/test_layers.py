@@ -9,12 +9,12 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import BUNDLED_VOCAB, TINY_ARCHS
 from introscope.core.engine import Engine
 from introscope.core.layers import locate_layers, resolve_layer, resolve_layers
 from introscope.core.models import from_modules
 from introscope.core.steering import Injection, Window, count_hooks
 from introscope.errors import LayerError
+from support import BUNDLED_VOCAB, TINY_ARCHS
 
 N = 13  # enough layers for the spec "12" to be valid and "13" out of range
 

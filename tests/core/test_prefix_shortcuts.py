@@ -13,11 +13,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import BUNDLED_VOCAB, TINY_ARCHS
 from introscope.core.engine import Engine
 from introscope.core.models import LoadedModel, from_modules
 from introscope.core.prefix import skipping_blocks
 from introscope.core.steering import Injection, Window
+from support import BUNDLED_VOCAB, TINY_ARCHS
 
 PREAMBLE = (
     "I can inject patterns into your activations. In each trial I will ask whether you "

@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from conftest import TrialRecords
 from introscope.errors import AnalysisError
 from introscope.experiments import EXPERIMENTS
 from introscope.report.document import write_report
 from introscope.report.results import load_results
 from introscope.report.terminal import render_summary
 from introscope.store import write_manifest
+from support import TrialRecords
 
 EVIL = 'Yes, I notice <script>alert(1)</script> a thought about <b>oceans</b> & "quotes"'
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

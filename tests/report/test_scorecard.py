@@ -15,7 +15,6 @@ import torch
 from rich.console import Console
 from typer.testing import CliRunner
 
-from conftest import TrialRecords
 from introscope.cli import app
 from introscope.core.vectors import VectorSet, save_vectors
 from introscope.experiments import step_titles
@@ -23,6 +22,7 @@ from introscope.headlines import Headline, ci_or_none
 from introscope.report.document import write_report
 from introscope.report.scorecard import scorecard, scorecard_html
 from introscope.report.terminal import render_scorecard
+from support import TrialRecords
 
 CONCEPTS = ["Oceans", "Bread", "Trees", "Peace", "Silver", "Dust", "Mirrors", "Poetry"]
 

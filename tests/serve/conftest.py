@@ -15,8 +15,8 @@ from serve_helpers import running
 
 from introscope.core.models import LoadedModel, from_modules
 from introscope.serve import create_app
+from support import BUNDLED_VOCAB
 
-BUNDLED_VOCAB = 49152
 #: Each forward call of ``slow_lm`` sleeps this long, so decoding takes a known minimum time.
 STEP_DELAY_S = 0.01
 

@@ -9,10 +9,10 @@ import math
 import numpy as np
 import pytest
 
-from conftest import TrialRecords
 from introscope.experiments.detection import EXPERIMENT
 from introscope.experiments.detection.dose import CONTRASTS, dose_response_table
 from introscope.stats.dose import emax_curve
+from support import TrialRecords
 
 STRENGTHS = [1.0, 2.0, 4.0, 8.0]
 EC50, EMAX, HILL = 3.0, 0.5, 2.0

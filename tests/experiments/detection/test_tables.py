@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import TrialRecords
 from introscope.experiments.detection import analysis, confabulation, content, scorecard
 from introscope.stats import mean_difference_ci, rate, rate_difference
 from introscope.tables import RunFrame, grade_value
+from support import TrialRecords
 
 CONCEPTS = ["Oceans", "Bread", "Trees", "Peace", "Silver", "Dust", "Mirrors", "Poetry"]
 

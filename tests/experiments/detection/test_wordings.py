@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import TrialRecords
 from introscope.experiments.detection import analysis
 from introscope.experiments.detection.wordings import logit, variants_table, wording_lines
 from introscope.headlines import Headline
 from introscope.stats import mover_difference, paired_mean_ci, rate, rate_difference
 from introscope.tables import RunFrame
 from introscope.words import word_list
+from support import TrialRecords
 
 CONCEPTS = word_list("main")[:16]
 

@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import TrialRecords
 from introscope.experiments.prefill import EXPERIMENT
 from introscope.experiments.prefill.analysis import prefill_table
 from introscope.experiments.prefill.figures import plot_prefill
 from introscope.stats import paired_mean_ci, rate_difference
 from introscope.store import RunStore, TrialRecord, load_run, stable_hash
 from introscope.tables import RunFrame
+from support import TrialRecords
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import TrialRecords
 from introscope.experiments.thoughts_vs_text import EXPERIMENT
 from introscope.experiments.thoughts_vs_text.analysis import thoughts_vs_text_table
 from introscope.experiments.thoughts_vs_text.figures import plot_thoughts_vs_text
 from introscope.stats import rate
 from introscope.store import RunStore, TrialRecord, load_run, stable_hash
 from introscope.tables import RunFrame
+from support import TrialRecords
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
