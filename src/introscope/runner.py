@@ -89,7 +89,7 @@ def build_vectors(
         vs = load_vectors(path, engine.lm)
         if set(words) <= set(vs.names):
             return vs
-    vs = concept_vectors(engine, list(words))
+    vs = concept_vectors(engine, list(words), keep_baseline=True)
     if path is not None:
         save_vectors(vs, path)
     return vs

@@ -22,7 +22,7 @@ from introscope.experiments import EXPERIMENTS, REGISTRY
 from introscope.experiments.base import ExperimentParams
 
 Measure = Literal["generation", "logits"]
-Control = Literal["concept", "random", "negated", "none"]
+Control = Literal["concept", "random", "negated", "other", "matched_random", "none"]
 
 
 class _Strict(BaseModel):

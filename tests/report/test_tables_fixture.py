@@ -23,11 +23,22 @@ from introscope.report.results import RunResults, headlines, load_results, score
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "battery_small"
 
 #: "kind/table" (or "headline:NAME", "step:N:NAME") -> why its values changed.
-CHANGED: dict[str, str] = {}
+CHANGED: dict[str, str] = {
+    "step:0:steering check (concept − random log-prob of the concept word)": "issue 10 defect "
+    "8: the positive control is a new step 0 (not run in the fixture: no steering-check trials)",
+    "step:4:other-concept-vector net detection": "issue 10 defect 7: a new anomaly control "
+    "(not run in the fixture)",
+    "step:4:matched-random-vector net detection": "issue 10 defect 7: a new anomaly control "
+    "(not run in the fixture)",
+}
 
 #: Headline / scorecard line names whose sentence may differ (their numbers are still
 #: compared) -> why.
 SENTENCE_CHANGED: dict[str, str] = {
+    "random-vector net detection": "issue 10 defect 7: says whether the control's KL on a "
+    "neutral prompt matches the concept vector's (here: not measured)",
+    "negated-vector net detection": "issue 10 defect 7: says whether the control's KL on a "
+    "neutral prompt matches the concept vector's (here: not measured)",
     "mismatch: congruent - incongruent P(yes) (concept)": "quotes the permutation p-value",
     "mismatch: congruent - incongruent P(yes) (random)": "quotes the permutation p-value",
 }
@@ -124,6 +135,11 @@ def table_diff(
     return problems
 
 
+def every_fixture_slice(old: dict[str, Any]) -> bool:
+    """Every slice the fixture has tables of is registered."""
+    return {key.split("/")[0] for key in old["tables"]} <= {e.kind for e in REGISTRY}
+
+
 def test_every_fixture_table_is_reproduced(results: RunResults, old: dict[str, Any]) -> None:
     registered = {e.kind for e in REGISTRY}
     checked = 0
@@ -163,7 +179,7 @@ def test_headlines_are_reproduced(results: RunResults, old: dict[str, Any]) -> N
         }
         want = {k: o[k] for k in got}
         assert same(got, want), (ln.name, got, want)
-    if len(REGISTRY) == 9:  # every slice registered: the same rows in the same order
+    if every_fixture_slice(old):  # the same rows in the same order
         assert [ln.name for ln in new] == [ln["name"] for ln in old["headlines"]]
 
 
@@ -183,7 +199,7 @@ def test_scorecard_is_reproduced(results: RunResults, old: dict[str, Any]) -> No
         }
         want = {k: o[k] for k in got}
         assert same(got, want), (ln.step, ln.name, got, want)
-    if len(REGISTRY) == 9:
-        assert [(ln.step, ln.name) for ln in new] == [
+    if every_fixture_slice(old):  # the same lines in the same order, besides the new ones
+        assert [(ln.step, ln.name) for ln in new if f"step:{ln.step}:{ln.name}" not in CHANGED] == [
             (o["step"], o["name"]) for o in old["scorecard"]
         ]
