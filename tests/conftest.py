@@ -59,7 +59,7 @@ def concept_words() -> list[str]:
 @pytest.fixture(scope="session")
 def concept_vs(engine: Engine, concept_words: list[str]) -> VectorSet:
     """Paper-method concept vectors for the first 16 main concepts, built once."""
-    return concept_vectors(engine, concept_words)
+    return concept_vectors(engine, concept_words, keep_baseline=True)
 
 
 # --------------------------------------------------------------------------- synthetic runs

@@ -41,7 +41,11 @@ def _error(path: Path | str) -> str:
         (HEAD + "[grid]\nstrengths = []\n", "grid.strengths", "at least one strength"),
         (HEAD + "[grid]\nlayers = []\n", "grid.layers", "at least one layer"),
         (HEAD + '[grid]\ncontrols = ["concept", "bogus"]\n', "grid.controls[1]", "'random'"),
-        ('name = "t"\nexperiment = "telepathy"\n', "experiment", "known: detection, yes_bias"),
+        (
+            'name = "t"\nexperiment = "telepathy"\n',
+            "experiment",
+            "known: steering_check, detection, yes_bias",
+        ),
         ('experiment = "detection"\n', "name", "required"),
         (HEAD + 'measure = "vibes"\n', "measure", "'logits'"),
         (HEAD + 'graders = ["rules", "oracle"]\n', "graders[1]", "'judge'"),
@@ -180,6 +184,7 @@ def test_digest_tracks_content() -> None:
 def test_battery_specs_validate_and_scale() -> None:
     one = {s.name: s for s in battery_specs()}
     assert set(one) == {
+        "steering_check",
         "detection",
         "detection_logits",
         "detection_variants",

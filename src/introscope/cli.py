@@ -281,7 +281,9 @@ def run(
     trials: Annotated[int | None, typer.Option(help="Trials per cell")] = None,
     concepts: Annotated[str | None, typer.Option(help="Comma-separated concepts")] = None,
     n_concepts: Annotated[int | None, typer.Option(help="Keep the first N concepts")] = None,
-    controls: Annotated[str | None, typer.Option(help="concept,random,negated,none")] = None,
+    controls: Annotated[
+        str | None, typer.Option(help="concept,random,negated,other,matched_random,none")
+    ] = None,
     control_trials: Annotated[int | None, typer.Option(help="No-injection trials")] = None,
     measure: Annotated[str | None, typer.Option(help="generation | logits")] = None,
     batch_size: Annotated[int | None, typer.Option()] = None,
@@ -346,7 +348,7 @@ def battery(
     force: ForceOpt = False,
     insecure_judge: InsecureJudgeOpt = False,
 ) -> None:
-    """The main job: the paper's four experiments plus random/negated/yes-bias controls."""
+    """The main job: the paper's four experiments, the positive control and the controls."""
     from introscope.battery import battery_specs
 
     specs = battery_specs(

@@ -32,7 +32,7 @@ from introscope.grading.endpoint import key_env_problem
 from introscope.words import word_list
 
 Measure = Literal["generation", "logits"]
-Control = Literal["concept", "random", "negated", "none"]
+Control = Literal["concept", "random", "negated", "other", "matched_random", "none"]
 #: ``multiplier``: a strength multiplies the concept vector (the paper's unit).
 #: ``residual_norm``: a strength is the injected vector's norm as a fraction of the mean norm
 #: of the residual stream at the layer, measured per model, so strengths compare across models.

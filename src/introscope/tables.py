@@ -31,8 +31,8 @@ from introscope.stats import Difference, paired_mean_ci, rate, rate_difference
 from introscope.store import read_run_vectors
 
 NAN = float("nan")
-INJECTED_CONTROLS: tuple[str, ...] = ("concept", "random", "negated")
-CONTROL_ORDER: tuple[str, ...] = ("concept", "random", "negated", "none")
+INJECTED_CONTROLS: tuple[str, ...] = ("concept", "random", "negated", "other", "matched_random")
+CONTROL_ORDER: tuple[str, ...] = (*INJECTED_CONTROLS, "none")
 
 Key = tuple[Any, ...]
 Record = dict[str, Any]

@@ -24,6 +24,8 @@ from introscope.core.models import (
 from introscope.core.steering import Injection, Window, count_hooks
 from introscope.core.vectors import (
     VectorSet,
+    baseline_pair,
+    concept_vectors,
     control_vector,
     load_vectors,
     negated,
@@ -31,6 +33,7 @@ from introscope.core.vectors import (
     save_vectors,
 )
 from introscope.errors import InjectionError, ModelLoadError, VectorError
+from introscope.words import word_list
 
 
 # ------------------------------------------------------------------------------- file I/O
@@ -305,3 +308,79 @@ def test_cached_model_logits_equal_direct_gguf(lm):
         a = direct(input_ids=ids).logits
         b = lm.model(input_ids=ids).logits
     assert torch.equal(a, b)
+
+
+def test_matched_random_control(concept_vs):
+    """The difference of two baseline words' activations, rescaled: the concept vector's norm
+    at every layer, not its direction, seeded, and reproducible from a saved file."""
+    v = concept_vs.get("Trees")
+    base = concept_vs.baseline
+    assert base is not None and base.shape[1:] == v.shape and base.shape[0] == 99
+    m = control_vector(concept_vs, "Trees", "matched_random", seed=5)
+    assert torch.allclose(m.norm(dim=-1), v.norm(dim=-1), rtol=1e-5)
+    # Not the concept's direction: over concepts and seeds the cosine averages 0 at every
+    # layer. Single draws can lean toward it (both live in the few directions along which
+    # activations vary most: |cos| up to ~0.9 at layer 0 of the bundled model), never onto it.
+    cos = torch.stack(
+        [
+            torch.nn.functional.cosine_similarity(
+                control_vector(concept_vs, w, "matched_random", seed=s), concept_vs.get(w), dim=-1
+            )
+            for w in concept_vs.names
+            for s in range(10)
+        ]
+    )
+    assert cos.mean(0).abs().max() < 0.1
+    assert cos.abs().mean(0).max() < 0.45
+    assert cos.abs().max() < 0.99
+    i, j = baseline_pair(base.shape[0], 5)
+    assert i != j
+    want = torch.nn.functional.cosine_similarity(m, base[i] - base[j], dim=-1)
+    assert torch.allclose(want, torch.ones_like(want), atol=1e-5)
+    assert torch.equal(m, control_vector(concept_vs, "Trees", "matched_random", seed=5))
+    assert not torch.allclose(m, control_vector(concept_vs, "Trees", "matched_random", seed=6))
+    # unlike an isotropic Gaussian, it lies where the model's activations vary: its
+    # projection on the top principal directions of the baseline words is far larger
+    layer = 15
+    _, _, vh = torch.linalg.svd(base[:, layer] - base[:, layer].mean(0), full_matrices=False)
+    top = vh[:10]
+    share = lambda x: float((top @ x).norm() / x.norm())  # noqa: E731
+    assert share(m[layer]) > 3 * share(random_like(v, 5)[layer])
+
+
+def test_baseline_is_kept_only_when_asked(lm, engine):
+    base = word_list("baseline")[:4]
+    assert concept_vectors(engine, ["Dust"], baseline=base).baseline is None
+    kept = concept_vectors(engine, ["Dust"], baseline=base, keep_baseline=True)
+    assert kept.baseline is not None
+    assert kept.baseline.shape == (4, lm.n_layers, lm.hidden_size)
+    # centred on the same mean the concept vector subtracts
+    assert torch.allclose(
+        kept.baseline.mean(0), torch.zeros(lm.n_layers, lm.hidden_size), atol=1e-3
+    )
+
+
+def test_matched_random_needs_baseline_and_survives_a_file(lm, concept_vs, tmp_path):
+    path = save_vectors(concept_vs, tmp_path / "v.safetensors")
+    loaded = load_vectors(path, lm)
+    assert loaded.baseline is not None and torch.equal(loaded.baseline, concept_vs.baseline)
+    assert torch.equal(
+        control_vector(loaded, "Dust", "matched_random", seed=2),
+        control_vector(concept_vs, "Dust", "matched_random", seed=2),
+    )
+    old = dataclasses.replace(concept_vs, baseline=None)  # a file from before the control
+    with pytest.raises(VectorError, match=r"no baseline-word activations.*rebuild"):
+        control_vector(old, "Dust", "matched_random")
+    old_path = save_vectors(old, tmp_path / "old.safetensors")
+    assert load_vectors(old_path, lm).baseline is None
+
+
+def test_other_control_picks_from_a_pool(concept_vs):
+    v = concept_vs.get("Trees")
+    for seed in range(6):
+        o = control_vector(concept_vs, "Trees", "other", seed=seed, pool=["Trees", "Dust"])
+        cos = torch.nn.functional.cosine_similarity(o, concept_vs.get("Dust"), dim=-1)
+        assert torch.allclose(cos, torch.ones_like(cos), atol=1e-5)
+        assert torch.allclose(o.norm(dim=-1), v.norm(dim=-1), rtol=1e-5)
+    with pytest.raises(VectorError, match="at least two"):
+        control_vector(concept_vs, "Trees", "other", pool=["Trees"])

@@ -215,7 +215,7 @@ def card(run_dir: Path) -> list[Headline]:
 def test_scorecard_has_every_step(card: list[Headline]) -> None:
     steps = [ln.step for ln in card]
     assert steps == sorted(steps)  # type: ignore[type-var]
-    assert set(steps) == set(step_titles()) == set(range(1, 10))
+    assert set(steps) == set(step_titles()) == set(range(0, 10))
     for ln in card:
         assert ln.sentence and isinstance(ln.n, int) and ln.unit
         assert "aware" not in ln.sentence.lower() or "not" in ln.sentence.lower()
@@ -226,17 +226,19 @@ def test_scorecard_has_every_step(card: list[Headline]) -> None:
             assert ln.n == 0 and ln.sentence.startswith(("Not run", "Not available"))
     by_step = {s: [ln for ln in card if ln.step == s] for s in step_titles()}
     assert by_step[9] and all(ln.config.startswith("layer 10") for ln in by_step[9])
-    for s in (1, 2, 3, 4, 5, 9):
+    for s in (1, 2, 3, 5, 9):
         assert all(ln.available for ln in by_step[s]), by_step[s]
-    for s in (6, 7, 8):  # not run here
+    for s in (0, 6, 7, 8):  # not run here
         assert [ln.available for ln in by_step[s]] == [False]
     # step 2: net detection, then the wordings (the paper's, two variants, the summary); step
-    # 5: identification and MI, then the leakage and internality contrasts (issue 10)
-    assert len(by_step[2]) == 5 and len(by_step[4]) == 2 and len(by_step[5]) == 6
+    # 5: identification and MI, then the leakage and internality contrasts (issue 10); step
+    # 4: random and negated vectors ran, the other-concept and matched-random controls did not
+    assert len(by_step[2]) == 5 and len(by_step[5]) == 6
+    assert [ln.available for ln in by_step[4]] == [True, True, False, False]
 
 
 def test_scorecard_configuration_is_selected_and_reused(card: list[Headline]) -> None:
-    first = card[0]
+    first = next(ln for ln in card if ln.step == 1)
     assert "selected after the fact" in first.sentence
     assert first.config == "layer 10, strength 4"
     for ln in card:

@@ -54,6 +54,12 @@ CHANGED: dict[str, str] = {
     "step:5:identification minus neutral frame (earlier-turn injection)": "new line: the same "
     "contrast with the injection on an earlier turn only (issue 10 defect 3, internality); "
     "'Not run' on the fixture run",
+    "step:0:steering check (concept − random log-prob of the concept word)": "issue 10 defect "
+    "8: the positive control is a new step 0 (not run in the fixture: no steering-check trials)",
+    "step:4:other-concept-vector net detection": "issue 10 defect 7: a new anomaly control "
+    "(not run in the fixture)",
+    "step:4:matched-random-vector net detection": "issue 10 defect 7: a new anomaly control "
+    "(not run in the fixture)",
 }
 
 #: Headline / scorecard line names of the fixture that are no longer computed -> why.
@@ -72,6 +78,10 @@ _LARGEST_DROP = "issue 10 defect 10: the most negative change is called the larg
 #: Headline / scorecard line names whose sentence may differ (their numbers are still
 #: compared) -> why.
 SENTENCE_CHANGED: dict[str, str] = {
+    "random-vector net detection": "issue 10 defect 7: says whether the control's KL on a "
+    "neutral prompt matches the concept vector's (here: not measured)",
+    "negated-vector net detection": "issue 10 defect 7: says whether the control's KL on a "
+    "neutral prompt matches the concept vector's (here: not measured)",
     "mismatch: congruent - incongruent P(yes) (concept)": "quotes the permutation p-value",
     "mismatch: congruent - incongruent P(yes) (random)": "quotes the permutation p-value",
     "prefill: apology change (match)": _LARGEST_DROP,
@@ -191,6 +201,11 @@ def table_diff(
     return problems
 
 
+def every_fixture_slice(old: dict[str, Any]) -> bool:
+    """Every slice the fixture has tables of is registered."""
+    return {key.split("/")[0] for key in old["tables"]} <= {e.kind for e in REGISTRY}
+
+
 def test_every_fixture_table_is_reproduced(results: RunResults, old: dict[str, Any]) -> None:
     registered = {e.kind for e in REGISTRY}
     checked = 0
@@ -230,7 +245,7 @@ def test_headlines_are_reproduced(results: RunResults, old: dict[str, Any]) -> N
         }
         want = {k: o[k] for k in got}
         assert same(got, want), (ln.name, got, want)
-    if len(REGISTRY) == 9:  # every slice registered: the same rows in the same order
+    if every_fixture_slice(old):  # the same rows in the same order, besides new ones
         assert [ln.name for ln in new if f"headline:{ln.name}" not in CHANGED] == [
             ln["name"]
             for ln in old["headlines"]
@@ -254,7 +269,7 @@ def test_scorecard_is_reproduced(results: RunResults, old: dict[str, Any]) -> No
         }
         want = {k: o[k] for k in got}
         assert same(got, want), (ln.step, ln.name, got, want)
-    if len(REGISTRY) == 9:
+    if every_fixture_slice(old):  # the same lines in the same order, besides the new ones
         assert [(ln.step, ln.name) for ln in new if f"step:{ln.step}:{ln.name}" not in CHANGED] == [
             (o["step"], o["name"])
             for o in old["scorecard"]

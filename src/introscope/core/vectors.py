@@ -3,7 +3,9 @@
 The paper's method (docs/protocols.md §1): for each word, the residual activation at the last prompt
 token (after the assistant header) of a user turn asking about the word (lowercased), minus
 the mean of the same activation over the baseline words. All layers come from one batched
-pass, so a :class:`VectorSet` holds ``[n_layers, hidden]`` per word.
+pass, so a :class:`VectorSet` holds ``[n_layers, hidden]`` per word. A concept set also keeps
+the baseline words' own activations minus that mean (``baseline``, ``[n_words, n_layers,
+hidden]``): the covariance-matched random control is drawn from them.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from introscope.words import word_list
 PAPER_TEMPLATE = "Tell me about {word}."
 #: ``VectorSet.extra`` key of the per-layer mean residual norm (a JSON list).
 RESIDUAL_NORM_KEY = "residual_norm"
+#: The tensor holding :attr:`VectorSet.baseline` in a vector file (files without it load
+#: with ``baseline=None``; readers that only know ``vec.*`` ignore it).
+BASELINE_TENSOR = "baseline"
 
 
 def concept_prompt(lm: LoadedModel, word: str, template: str = PAPER_TEMPLATE) -> str:
@@ -46,6 +51,10 @@ class VectorSet:
     method: str
     prompt_template: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    # The baseline words' activations minus their mean, ``[n_words, n_layers, d]`` (concept
+    # sets made with ``concept_vectors(..., keep_baseline=True)``, as every run directory's
+    # are; None for other sets and for files written before the matched-random control).
+    baseline: torch.Tensor | None = None
 
     @property
     def names(self) -> list[str]:
@@ -147,8 +156,14 @@ def concept_vectors(
     template: str = PAPER_TEMPLATE,
     batch_size: int = 32,
     progress: Callable[[int], None] | None = None,
+    keep_baseline: bool = False,
 ) -> VectorSet:
-    """Mean-difference concept vectors (word minus baseline mean) at every layer."""
+    """Mean-difference concept vectors (word minus baseline mean) at every layer.
+
+    ``keep_baseline`` keeps the baseline words' activations minus their mean in the set
+    (``[n_words, n_layers, d]``, about as large as 100 concept vectors), which the
+    matched-random control draws from; a run directory's vectors keep them, single vectors
+    built for generation or serving do not."""
     if not words:
         raise VectorError("No words were given to build concept vectors from.")
     lm = engine.lm
@@ -173,6 +188,7 @@ def concept_vectors(
             "position": "last",
             RESIDUAL_NORM_KEY: json.dumps([float(x) for x in residual]),
         },
+        baseline=(acts[len(words) :] - mean_base).contiguous() if keep_baseline else None,
     )
 
 
@@ -220,14 +236,52 @@ def negated(vector: torch.Tensor) -> torch.Tensor:
     return -vector
 
 
+def rescaled(direction: torch.Tensor, like: torch.Tensor, what: str) -> torch.Tensor:
+    """``direction`` with the norm of ``like`` at every layer (last dimension)."""
+    norm = direction.float().norm(dim=-1, keepdim=True)
+    if bool((norm == 0).any()):
+        raise VectorError(f"The {what} direction is zero at some layer; it cannot be rescaled.")
+    return direction.float() / norm * like.float().norm(dim=-1, keepdim=True)
+
+
+def baseline_pair(n_words: int, seed: int) -> tuple[int, int]:
+    """Two distinct baseline-word indices drawn from ``seed`` (the matched-random control)."""
+    if n_words < 2:
+        raise VectorError("The matched-random control needs at least two baseline words.")
+    g = torch.Generator().manual_seed(int(seed))
+    i, j = torch.randperm(n_words, generator=g)[:2].tolist()
+    return int(i), int(j)
+
+
+def matched_random_like(vector: torch.Tensor, baseline: torch.Tensor, seed: int) -> torch.Tensor:
+    """A covariance-matched random direction with the norm of ``vector`` at every layer.
+
+    The difference of two baseline words' activations (a seeded pair): a direction along which
+    the model's own activations actually vary, with their covariance (twice the baseline
+    covariance over pairs), unlike an isotropic Gaussian, which mostly points where the
+    residual stream never goes. ``baseline`` is ``[n_words, n_layers, d]`` (or ``[n_words,
+    d]`` for a single layer), ``vector`` ``[n_layers, d]`` (or ``[d]``).
+    """
+    i, j = baseline_pair(baseline.shape[0], seed)
+    return rescaled(baseline[i] - baseline[j], vector, "matched-random")
+
+
 def control_vector(
-    vs: VectorSet, word: str, control: str, *, seed: int = 0, other: str | None = None
+    vs: VectorSet,
+    word: str,
+    control: str,
+    *,
+    seed: int = 0,
+    other: str | None = None,
+    pool: Sequence[str] | None = None,
 ) -> torch.Tensor:
     """The ``[n_layers, d]`` vector for a control condition.
 
-    ``none``/``concept``: the word's own vector; ``random``: norm-matched Gaussian;
-    ``negated``: minus the vector; ``other``: another concept's vector (``other`` or a
-    seeded pick, rescaled to this word's norm per layer).
+    ``none``/``concept``: the word's own vector; ``random``: norm-matched isotropic Gaussian;
+    ``negated``: minus the vector; ``other``: another concept's vector (``other``, or a
+    seeded pick from ``pool`` -- every vector of the set by default -- rescaled to this
+    word's norm per layer); ``matched_random``: the difference of two seeded baseline words'
+    activations, rescaled to this word's norm per layer (:func:`matched_random_like`).
     """
     v = vs.get(word)
     if control in ("none", "concept"):
@@ -237,13 +291,24 @@ def control_vector(
     if control == "negated":
         return negated(v)
     if control == "other":
-        pool = [n for n in vs.names if n != word]
-        if not pool:
+        names = list(pool) if pool is not None else vs.names
+        choices = [n for n in names if n.lower() != word.lower()]
+        if not choices:
             raise VectorError("The 'other concept' control needs at least two concepts.")
-        pick = other if other is not None else pool[int(seed) % len(pool)]
-        o = vs.get(pick)
-        return o / o.norm(dim=-1, keepdim=True) * v.norm(dim=-1, keepdim=True)
-    raise VectorError(f"Unknown control {control!r}; use none, random, negated or other.")
+        pick = other if other is not None else choices[int(seed) % len(choices)]
+        return rescaled(vs.get(pick), v, f"{pick!r} concept")
+    if control == "matched_random":
+        if vs.baseline is None:
+            raise VectorError(
+                "This vector set has no baseline-word activations (it was written before the "
+                "matched_random control existed, or built without keep_baseline); the "
+                "matched_random control needs them: rebuild the vectors (a new run directory "
+                "does)."
+            )
+        return matched_random_like(v, vs.baseline, seed)
+    raise VectorError(
+        f"Unknown control {control!r}; use none, random, negated, other or matched_random."
+    )
 
 
 # ----------------------------------------------------------------------------- file I/O
@@ -255,6 +320,8 @@ def save_vectors(vs: VectorSet, path: str | Path) -> Path:
         path = path.with_suffix(".safetensors")
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {f"vec.{i}": v.float().contiguous() for i, v in enumerate(vs.vectors.values())}
+    if vs.baseline is not None:
+        tensors[BASELINE_TENSOR] = vs.baseline.float().contiguous()
     meta = {
         "format": "introscope-vectors/1",
         "names": json.dumps(vs.names),
@@ -295,12 +362,14 @@ def load_vectors(path: str | Path, lm: LoadedModel | None = None) -> VectorSet:
                 raise VectorError(f"{p} is not an introscope vector file (no format metadata).")
             names = json.loads(meta["names"])
             vectors = {n: f.get_tensor(f"vec.{i}") for i, n in enumerate(names)}
+            stored = set(f.keys())  # safe_open has no ``in``
+            baseline = f.get_tensor(BASELINE_TENSOR) if BASELINE_TENSOR in stored else None
     except VectorError:
         raise
     except Exception as exc:
         raise VectorError(f"Could not read vector file {p}: {exc}") from None
-    for n, v in vectors.items():
-        if not torch.isfinite(v).all():
+    for n, v in {**vectors, "(baseline words)": baseline}.items():
+        if v is not None and not torch.isfinite(v).all():
             raise VectorError(f"Vector {n!r} in {p} contains NaN or infinite values.")
     vs = VectorSet(
         vectors,
@@ -311,6 +380,7 @@ def load_vectors(path: str | Path, lm: LoadedModel | None = None) -> VectorSet:
         meta.get("method", ""),
         meta.get("prompt_template", ""),
         json.loads(meta.get("extra", "{}")),
+        baseline=baseline,
     )
     if lm is not None:
         vs.check_model(lm)

@@ -68,8 +68,12 @@ class Worker:
         return list(dict.fromkeys(words))
 
     def compute_vectors(self, words: Sequence[str]) -> VectorSet:
-        vs = concept_vectors(self.engine, list(words))
+        # The baseline-word activations ride along: the covariance-matched random control
+        # is drawn from them.
+        vs = concept_vectors(self.engine, list(words), keep_baseline=True)
         vs.vectors = {k: v.detach().cpu() for k, v in vs.vectors.items()}
+        if vs.baseline is not None:
+            vs.baseline = vs.baseline.detach().cpu()
         return vs
 
     def use_vectors(self, vectors: VectorSet) -> None:

@@ -16,12 +16,14 @@ from introscope.experiments import (
     mismatch,
     natural_states,
     prefill,
+    steering_check,
     thoughts_vs_text,
     yes_bias,
 )
 from introscope.experiments.base import Experiment
 
 REGISTRY: tuple[Experiment, ...] = (
+    steering_check.EXPERIMENT,  # positive control: do the injections act at all? (step 0)
     detection.EXPERIMENT,  # the paper's (a), with identification and MI (steps 1, 2, 4, 5)
     yes_bias.EXPERIMENT,  # a push toward "yes" (step 3)
     thoughts_vs_text.EXPERIMENT,  # the paper's (b)

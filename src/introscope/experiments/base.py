@@ -265,6 +265,9 @@ class Experiment:
     # number their steps in their own hundred, e.g. metacognition 101-106).
     scorecard_part: str = "injected thoughts"
     scorecard: Callable[[ScoreInputs], list[Headline]] | None = None
+    # A precondition of every later step (the positive control): None when it holds, else the
+    # words every later available scorecard line starts with (the run licenses nothing).
+    gate: Callable[[ScoreInputs], str | None] | None = None
     select: Callable[[Tables], Selection | None] | None = None
     figures: Callable[[Tables, Path], dict[str, Path]] = no_figures
     sections: Callable[[Tables, Mapping[str, Path]], list[Section]] = no_sections

@@ -14,9 +14,28 @@ from introscope.experiments.base import ExperimentParams, refuse_values, spec_co
 if TYPE_CHECKING:
     from introscope.spec import Spec
 
-Control = Literal["concept", "random", "negated", "none"]
-InjectedControl = Literal["concept", "random", "negated"]
-INJECTED_CONTROLS: tuple[InjectedControl, ...] = ("concept", "random", "negated")
+Control = Literal["concept", "random", "negated", "other", "matched_random", "none"]
+InjectedControl = Literal["concept", "random", "negated", "other", "matched_random"]
+#: What each injected control puts in the residual stream (``core.vectors.control_vector``):
+#: the anomaly controls are matched to the concept vector's norm at the layer; "other" and
+#: "matched_random" are also matched in kind (directions the model's activations take), and
+#: the steering check measures how closely their functional effect (KL) matches.
+INJECTED_CONTROLS: tuple[InjectedControl, ...] = (
+    "concept",
+    "random",
+    "negated",
+    "other",
+    "matched_random",
+)
+CONTROL_DESCRIPTIONS: dict[str, str] = {
+    "concept": "the concept's own vector",
+    "random": "an isotropic Gaussian vector of the concept vector's norm",
+    "negated": "the negated concept vector",
+    "other": "another concept's vector rescaled to this concept's norm",
+    "matched_random": "a covariance-matched random vector (the difference of two baseline "
+    "words' activations, rescaled to the concept vector's norm)",
+    "none": "no injection",
+}
 
 #: The spec fields naming the concepts, and those of the whole injection grid.
 CONCEPT_FIELDS = ("grid.concepts", "grid.categories", "grid.n_concepts")
@@ -46,4 +65,14 @@ def injected_controls(spec: Spec, none_means: str) -> list[InjectedControl]:
     if "none" in controls:
         raise SpecError(f"grid.controls: {none_means} Leave 'none' out.")
     refuse_values("grid.controls", controls, INJECTED_CONTROLS, spec.experiment)
+    check_other_control(controls, spec_concepts(spec))
     return cast(list[InjectedControl], list(controls))
+
+
+def check_other_control(controls: Sequence[str], concepts: Sequence[str]) -> None:
+    """The 'other' control injects another concept of the same grid: it needs two."""
+    if "other" in controls and len(set(concepts)) < 2:
+        raise SpecError(
+            "grid.controls: 'other' injects another concept's vector, so the grid needs at "
+            "least two concepts."
+        )

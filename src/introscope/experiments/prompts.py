@@ -106,6 +106,13 @@ def word_game_turns() -> list[tuple[str, str]]:
     ]
 
 
+# Steering check (positive control) and the controls' functional effect size
+# (docs/protocols.md §3): a neutral user turn that mentions neither injection nor any concept.
+# The injection runs from its first word through the answer position; the readouts are the
+# concept word's log-probability as the answer's first token and the KL divergence of the
+# whole next-token distribution from the no-injection one.
+NEUTRAL_TURN = "Say the first word that comes to mind."
+
 # Yes/no questions whose true answer is "no": about the world, and about the assistant.
 NO_QUESTIONS_WORLD = [
     "Is the Eiffel Tower in Berlin?",

@@ -1,5 +1,6 @@
 """Readouts from next-token log-probabilities shared by several slices: P(yes) of a
-normalised yes/no pair, and a target's rank among candidate words."""
+normalised yes/no pair, a target's rank among candidate words, a word's log-probability as
+the next token, and the KL divergence of a next-token distribution from a reference."""
 
 from __future__ import annotations
 
@@ -70,3 +71,29 @@ def rank_of(scores: Sequence[float], candidates: Sequence[str], target: str) -> 
     rank = 1 + sum(1 for c, s in zip(candidates, scores, strict=True) if c != target and s >= mine)
     chosen = candidates[max(range(len(candidates)), key=lambda k: scores[k])]
     return rank, chosen
+
+
+def word_spellings(word: str) -> tuple[str, ...]:
+    """The spellings a word can start an answer with: as given, lowercased, and both after
+    a space."""
+    return tuple(dict.fromkeys((word, word.lower(), f" {word}", f" {word.lower()}")))
+
+
+def word_logprob(lm: LoadedModel, logprobs: torch.Tensor, word: str) -> list[float]:
+    """Each row's log-probability that the next token starts ``word`` in one of its
+    spellings (log of the summed probability of their distinct first tokens)."""
+    ids = first_token_ids(lm, word_spellings(word))
+    return [float(x) for x in torch.logsumexp(logprobs[:, ids].double(), dim=-1)]
+
+
+def kl_divergence(logprobs: torch.Tensor, reference: torch.Tensor) -> list[float]:
+    """``KL(P || Q)`` in nats for each row of ``logprobs`` (P) against ``reference`` (Q, one
+    row ``[V]``): the expected log-likelihood ratio of P's next token, i.e. how much evidence
+    per token an observer of the outputs gets that the distribution changed. Exactly 0 for a
+    row equal to the reference; tokens P gives no mass contribute nothing. The float32
+    inputs are normalised only to about 1e-7, so a sum that rounds below 0 reads 0."""
+    lp = logprobs.double()
+    lq = reference.double().reshape(1, -1)
+    p = lp.exp()
+    terms = torch.where(p > 0, p * (lp - lq), torch.zeros_like(lp))
+    return [max(0.0, float(x)) for x in terms.sum(dim=-1)]

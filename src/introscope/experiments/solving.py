@@ -24,9 +24,10 @@ def vector_injection(
     seed: int,
 ) -> Injection:
     """The injection for a (concept, control) pair: the concept's own vector, a norm-matched
-    random vector, the negated vector, or another concept's vector. ``strength`` is in the
-    spec's unit (:func:`injection_multiplier`)."""
-    vec = control_vector(ctx.vectors, concept, control, seed=seed)[layer]
+    random vector, the negated vector, another of the grid's concepts' vector, or a
+    covariance-matched random vector (``core.vectors.control_vector``). ``strength`` is in
+    the spec's unit (:func:`injection_multiplier`)."""
+    vec = control_vector(ctx.vectors, concept, control, seed=seed, pool=ctx.params.concepts)[layer]
     return Injection(
         vec,
         (layer,),

@@ -27,6 +27,8 @@ CONTROL_COLORS = {
     "concept": "#1f77b4",
     "random": "#ff7f0e",
     "negated": "#2ca02c",
+    "other": "#9467bd",
+    "matched_random": "#e377c2",
     "none": "#7f7f7f",
 }
 INSTRUCTION_COLORS = {
@@ -64,6 +66,16 @@ def yerr(t: pd.DataFrame, col: str) -> np.ndarray:
     return np.nan_to_num(np.clip(err, 0.0, None), nan=0.0)
 
 
+def log_axis_err(t: pd.DataFrame, col: str) -> np.ndarray:
+    """Error bars ``[2, n]`` of ``col`` for a log axis: a lower bound below a tenth of the
+    estimate (a t interval of a skewed positive mean can reach below 0) is drawn to a tenth
+    of it."""
+    est = t[col].astype(float).to_numpy()
+    low = np.maximum(t[f"{col}_ci_low"].astype(float).to_numpy(), est / 10)
+    high = t[f"{col}_ci_high"].astype(float).to_numpy()
+    return np.nan_to_num(np.clip(np.vstack([est - low, high - est]), 0.0, None), nan=0.0)
+
+
 def save(
     fig: Figure, path: Path | str, rect: tuple[float, float, float, float] | None = None
 ) -> Path:
@@ -94,7 +106,7 @@ def save_with_legend(fig: Figure, ax: Axes, path: Path | str) -> Path:
 def injected_controls(values: Any) -> list[str]:
     """The injection controls present in ``values`` (not 'none'), in the usual order."""
     present = [str(c) for c in dict.fromkeys(values) if c is not None and str(c) != "none"]
-    order = [c for c in ("concept", "random", "negated") if c in present]
+    order = [c for c in CONTROL_COLORS if c in present]
     return order + sorted(set(present) - set(order))
 
 

@@ -7,12 +7,12 @@ A slice's analysis that raises is not hidden: its error is kept with the slice's
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from introscope.errors import AnalysisError, StoreError
-from introscope.experiments import REGISTRY
+from introscope.experiments import REGISTRY, step_parts
 from introscope.experiments.base import Experiment, ScoreInputs, Selection
 from introscope.headlines import Headline
 from introscope.store import load_run, read_manifest
@@ -99,11 +99,30 @@ def headlines(results: RunResults) -> list[Headline]:
     return out
 
 
+def select_configuration(results: RunResults) -> Selection | None:
+    """The configuration later steps reuse, chosen by the first slice that declares
+    ``select`` (before any step is computed, so that step 0 can read it too)."""
+    for exp in REGISTRY:
+        if exp.select is None or exp.scorecard is None or results.failed(exp.kind):
+            continue
+        try:
+            selection = exp.select(results.tables[exp.kind])
+        except Exception as exc:  # kept and shown with the slice's name (its steps fail)
+            results.fail(exp, "scorecard", exc)
+            continue
+        if selection is not None:
+            return selection
+    return None
+
+
 def scorecard_lines(results: RunResults) -> list[Headline]:
     """The scorecard: every slice's steps, ordered by step number. The first slice that
-    declares ``select`` chooses the configuration later steps reuse."""
-    selection: Selection | None = None
+    declares ``select`` chooses the configuration later steps reuse. A slice's ``gate`` that
+    fails (the positive control) prefixes every later available line of its scorecard part
+    with its words."""
+    selection = select_configuration(results)
     lines: list[Headline] = []
+    gates: list[Gate] = []
     for exp in REGISTRY:
         if exp.scorecard is None:
             continue
@@ -111,9 +130,11 @@ def scorecard_lines(results: RunResults) -> list[Headline]:
         if failure is None:
             t = results.tables[exp.kind]
             try:
-                if exp.select is not None and selection is None:
-                    selection = exp.select(t)
-                lines += exp.scorecard(ScoreInputs(t, results.upstream(exp), selection))
+                inputs = ScoreInputs(t, results.upstream(exp), selection)
+                lines += exp.scorecard(inputs)
+                words = exp.gate(inputs) if exp.gate is not None else None
+                if words:
+                    gates.append(Gate(max(exp.steps, default=0), exp.scorecard_part, words))
                 continue
             except Exception as exc:  # kept and shown with the slice's name
                 failure = results.fail(exp, "scorecard", exc)
@@ -130,4 +151,29 @@ def scorecard_lines(results: RunResults) -> list[Headline]:
             )
             for step, title in exp.steps.items()
         ]
+    parts = step_parts()
+    lines = [gated(ln, gates, parts) for ln in lines]
     return sorted(lines, key=lambda ln: ln.step or 0)  # stable: keeps the order within a step
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A failed precondition: the step that failed, its scorecard part, and the words every
+    later line of that part starts with."""
+
+    step: int
+    part: str
+    words: str
+
+
+def gated(line: Headline, gates: list[Gate], parts: Mapping[int, str]) -> Headline:
+    """``line`` with the words of every failed gate of an earlier step of the same scorecard
+    part in front of its sentence (lines that are not available make no claim and are left
+    alone)."""
+    if not line.available:
+        return line
+    step = line.step or 0
+    words = [g.words for g in gates if step > g.step and parts.get(step) == g.part]
+    if not words:
+        return line
+    return replace(line, sentence=" ".join([*words, line.sentence]))

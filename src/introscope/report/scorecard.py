@@ -22,7 +22,9 @@ from introscope.render.numbers import fmt_estimate
 from introscope.report.results import load_results, scorecard_lines
 
 INTRO = (
-    "Read top to bottom. Each step subtracts an alternative explanation of the detection "
+    "Read top to bottom. Step 0 checks that the injections act on the model at all (a run "
+    "that fails it licenses nothing, and every later line says so). Each later step subtracts "
+    "an alternative explanation of the detection "
     "report: false positives without injection (2), a general push toward answering 'yes' "
     "(3), reacting to any perturbation rather than its content (4), claiming detection "
     "without saying what was injected (5), and the controls that follow. Lines whose "
@@ -35,8 +37,9 @@ WORDING_NOTE = (
     "Wording is mechanistic on purpose. A positive net score means the model's report carries "
     "information about the injected direction (it differs from the matched control more than "
     "chance allows); it does not show that the model is aware of, knows or experiences "
-    "anything. Detection claims can come from anomaly detection (random and negated vectors "
-    "test this) or from a general push toward answering 'yes' (the yes-bias questions test "
+    "anything. Detection claims can come from anomaly detection (random, negated, other-concept "
+    "and covariance-matched random vectors test this, with their KL showing how matched they "
+    "are) or from a general push toward answering 'yes' (the yes-bias questions test "
     "this). Configurations called 'best' are selected after the fact, so their estimates are "
     "biased upward."
 )

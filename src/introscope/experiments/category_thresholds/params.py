@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from introscope.experiments.base import ExperimentParams, refuse_unused, refuse_values
-from introscope.experiments.grid import GRID_FIELDS, INJECTED_CONTROLS, InjectedControl
+from introscope.experiments.grid import GRID_FIELDS, InjectedControl
 from introscope.words import CATEGORIES, word_list
 
 if TYPE_CHECKING:
     from introscope.spec import Spec
 
 KIND = "category_thresholds"
+#: The controls this slice's solver builds itself (one seeded random direction per concept);
+#: the other-concept and matched-random controls are not among them.
+CONTROLS: tuple[InjectedControl, ...] = ("concept", "random", "negated")
 
 
 class CategoryThresholdsParams(ExperimentParams):
@@ -49,7 +52,7 @@ def category_thresholds_params(spec: Spec) -> CategoryThresholdsParams:
     copies."""
     refuse_unused(spec, (*GRID_FIELDS, "grid.controls"))
     g = spec.grid
-    refuse_values("grid.controls", g.controls, INJECTED_CONTROLS, KIND)
+    refuse_values("grid.controls", g.controls, CONTROLS, KIND)
     # Always the concept vector and its matched random vector, plus any others asked for.
     controls: list[InjectedControl] = ["concept", "random"]
     controls += [c for c in g.controls if c != "none" and c not in controls]

@@ -31,11 +31,12 @@ EXPERIMENT = Experiment(
     params=detection_params,
     solver=solver,
     tables=analysis.tables,
+    needs=("steering_check",),  # each control's KL, next to its detection effect (step 4)
     headlines=analysis.headlines,
     steps={
         1: "raw detection",
         2: "net detection (minus control false positives)",
-        4: "random / negated-vector detection",
+        4: "anomaly controls: random, negated, other-concept and matched-random vectors",
         5: "identification above chance and mutual information",
     },
     select=scorecard.select,

@@ -16,7 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from introscope.experiments.detection import confabulation, content, dose, leakage, wordings
+from introscope.experiments.detection import (
+    confabulation,
+    content,
+    control_effects,
+    dose,
+    leakage,
+    wordings,
+)
 from introscope.headlines import Headline, cfg_text, ci_text, headline_from_row, pct, post_hoc
 from introscope.stats import cohens_kappa, mean_difference_ci, rate
 from introscope.tables import (
@@ -213,14 +220,16 @@ def grader_agreement_table(run: RunFrame) -> pd.DataFrame:
     return frame(rows)
 
 
-def tables(run: RunFrame, _upstream: Mapping[str, Tables]) -> Tables:
+def tables(run: RunFrame, upstream: Mapping[str, Tables]) -> Tables:
     """The generation and logit tables, identification, mutual information and the
     confabulation profile (``confabulation_summary`` is one row), all from the trials under
-    the paper's wording and window; then the variants (``variants``: detection and false
-    positives per wording / window) and the leakage control (``leakage``, ``leakage_mi``:
-    identification in the detection frame vs a neutral frame under the same injection)."""
+    the paper's wording and window; the dose-response fits; the variants (``variants``:
+    detection and false positives per wording / window); the leakage control (``leakage``,
+    ``leakage_mi``: identification in the detection frame vs a neutral frame under the same
+    injection); and each control's detection effect next to its KL (``control_effects``, from
+    the steering check)."""
     vectors = run.vectors()
-    return {
+    t = {
         "detection": detection_table(run),
         "detection_logits": detection_logit_table(run),
         "outcomes": outcome_table(run),
@@ -234,9 +243,19 @@ def tables(run: RunFrame, _upstream: Mapping[str, Tables]) -> Tables:
         "leakage": leakage.leakage_table(run),
         "leakage_mi": leakage.leakage_mi_table(run),
     }
+    t["control_effects"] = control_effects.control_effects_table(t, upstream)
+    return t
 
 
 # --------------------------------------------------------------------------- headlines
+
+#: The injection each control headline's sentence names.
+CONTROL_HEADLINE_WHAT = {
+    "random": "a random norm-matched vector",
+    "negated": "a negated concept vector",
+    "other": "another concept's vector, rescaled to this concept's norm,",
+    "matched_random": "a covariance-matched random vector of the same norm",
+}
 
 
 def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
@@ -263,16 +282,15 @@ def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
                 kind="rate_difference",
             )
         )
-        for other in ("random", "negated"):
+        for other, what in CONTROL_HEADLINE_WHAT.items():
             orow = row_at(det, row["layer"], row["strength"], control=other)
             if orow is not None:
-                what = "norm-matched vector" if other == "random" else "concept vector"
                 lines.append(
                     headline_from_row(
                         f"net detection claim ({other} control)",
                         orow,
                         "net_affirmative",
-                        f"At the same configuration, a {other} {what} shifts the affirmative "
+                        f"At the same configuration, {what} shifts the affirmative "
                         "report by "
                         f"{ci_text(orow['net_affirmative'], orow['net_affirmative_ci_low'], orow['net_affirmative_ci_high'])}; "
                         "a similar shift means the claim tracks the perturbation, not its "

@@ -77,7 +77,7 @@ from introscope.tables import (
 )
 
 NONE_LABEL = "<none>"
-CONTROL_ORDER: tuple[str, ...] = ("concept", "random", "negated")
+CONTROL_ORDER: tuple[str, ...] = ("concept", "random", "negated", "other", "matched_random")
 SOURCES: tuple[str, ...] = ("logits", "text")
 
 

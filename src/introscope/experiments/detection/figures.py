@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
+from introscope.experiments.detection.control_effects import plot_control_effects
 from introscope.render.figures import CONTROL_COLORS, has, label, num, save, yerr
 from introscope.tables import Tables
 
@@ -28,6 +29,9 @@ def figures(t: Tables, directory: Path) -> dict[str, Path]:
             t["mutual_information"], directory / "mutual_information.png"
         ),
         "confabulation": plot_confabulation(t["confabulation"], directory / "confabulation.png"),
+        "control_effects": plot_control_effects(
+            t["control_effects"], directory / "control_effects.png"
+        ),
     }
     return {name: path for name, path in drawn.items() if path is not None}
 

@@ -18,8 +18,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal, cast
 
 from introscope.errors import SpecError
-from introscope.experiments.base import EXPERIMENT_FIELDS, refuse_unused, refuse_values
-from introscope.experiments.grid import GRID_FIELDS, Control, InjectionGrid, grid_values
+from introscope.experiments.base import (
+    EXPERIMENT_FIELDS,
+    refuse_unused,
+    refuse_values,
+    spec_concepts,
+)
+from introscope.experiments.grid import (
+    GRID_FIELDS,
+    Control,
+    InjectionGrid,
+    check_other_control,
+    grid_values,
+)
 
 if TYPE_CHECKING:
     from introscope.spec import Spec
@@ -48,6 +59,7 @@ def detection_params(spec: Spec) -> DetectionParams:
         refuse_values("grid.variants", variants, VARIANTS, spec.experiment)
         if len(set(variants)) != len(variants):
             raise SpecError("grid.variants: a variant is listed twice.")
+    check_other_control(spec.grid.controls, spec_concepts(spec))
     return DetectionParams(
         **grid_values(spec),
         controls=list(spec.grid.controls),

@@ -11,12 +11,14 @@ it says so.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pandas as pd
 
 from introscope.experiments.base import ScoreInputs, Selection
 from introscope.experiments.detection.leakage import leakage_lines
 from introscope.experiments.detection.wordings import wording_lines
+from introscope.experiments.steering_check.scorecard import kl_clause
 from introscope.headlines import (
     Headline,
     cfg_text,
@@ -65,7 +67,7 @@ def scorecard(s: ScoreInputs) -> list[Headline]:
     and 5 (identification and mutual information)."""
     return [
         *_detection_lines(s.tables, s.selection),
-        *_control_lines(s.tables, s.selection),
+        *_control_lines(s.tables, s.selection, s.upstream.get("steering_check", {}).get("kl")),
         *content_lines(s.tables, s.selection),
         # issue 10 defects 3 and 12: wordings (step 2) and the leakage controls (step 5)
         *wording_lines(s.tables, s.selection),
@@ -150,10 +152,19 @@ def _detection_lines(t: Tables, sel: Selection | None) -> list[Headline]:
 CONTROL_NAMES = {
     "random": ("random-vector net detection", "a norm-matched random vector"),
     "negated": ("negated-vector net detection", "the negated concept vector"),
+    "other": (
+        "other-concept-vector net detection",
+        "another concept's vector rescaled to this concept's norm",
+    ),
+    "matched_random": (
+        "matched-random-vector net detection",
+        "a covariance-matched random vector (two baseline words' activation difference, "
+        "norm-matched)",
+    ),
 }
 
 
-def _control_lines(t: Tables, sel: Selection | None) -> list[Headline]:
+def _control_lines(t: Tables, sel: Selection | None, kl: pd.DataFrame | None) -> list[Headline]:
     out = []
     if sel is None:
         for control, (name, _) in CONTROL_NAMES.items():
@@ -168,7 +179,15 @@ def _control_lines(t: Tables, sel: Selection | None) -> list[Headline]:
         row = row_at(table, sel.layer, sel.strength, control=control)
         if row is None or number(row.get(col)) is None:
             out.append(
-                not_run(4, name, f"no {control}-vector trials at the selected configuration.")
+                replace(
+                    not_run(
+                        4,
+                        name,
+                        f"no {name.removesuffix(' net detection')} trials at the selected "
+                        "configuration.",
+                    ),
+                    config=cfg_text(sel.layer, sel.strength),
+                )
             )
             continue
         c_text = (
@@ -185,7 +204,8 @@ def _control_lines(t: Tables, sel: Selection | None) -> list[Headline]:
                 f"At the same configuration ({cfg}), {desc} changes the detection {what} over "
                 f"no injection by {ci_or_none(row[col], row[f'{col}_ci_low'], row[f'{col}_ci_high'])}"
                 f"{c_text}. A value like the concept vector's means the claim tracks that "
-                "something was injected, not what.",
+                "something was injected, not what."
+                + kl_clause(kl, row["layer"], row["strength"], control),
                 kind="rate_difference" if sel.source == "text" else "shift",
                 config=cfg,
                 step=4,

@@ -81,6 +81,23 @@ def sections(t: Tables, figs: Mapping[str, Path]) -> list[Section]:
         )
     if len(t["leakage"]) or len(t["variants"]):
         out.append(controls_section(t))
+    if len(t["control_effects"]):
+        out.append(
+            Section(
+                "Detection effect vs functional effect, per control",
+                "control-effects",
+                "Each injection's detection effect over no injection (net claim rate from the "
+                "text, P(yes) shift from the logits) next to its KL divergence from the "
+                "no-injection next-token distribution on a neutral prompt (steering check; "
+                "mean over concepts, t CI). kl_ratio = the control's KL over the concept "
+                "vector's, paired per concept; kl_match says whether the control is a "
+                "matched perturbation. A control with a much smaller KL than the concept "
+                "vector is a weaker perturbation, so its smaller detection effect says "
+                "nothing about content.",
+                table_block(format_table(t["control_effects"]), "Detection effect and KL")
+                + img(figs.get("control_effects"), "detection effect vs KL"),
+            )
+        )
     return out
 
 
