@@ -64,6 +64,11 @@ class PushingEngine:
                 scores[row, self.lm.encode(concept)[0]] += PUSH
         return torch.log_softmax(scores, dim=-1)
 
+    def capture(self, prompts: list[str], layers: list[int], **_kw: Any) -> list[torch.Tensor]:
+        """Residual activations for the residual-norm readout of no-injection trials: any
+        fixed values do (this test reads identification, not norms)."""
+        return [torch.ones(3, len(layers), self.lm.hidden_size) for _ in prompts]
+
 
 def spec_dict(**grid: Any) -> dict[str, Any]:
     return {
