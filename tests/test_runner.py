@@ -403,19 +403,22 @@ def _tiny(name: str, experiment: str, **extra: Any) -> Spec:
 
 
 def test_yes_bias_rows(lm: LoadedModel, fresh_dir: Any) -> None:
-    from introscope.experiments.yes_bias import questions
+    from introscope.experiments.yes_bias.questions import bank
 
     spec = _tiny(
         "yb", "yes_bias", measure="logits", batch_size=32, grid={"controls": ["concept", "random"]}
     )
     df = run_to_frame(spec, lm, fresh_dir, "yb")
-    n_q = len(questions())
-    assert len(df) == n_q + 2 * 1 * 2  # every question uninjected + concepts x controls
+    n_q = len(bank())
+    # every question of the bank uninjected + concepts x (one question per kind) x controls
+    assert len(df) == n_q + 2 * 4 * 2
     assert (df["control"] == "none").sum() == n_q
     for _, r in df.iterrows():
         assert "p_yes" in r["logits"] and _is_prob(r["logits"]["p_yes"])
-        assert r["condition"]["question_kind"] in ("world", "self")
-        assert r["condition"]["question_id"].startswith(r["condition"]["question_kind"])
+        assert _is_prob(r["logits"]["yes_no_mass"])
+        c = r["condition"]
+        assert c["answer"] in ("yes", "no") and c["topic"] in ("world", "self")
+        assert c["question_id"].startswith(f"{c['answer']}-{c['topic']}-")
         assert (r["injection"] is None) == (r["control"] == "none")
 
 

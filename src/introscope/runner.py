@@ -167,6 +167,9 @@ def run_specs(
                 f"({', '.join(s.get('name', '?') for s in manifest.get('specs', []))}); "
                 f"choose another --out."
             )
+        stale = protocol_change(manifest, specs)
+        if stale:
+            raise StoreError(f"{run_dir} {stale}")
         # The same specs in another order (the battery's parts follow the registry): the run
         # keeps the identity it was started with.
         digest = str(manifest.get("spec_digest") or digest)
@@ -280,6 +283,23 @@ def trial_record(
     )
 
 
+def protocol_change(manifest: dict[str, Any], specs: Sequence[Spec]) -> str | None:
+    """Why a run directory cannot resume ``specs``: the first spec whose experiment now
+    builds trials of another protocol than the run recorded (runs that record none were
+    made with protocol 1), as the end of a sentence; None when every protocol matches."""
+    recorded = manifest.get("protocols") or {}
+    for spec in specs:
+        was = int(recorded.get(spec.name, 1))
+        now = spec_params(spec).protocol
+        if was != now:
+            return (
+                f"holds '{spec.name}' trials of {spec.experiment} protocol {was}, and this "
+                f"version builds protocol {now} trials for the same spec (see docs/protocols.md),"
+                " which must not be mixed with them; choose another --out."
+            )
+    return None
+
+
 def stored_spec_digests(manifest: dict[str, Any]) -> list[str]:
     """The digests (:meth:`Spec.digest`) of the specs a manifest records, sorted."""
     return sorted(dump_digest(dump) for dump in manifest.get("specs", []))
@@ -301,6 +321,7 @@ def _write_manifest(
             "status": "running",
             "specs": [s.model_dump(mode="json") for s in specs],
             "spec_digest": digest,
+            "protocols": {s.name: spec_params(s).protocol for s in specs},
             "model": lm.info.to_dict(),
             "versions": _versions(),
             "git_commit": _git_commit(),

@@ -47,9 +47,17 @@ if TYPE_CHECKING:
 
 
 class ExperimentParams(BaseModel):
-    """Base of every experiment's typed parameters (built from a spec, frozen)."""
+    """Base of every experiment's typed parameters (built from a spec, frozen).
+
+    ``protocol`` is the version of the trials the experiment builds from a spec. A slice
+    raises its default when the same spec starts building different trials (a new question
+    bank, a new frame); the manifest records it and a run made with another protocol refuses
+    to resume, so old and new trials are never mixed in one run.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    protocol: int = 1
 
 
 P = TypeVar("P", bound=ExperimentParams)

@@ -25,6 +25,7 @@ from introscope.stats.intervals import (
     pearson_with_ci,
     rate,
     rate_difference,
+    shift_from_constant,
     wilson_interval,
 )
 from introscope.stats.regression import (
@@ -57,5 +58,6 @@ __all__ = [
     "permutation_test",
     "rate",
     "rate_difference",
+    "shift_from_constant",
     "wilson_interval",
 ]

@@ -16,7 +16,7 @@ from introscope.experiments import prompts as P
 from introscope.experiments.base import Context, Trial, TrialResult, make_trial
 from introscope.experiments.detection.params import DetectionParams
 from introscope.experiments.prompts import detection_turns
-from introscope.experiments.readouts import candidate_ranks, top_candidates, yes_probability
+from introscope.experiments.readouts import candidate_ranks, top_candidates, yes_no_readout
 from introscope.experiments.solving import generate_batch, grid_trials
 from introscope.grading import concepts, rules
 
@@ -79,7 +79,7 @@ class DetectionSolver:
     def _logits(self, ctx: Context[DetectionParams], trials: Sequence[Trial]) -> list[TrialResult]:
         lm, eng = ctx.lm, ctx.engine
         injections = [t.injection for t in trials]
-        p_yes = yes_probability(lm, eng.next_token_logprobs([t.prompt for t in trials], injections))
+        yes_no = yes_no_readout(lm, eng.next_token_logprobs([t.prompt for t in trials], injections))
         ident_prompt = lm.chat_prompt(
             detection_turns(P.DETECTION_QUESTION), prefill=P.IDENTIFY_PREFILL
         )
@@ -94,11 +94,14 @@ class DetectionSolver:
                 None,
                 None,
                 {
-                    "p_yes": py,
+                    "p_yes": yn.p_yes,
+                    # the yes-bias control's log-odds analysis reads these two
+                    "yes_log_odds": yn.log_odds,
+                    "yes_no_mass": yn.mass,
                     "concept_rank": rk if t.condition["concept"] else None,
                     "n_candidates": len(names),
                     "top_candidate": top,
                 },
             )
-            for t, py, rk, top in zip(trials, p_yes, ranks, tops, strict=True)
+            for t, yn, rk, top in zip(trials, yes_no, ranks, tops, strict=True)
         ]
