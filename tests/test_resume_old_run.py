@@ -16,6 +16,7 @@ import duckdb
 import pytest
 
 from introscope.core.models import LoadedModel
+from introscope.errors import StoreError
 from introscope.execution.worker import library_versions
 from introscope.runner import run_specs
 from introscope.spec import validate_spec
@@ -26,9 +27,38 @@ FIXTURE = Path(__file__).parent / "fixtures" / "battery_small"
 pytestmark = pytest.mark.slow
 
 
-def test_old_run_directory_resumes(lm: LoadedModel, tmp_path: Path) -> None:
+def copy_fixture(tmp_path: Path) -> Path:
     run = tmp_path / "run"
     shutil.copytree(FIXTURE, run, ignore=shutil.ignore_patterns("tables.json", "*.md", "*.txt"))
+    return run
+
+
+def test_old_yes_bias_run_refuses_to_resume(lm: LoadedModel, tmp_path: Path) -> None:
+    """yes_bias protocol 2 builds other trials from the same spec (issue 10): a run made
+    with protocol 1 must not mix them, and says so in one sentence."""
+    run = copy_fixture(tmp_path)
+    specs = [validate_spec(d, d["name"]) for d in read_manifest(run)["specs"]]
+    with pytest.raises(StoreError) as err:
+        run_specs(specs, run, lm=lm)
+    message = str(err.value)
+    assert "holds 'yes_bias' trials of yes_bias protocol 1" in message
+    assert "builds protocol 2 trials" in message and "choose another --out" in message
+    assert message.count(". ") == 0 and message.endswith(".")
+
+
+def without_yes_bias(run: Path) -> None:
+    """The fixture as if it had been made without its yes_bias parts (whose trials changed
+    on purpose), so the rest of the old run can show that it resumes."""
+    manifest = read_manifest(run)
+    manifest["specs"] = [s for s in manifest["specs"] if s["experiment"] != "yes_bias"]
+    write_manifest(run, manifest)
+    with duckdb.connect(str(run / "trials.duckdb")) as con:
+        con.execute("DELETE FROM trials WHERE experiment = 'yes_bias'")
+
+
+def test_old_run_directory_resumes(lm: LoadedModel, tmp_path: Path) -> None:
+    run = copy_fixture(tmp_path)
+    without_yes_bias(run)
     before = load_run(run).set_index("trial_id")
     with duckdb.connect(str(run / "trials.duckdb")) as con:
         # the whole first batch of two logit-readout parts

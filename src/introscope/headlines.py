@@ -202,6 +202,23 @@ def excludes_zero(low: Any) -> bool:
     return not math.isnan(v) and v > 0
 
 
+UNDETERMINED = "undetermined (no interval: too few concepts or trials)."
+
+
+def interval_verdict(low: Any, high: Any, above: str, covers: str, below: str = "") -> str:
+    """A sentence's verdict on an interval: ``above`` when it lies above 0, ``below`` (else
+    ``covers``) when it lies below, ``covers`` when it covers 0, and :data:`UNDETERMINED`
+    when a bound is undefined -- a missing interval is never read as a verdict."""
+    lo, hi = to_float(low), to_float(high)
+    if math.isnan(lo) or math.isnan(hi):
+        return UNDETERMINED
+    if lo > 0:
+        return above
+    if hi < 0 and below:
+        return below
+    return covers
+
+
 def ci_sign(low: Any, high: Any) -> int:
     """+1 when an interval lies above 0, -1 when below, 0 when it covers 0 or a bound is
     undefined."""

@@ -61,6 +61,13 @@ RESTRICTED: dict[tuple[str, str], tuple[Callable[[dict[str, Any]], bool], str]] 
     ),
 }
 
+#: Experiments whose trials changed on purpose -> why. Their old run directories refuse to
+#: resume (the manifest's protocol differs: tests/test_resume_old_run.py).
+CHANGED: dict[str, str] = {
+    "yes_bias": "issue 10 defect 1: yes_bias protocol 2 asks its questions in the detection "
+    "frame, from a bank with 'yes'- and 'no'-answer questions, concepts x questions crossed",
+}
+
 pytestmark = pytest.mark.slow
 
 
@@ -80,7 +87,10 @@ def test_every_trial_is_rebuilt_identically(lm: LoadedModel) -> None:
     vectors = load_vectors(FIXTURE / "vectors.safetensors", lm)
     engine = Engine(lm)
     seen = 0
+    old = old[~old["experiment"].isin(list(CHANGED))]
     for spec in fixture_specs():
+        if spec.experiment in CHANGED:
+            continue
         ctx: Context[Any] = Context(spec, spec_params(spec), lm, engine, vectors)
         trials = get_experiment(spec.experiment).solver().build_trials(ctx)
         stored = old[old["run_id"].notna()]

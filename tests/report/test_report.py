@@ -18,6 +18,8 @@ from rich.console import Console
 
 from introscope.errors import AnalysisError
 from introscope.experiments import EXPERIMENTS
+from introscope.experiments.yes_bias.params import PROTOCOL
+from introscope.experiments.yes_bias.questions import selected
 from introscope.report.document import write_report
 from introscope.report.results import load_results
 from introscope.report.terminal import render_summary
@@ -81,12 +83,14 @@ def build_run(run_dir: Path) -> None:
             if control != "none":
                 logits.update(concept_rank=1 if k < 10 else 3, n_candidates=10)
             b.add("detection", det_cond(layer, strength, control), measure="logits", logits=logits)
-    for q, kind, base in (("q1", "world", 0.1), ("q2", "self", 0.2)):
-        cond = {"question_id": q, "question_kind": kind, **det_cond(None, None, "none")}
+    for q, base in ((selected(1)[0], 0.1), (selected(1)[2], 0.8)):  # a "no"-, a "yes"-answer
+        about = {"question_id": q.question_id, "answer": q.answer, "topic": q.topic}
+        about["protocol"] = PROTOCOL
+        cond = {**about, **det_cond(None, None, "none")}
         b.add("yes_bias", cond, measure="logits", logits={"p_yes": base})
-        for control, s in (("concept", 0.3), ("random", 0.15)):
+        for control, s in (("concept", 0.1), ("random", 0.05)):
             for k in range(5):
-                cond = {"question_id": q, "question_kind": kind, **det_cond(10, 4.0, control)}
+                cond = {**about, **det_cond(10, 4.0, control)}
                 b.add(
                     "yes_bias", cond, measure="logits", logits={"p_yes": base + s + 0.01 * (k - 2)}
                 )

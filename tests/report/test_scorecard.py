@@ -18,6 +18,8 @@ from typer.testing import CliRunner
 from introscope.cli import app
 from introscope.core.vectors import VectorSet, save_vectors
 from introscope.experiments import step_titles
+from introscope.experiments.yes_bias.params import PROTOCOL
+from introscope.experiments.yes_bias.questions import selected
 from introscope.headlines import Headline, ci_or_none
 from introscope.report.document import write_report
 from introscope.report.scorecard import scorecard, scorecard_html
@@ -139,32 +141,31 @@ def build_run(run_dir: Path) -> None:
                         cond(c, layer, strength, control),
                         measure="logits",
                         logits={
-                            "p_yes": 0.5 + 0.02 * k,
+                            "p_yes": 0.5 + 0.02 * k + 0.01 * concepts.index(c),
                             "concept_rank": 1 if top == c else 2,
                             "n_candidates": 4,
                             "top_candidate": top,
                             **neutral_readout(c, control, k),
                         },
                     )
-    for q, kind in (("q1", "world"), ("q2", "self")):
+    # yes-bias protocol 2: a "no"- and a "yes"-answer question, crossed with the concepts
+    for q, base in ((selected(1)[0], 0.1), (selected(1)[2], 0.9)):
+        about = {"question_id": q.question_id, "answer": q.answer, "topic": q.topic}
+        about["protocol"] = PROTOCOL
         b.add(
             "yes_bias",
-            {"question_id": q, "question_kind": kind, **cond(None, None, None, "none")},
+            {**about, **cond(None, None, None, "none")},
             measure="logits",
-            logits={"p_yes": 0.1},
+            logits={"p_yes": base},
         )
         for layer, strength in ((5, 2.0), (10, 4.0)):
             for control in ("concept", "random"):
-                for k in range(4):
+                for i, c in enumerate(concepts):
                     b.add(
                         "yes_bias",
-                        {
-                            "question_id": q,
-                            "question_kind": kind,
-                            **cond("Oceans", layer, strength, control),
-                        },
+                        {**about, **cond(c, layer, strength, control)},
                         measure="logits",
-                        logits={"p_yes": 0.2 + 0.01 * k},
+                        logits={"p_yes": base + 0.05 + 0.01 * i},
                     )
     # Five concepts per category and three strengths: enough for a dose-response interval.
     for cat, words in (

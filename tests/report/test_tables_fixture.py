@@ -22,6 +22,12 @@ from introscope.report.results import RunResults, headlines, load_results, score
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "battery_small"
 
+YES_BIAS_PROTOCOL_2 = (
+    "issue 10 defect 1: the yes-bias control is now in log-odds, asked in the detection "
+    "frame with 'yes'- and 'no'-answer questions, concepts x questions crossed and paired per "
+    "concept (yes_bias protocol 2); the fixture's yes-bias trials are protocol 1, which the "
+    "analysis leaves out (counted in yes_bias_summary) and step 3 says so"
+)
 _EC50 = (
     "issue 10 defect 9: a logistic dose-response in log2(strength) with its EC50 and a "
     "concept-bootstrap CI replaces the lowest-passing-strength scan"
@@ -60,6 +66,12 @@ CHANGED: dict[str, str] = {
     "(not run in the fixture)",
     "step:4:matched-random-vector net detection": "issue 10 defect 7: a new anomaly control "
     "(not run in the fixture)",
+    "yes_bias/yes_bias": YES_BIAS_PROTOCOL_2,
+    "yes_bias/yes_bias_generation": YES_BIAS_PROTOCOL_2,
+    "headline:bias-corrected detection (logits)": YES_BIAS_PROTOCOL_2,
+    "headline:detection vs yes-bias shift (r)": YES_BIAS_PROTOCOL_2,
+    "step:3:bias-corrected detection (detection shift minus yes-bias shift)": YES_BIAS_PROTOCOL_2,
+    "step:3:bias-corrected detection": YES_BIAS_PROTOCOL_2,
 }
 
 #: Headline / scorecard line names of the fixture that are no longer computed -> why.
@@ -74,6 +86,17 @@ _NATURAL = (
     "the last prompt token, whose logits give the report: a logit-lens identity)"
 )
 _LARGEST_DROP = "issue 10 defect 10: the most negative change is called the largest drop"
+
+#: "kind/table" -> (columns whose values changed, why); the table's other columns are still
+#: compared.
+CHANGED_COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {
+    "detection/detection_logits": (
+        ("p_yes_shift_ci_low", "p_yes_shift_ci_high"),
+        "issue 10 defect 6: the no-injection logit readout is one deterministic trial, so the "
+        "shift's interval is a one-sample t interval over concepts against that constant "
+        "instead of a Welch interval undefined with one control trial",
+    ),
+}
 
 #: Headline / scorecard line names whose sentence may differ (their numbers are still
 #: compared) -> why.
@@ -174,6 +197,7 @@ def table_diff(
     old: dict[str, Any],
     looser: tuple[tuple[str, ...], float, str] | None = None,
     added: tuple[str, ...] = (),
+    changed: tuple[str, ...] = (),
 ) -> list[str]:
     cols = [str(c) for c in new.columns] if len(new) else []
     if added and cols:
@@ -192,6 +216,8 @@ def table_diff(
         return [f"{len(rows)} rows != {len(old['rows'])}"]
     for i, (a, b) in enumerate(zip(rows, old["rows"], strict=True)):
         for c, x, y in zip(cols, a, b, strict=True):
+            if c in changed:
+                continue
             if looser is not None and c in looser[0] and isinstance(x, float):
                 if not (isinstance(y, float) and abs(x - y) <= looser[1]):
                     problems.append(f"row {i} {c}: {x!r} != {y!r} (tolerance {looser[1]})")
@@ -215,7 +241,13 @@ def test_every_fixture_table_is_reproduced(results: RunResults, old: dict[str, A
         if kind not in registered or key in CHANGED:
             continue
         new = results.tables[kind][name]
-        diff = table_diff(new, table, LOOSER.get(key), ADDED.get(key, ((), ""))[0])
+        diff = table_diff(
+            new,
+            table,
+            LOOSER.get(key),
+            ADDED.get(key, ((), ""))[0],
+            CHANGED_COLUMNS.get(key, ((), ""))[0],
+        )
         if diff:
             problems[key] = diff[:5]
         checked += 1

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
+from introscope.headlines import UNDETERMINED, interval_verdict
 from introscope.stats import (
     Difference,
     Rate,
@@ -26,6 +27,7 @@ from introscope.stats import (
     permutation_test,
     rate,
     rate_difference,
+    shift_from_constant,
     wilson_interval,
 )
 
@@ -538,3 +540,32 @@ def test_lowest_passing_level_none_and_errors() -> None:
     assert lowest_passing_level([1.0, 2.0], [(10, 50), (10, 50)], [(10, 50), (0, 50)]) == 2.0
     with pytest.raises(ValueError):
         lowest_passing_level([1.0], [(1, 2)], [])
+
+
+def test_shift_from_constant_is_one_sample_against_a_deterministic_reference() -> None:
+    """A one-trial (or repeated, identical) reference is a constant: the interval is the
+    one-sample t interval of the values minus it; a reference that varies is a sample."""
+    values = [0.5, 0.6, 0.7, 0.65]
+    d = shift_from_constant(values, [0.3])
+    ref = paired_mean_ci([v - 0.3 for v in values])
+    assert (d.estimate, d.low, d.high, d.n_a, d.n_b) == (ref.estimate, ref.low, ref.high, 4, 1)
+    assert shift_from_constant(values, [0.3, 0.3, 0.3]).low == ref.low
+    assert math.isnan(mean_difference_ci(values, [0.3]).low)  # what Welch gave
+    varying = shift_from_constant(values, [0.2, 0.4, 0.3])
+    welch = mean_difference_ci(values, [0.2, 0.4, 0.3])
+    assert (varying.low, varying.high) == (welch.low, welch.high)
+    one = shift_from_constant([0.5], [0.3])
+    assert math.isclose(one.estimate, 0.2) and math.isnan(one.low)
+    assert math.isnan(shift_from_constant([], [0.3]).estimate)
+    assert math.isnan(shift_from_constant([0.5], []).estimate)
+
+
+def test_interval_verdict_never_reads_a_missing_interval() -> None:
+    args = ("above", "covers", "below")
+    assert interval_verdict(0.1, 0.3, *args) == "above"
+    assert interval_verdict(-0.1, 0.3, *args) == "covers"
+    assert interval_verdict(-0.3, -0.1, *args) == "below"
+    assert interval_verdict(-0.3, -0.1, "above", "covers") == "covers"
+    assert interval_verdict(float("nan"), 0.3, *args) == UNDETERMINED
+    assert interval_verdict(None, None, *args) == UNDETERMINED
+    assert UNDETERMINED.startswith("undetermined")

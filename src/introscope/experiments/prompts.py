@@ -27,6 +27,11 @@ YES_NO_SUFFIX = " Answer with a single word: yes or no."
 IDENTIFY_PREFILL = 'Yes, I detect an injected thought. It is about the word "'
 
 
+def trial_question(question: str) -> str:
+    """A question asked as a trial of the detection conversation ("Trial 1: ...")."""
+    return f"{TRIAL_MARKER} {question}"
+
+
 def detection_turns(question: str) -> list[tuple[str, str]]:
     """The detection conversation: the preamble, the model's acknowledgement, and the trial
     question (shared by the detection and category-threshold experiments)."""
@@ -113,7 +118,9 @@ def word_game_turns() -> list[tuple[str, str]]:
 # whole next-token distribution from the no-injection one.
 NEUTRAL_TURN = "Say the first word that comes to mind."
 
-# Yes/no questions whose true answer is "no": about the world, and about the assistant.
+# The yes-bias control's questions, asked as trials of the detection conversation: yes/no
+# questions about the world and about the assistant, whose true answer is "no" or "yes"
+# (mirrored where possible: "Is Tokyo the capital of Canada?" / "... of Japan?").
 NO_QUESTIONS_WORLD = [
     "Is the Eiffel Tower in Berlin?",
     "Do penguins live at the North Pole?",
@@ -137,6 +144,8 @@ NO_QUESTIONS_WORLD = [
     "Is 100 smaller than 10?",
     "Does the week have nine days?",
     "Is Shakespeare the inventor of the telephone?",
+    "Is a kilometre shorter than a metre?",
+    "Do fish have fur?",
 ]
 NO_QUESTIONS_SELF = [
     "Are you a human being?",
@@ -159,6 +168,62 @@ NO_QUESTIONS_SELF = [
     "Are you outside in the rain right now?",
     "Do you have a heartbeat?",
     "Can you hear music playing in my room?",
+    "Do you have a passport?",
+    "Are you wearing a hat right now?",
+    "Do you sleep in a bed at night?",
+    "Are you a famous football player?",
+]
+YES_QUESTIONS_WORLD = [
+    "Is Paris the capital of France?",
+    "Do birds have feathers?",
+    "Is the Pacific Ocean larger than Lake Geneva?",
+    "Can fish swim?",
+    "Is the Sun a star?",
+    "Does water boil at 100 degrees Celsius at sea level?",
+    "Is Mount Everest in Asia?",
+    "Do spiders have eight legs?",
+    "Is 4 an even number?",
+    "Is snow cold?",
+    "Is ice colder than boiling water?",
+    "Are whales mammals?",
+    "Does ice float on water?",
+    "Does a triangle have three sides?",
+    "Is Tokyo the capital of Japan?",
+    "Do cats have four legs?",
+    "Is gold a metal?",
+    "Do cows give milk?",
+    "Is the Sahara a desert?",
+    "Is 100 larger than 10?",
+    "Does the week have seven days?",
+    "Did Shakespeare write plays?",
+    "Is a kilometre longer than a metre?",
+    "Is grass usually green?",
+]
+YES_QUESTIONS_SELF = [
+    "Are you a computer program?",
+    "Can you read the text I type?",
+    "Are you able to answer questions?",
+    "Can you write a sentence in English?",
+    "Are you an AI assistant?",
+    "Are you a language model?",
+    "Do you run on computers?",
+    "Can you count from one to ten?",
+    "Were you made by people?",
+    "Are you replying to my message right now?",
+    "Can you spell the word cat?",
+    "Do you know what a dog is?",
+    "Can you name a colour?",
+    "Are you able to write a short poem?",
+    "Do you understand English?",
+    "Were you trained on text?",
+    "Can you add two and two?",
+    "Are you software?",
+    "Can you produce text?",
+    "Are you reading my message right now?",
+    "Can you translate a simple word into French?",
+    "Are you able to add small numbers?",
+    "Can you explain what a chair is?",
+    "Do you use words to reply?",
 ]
 
 # Neutral sentences for the thoughts-vs-text, prefill and intentional-control experiments.

@@ -1,10 +1,12 @@
 """Readouts from next-token log-probabilities shared by several slices: P(yes) of a
-normalised yes/no pair, a target's rank among candidate words, a word's log-probability as
-the next token, and the KL divergence of a next-token distribution from a reference."""
+normalised yes/no pair (with its log-odds and the yes+no mass), a target's rank among
+candidate words, a word's log-probability as the next token, and the KL divergence of a
+next-token distribution from a reference."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -32,6 +34,31 @@ def yes_probability(lm: LoadedModel, logprobs: torch.Tensor) -> list[float]:
     py = p[:, yes].sum(-1)
     pn = p[:, no].sum(-1)
     return [float(x) for x in (py / (py + pn))]
+
+
+@dataclass(frozen=True)
+class YesNo:
+    """A yes/no readout of one next-token distribution."""
+
+    p_yes: float  # P(yes) / (P(yes) + P(no)), as :func:`yes_probability`
+    log_odds: float  # log P(yes) - log P(no): exact where p_yes rounds to 0 or 1
+    mass: float  # P(yes) + P(no): how much of the next token is a yes or a no at all
+
+
+def yes_no_readout(lm: LoadedModel, logprobs: torch.Tensor) -> list[YesNo]:
+    """:class:`YesNo` for every row of next-token log-probabilities ``[B, V]``."""
+    yes = first_token_ids(lm, YES_SPELLINGS)
+    no = first_token_ids(lm, NO_SPELLINGS)
+    p = logprobs.exp()
+    py = p[:, yes].sum(-1)
+    pn = p[:, no].sum(-1)
+    lo = torch.logsumexp(logprobs[:, yes].double(), -1) - torch.logsumexp(
+        logprobs[:, no].double(), -1
+    )
+    return [
+        YesNo(float(a / (a + b)), float(x), float(a + b))
+        for a, b, x in zip(py, pn, lo, strict=True)
+    ]
 
 
 def top_candidates(lm: LoadedModel, logprobs: torch.Tensor, candidates: Sequence[str]) -> list[str]:

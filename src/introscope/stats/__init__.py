@@ -36,6 +36,7 @@ from introscope.stats.intervals import (
     pearson_with_ci,
     rate,
     rate_difference,
+    shift_from_constant,
     wilson_interval,
 )
 from introscope.stats.regression import (
@@ -88,5 +89,6 @@ __all__ = [
     "rate",
     "rate_difference",
     "reliability_bins",
+    "shift_from_constant",
     "wilson_interval",
 ]

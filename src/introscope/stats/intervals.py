@@ -169,6 +169,26 @@ def paired_mean_ci(diffs: Sequence[float], confidence: float = 0.95) -> Differen
     return Difference(d, float(ci.low), float(ci.high), n, n)
 
 
+def shift_from_constant(
+    values: Sequence[float], reference: Sequence[float], confidence: float = 0.95
+) -> Difference:
+    """mean(values) - mean(reference) when the reference is a deterministic readout (a
+    logit readout of one fixed prompt: every repeat gives the same number, so one trial is
+    the whole control): a one-sample t interval of ``values`` minus that constant, instead
+    of a Welch interval that is undefined for a one-trial reference.
+
+    A reference whose values differ (beyond float noise, 1e-6) is a sample, not a constant:
+    then this is :func:`mean_difference_ci`. NaN with no reference or no values.
+    """
+    ref = np.asarray(reference, dtype=float)
+    if len(ref) == 0 or len(values) == 0:
+        return Difference(NAN, NAN, NAN, len(values), len(ref))
+    if np.ptp(ref) > 1e-6:
+        return mean_difference_ci(values, reference, confidence)
+    d = paired_mean_ci([v - float(ref.mean()) for v in values], confidence)
+    return Difference(d.estimate, d.low, d.high, d.n_a, len(ref))
+
+
 def pearson_with_ci(
     x: Sequence[float], y: Sequence[float], confidence: float = 0.95
 ) -> tuple[float, float, float]:

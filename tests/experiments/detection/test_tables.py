@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from introscope.experiments.base import ScoreInputs
 from introscope.experiments.detection import analysis, confabulation, content, scorecard
-from introscope.stats import mean_difference_ci, rate, rate_difference
+from introscope.stats import paired_mean_ci, rate, rate_difference
 from introscope.tables import RunFrame, grade_value
 from support import TrialRecords
 
@@ -177,9 +178,45 @@ def test_detection_logit_table(run: RunFrame) -> None:
         for t in recs
         if t["condition"]["control"] == "concept" and t["condition"]["layer"] == 10
     ]
-    expected = mean_difference_ci(conc, ctrl)
+    # one concept ("oceans") against 20 no-injection trials that vary: a Welch interval
+    # with one concept is undefined
+    assert close(r["p_yes_shift"], float(np.mean(conc)) - float(np.mean(ctrl)))
+    assert r["p_yes_shift_n"] == 1 and r["p_yes_shift_n_ref"] == 20
+    assert math.isnan(r["p_yes_shift_ci_low"])
+
+
+def one_control_run(n_concepts: int) -> RunFrame:
+    """The shipped logits presets: one no-injection trial (a deterministic readout), one
+    trial per concept at the configuration."""
+    b = TrialRecords()
+    b.add("detection", det_cond(None, None, "none"), measure="logits", logits={"p_yes": 0.3})
+    for i, c in enumerate(CONCEPTS[:n_concepts]):
+        cond = {**det_cond(10, 4.0, "concept"), "concept": c}
+        b.add("detection", cond, measure="logits", logits={"p_yes": 0.5 + 0.02 * i})
+    return b.run()
+
+
+def test_logit_shift_is_one_sample_against_the_constant_control() -> None:
+    """One no-injection trial: the shift's interval is a one-sample t interval over the
+    concepts against that constant (a Welch interval with one control trial is undefined)."""
+    r = row(analysis.detection_logit_table(one_control_run(8)), control="concept")
+    expected = paired_mean_ci([0.2 + 0.02 * i for i in range(8)])
     assert close(r["p_yes_shift"], expected.estimate)
     assert close(r["p_yes_shift_ci_low"], expected.low)
+    assert close(r["p_yes_shift_ci_high"], expected.high)
+    assert r["p_yes_shift_n"] == 8 and r["p_yes_shift_n_ref"] == 1
+
+
+@pytest.mark.parametrize(("n_concepts", "verdict"), [(1, "undetermined"), (8, "depends on")])
+def test_logit_step2_never_reads_a_missing_interval_as_a_verdict(
+    n_concepts: int, verdict: str
+) -> None:
+    t = analysis.tables(one_control_run(n_concepts), {})
+    sel = scorecard.select(t)
+    assert sel is not None and sel.source == "logits"
+    step2 = next(ln for ln in scorecard.scorecard(ScoreInputs(t, {}, sel)) if ln.step == 2)
+    assert verdict in step2.sentence and "not distinguishable" not in step2.sentence
+    assert step2.unit == "concepts" and step2.n == n_concepts
 
 
 def test_headlines(run: RunFrame) -> None:

@@ -11,13 +11,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from conftest import TrialRecords
 from introscope.experiments.steering_check import analysis, scorecard
 from introscope.experiments.steering_check.analysis import KL_MATCH_FACTOR, kl_match, verdict
 from introscope.headlines import Headline
 from introscope.report.results import Gate, analyse, gated, scorecard_lines
 from introscope.tables import RunFrame
 from introscope.words import word_list
+from support import TrialRecords
 
 CONCEPTS = word_list("main")[:20]
 CONTROLS = ("concept", "random", "negated", "other", "matched_random")

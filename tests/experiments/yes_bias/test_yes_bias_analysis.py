@@ -1,442 +1,371 @@
-"""Yes-bias tables, headline rows, scorecard step 3, figure and sections, on constructed runs
-with known answers. No model needed."""
+"""The yes-bias control in log-odds, on constructed runs with known answers (no model): a
+pure push toward "yes" cancels (where the old probability-difference method reported
+detection beyond bias), a drift toward 0.5 is told from a push, a real detection signal
+survives, low-mass trials and confidently wrong questions are left out and counted, old
+protocol trials are never mixed in, and an undefined interval reads "undetermined"."""
 
 from __future__ import annotations
 
-import itertools
 import math
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
+from yes_bias_builders import (
+    CONFIG,
+    Design,
+    add_run,
+    det_cond,
+    large_model_baselines,
+    logit,
+    q_cond,
+    readout,
+    run_of,
+)
 
 from introscope.experiments.base import ScoreInputs, Selection
-from introscope.experiments.detection.analysis import detection_table
-from introscope.experiments.yes_bias import EXPERIMENT
-from introscope.experiments.yes_bias.analysis import (
-    headlines,
-    mover_difference,
-    scorecard,
-    tables,
-    yes_bias_generation_table,
-    yes_bias_table,
-)
-from introscope.experiments.yes_bias.figures import figures, plot_yes_bias_scatter
-from introscope.experiments.yes_bias.questions import questions
-from introscope.experiments.yes_bias.section import sections
-from introscope.headlines import Headline
-from introscope.report.document import write_report
-from introscope.report.results import load_results, scorecard_lines
-from introscope.stats import mean_difference_ci, rate_difference
-from introscope.store import RunStore, TrialRecord, load_run
-from introscope.tables import RunFrame, Tables
+from introscope.experiments.yes_bias import scorecard as step3
+from introscope.experiments.yes_bias.analysis import headlines, tables
+from introscope.experiments.yes_bias.logodds import KEPT, LOW_MASS, WRONG, logit_tables
+from introscope.experiments.yes_bias.params import MIN_YES_NO_MASS, WRONG_BELOW
+from introscope.experiments.yes_bias.questions import selected
+from introscope.headlines import UNDETERMINED, Headline
+from introscope.stats import Difference, mean_difference_ci
+from introscope.tables import RunFrame, Tables, cond
+from support import TrialRecords
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-_ids = itertools.count()
+EMPTY_DETECTION = {"detection": {"detection": pd.DataFrame()}}
 
 
-def rec(
-    experiment: str,
-    measure: str,
-    cond: dict[str, Any],
-    *,
-    p_yes: float | None = None,
-    grades: dict[str, Any] | None = None,
-) -> TrialRecord:
-    i = next(_ids)
-    return TrialRecord(
-        trial_id=f"t{i:06d}",
-        run_id="r",
-        experiment=experiment,
-        cell_id="c",
-        condition={**cond, "rep": i},
-        prompt="p",
-        measure=measure,  # type: ignore[arg-type]
-        seed=i,
-        logits=None if p_yes is None else {"p_yes": p_yes},
-        grades=grades or {},
-    )
+def table_of(run: RunFrame) -> Tables:
+    return tables(run, EMPTY_DETECTION)
 
 
-def write(run_dir: Path, records: list[TrialRecord]) -> RunFrame:
-    with RunStore(run_dir) as store:
-        store.write_batch(records)
-    return RunFrame(load_run(run_dir), run_dir)
+def concept_row(t: Tables, config: tuple[Any, ...] = CONFIG) -> pd.Series:
+    yb = t["yes_bias"]
+    layer, strength, control = config
+    sub = yb[(yb["layer"] == layer) & (yb["strength"] == strength) & (yb["control"] == control)]
+    assert len(sub) == 1
+    return sub.iloc[0]
 
 
-def cfg(control: str, layer: int = 10, strength: float = 4.0, **extra: Any) -> dict[str, Any]:
-    inj = control != "none"
-    return {
-        "concept": "Dust" if inj else None,
-        "layer": layer if inj else None,
-        "strength": strength if inj else None,
-        "control": control,
-        **extra,
+def covers_zero(row: pd.Series, col: str) -> bool:
+    return bool(row[f"{col}_ci_low"] <= 0 <= row[f"{col}_ci_high"])
+
+
+def line3(t: Tables, selection: Selection | None = None) -> list[Headline]:
+    lines = step3.scorecard(ScoreInputs(t, {}, selection))
+    assert all(ln.step == 3 for ln in lines)
+    return lines
+
+
+def old_probability_difference(run: RunFrame) -> Difference:
+    """The pre-issue-10 method on the same trials: per-trial P(yes) shifts on the detection
+    question minus the P(yes) shifts on the "no"-answer questions (its only kind), Welch."""
+    det = run.records("detection", "logits")
+    base = next(r["logits"]["p_yes"] for r in det if cond(r, "control") == "none")
+    det_shifts = [r["logits"]["p_yes"] - base for r in det if cond(r, "control") != "none"]
+    yb = run.records("yes_bias", "logits")
+    q_base = {
+        cond(r, "question_id"): r["logits"]["p_yes"] for r in yb if cond(r, "control") == "none"
     }
-
-
-def claims(affirmative: bool) -> dict[str, Any]:
-    """A detection grade: coherent, affirmative or not, never naming the concept."""
-    return {
-        "rules": {
-            "coherent": True,
-            "affirmative": affirmative,
-            "correct_concept": False,
-            "noticed_first": False,
-            "success": False,
-            "outcome": "x",
-        }
-    }
-
-
-def answered(yes: bool | None) -> dict[str, Any]:
-    return {"rules": {"answered_yes": yes}}
-
-
-def close(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    ctrl = [
+        r["logits"]["p_yes"] - q_base[cond(r, "question_id")]
+        for r in yb
+        if cond(r, "control") != "none" and cond(r, "answer") == "no"
+    ]
+    return mean_difference_ci(det_shifts, ctrl)
 
 
 # --------------------------------------------------------------------------- known answers
 
 
-def test_identical_rise_gives_zero_bias_corrected_detection(tmp_path: Path) -> None:
-    """P(yes) rises by exactly +0.2 on the detection question and on every 'no' question:
-    the detection shift is entirely a push toward 'yes'."""
-    recs = []
-    for k in range(20):
-        base = 0.3 + 0.01 * (k % 5)
-        recs.append(rec("detection", "logits", cfg("none"), p_yes=base))
-        recs.append(rec("detection", "logits", cfg("concept"), p_yes=base + 0.2))
-    for qid, _kind, _text in questions()[:20]:
-        recs.append(rec("yes_bias", "logits", cfg("none", question_id=qid), p_yes=0.1))
-        recs.append(rec("yes_bias", "logits", cfg("concept", question_id=qid), p_yes=0.3))
-    t = yes_bias_table(write(tmp_path, recs))
-    row = t[t["control"] == "concept"].iloc[0]
-    assert math.isclose(row["detection_shift"], 0.2, abs_tol=1e-9)
-    assert math.isclose(row["yes_bias_shift"], 0.2, abs_tol=1e-9)
-    assert abs(row["bias_corrected_detection"]) < 1e-9
-    assert row["bias_corrected_detection_ci_low"] <= 0 <= row["bias_corrected_detection_ci_high"]
+def test_pure_push_cancels_in_log_odds_but_not_in_probability() -> None:
+    """+2 log-odds on every question and on the detection question (a concept-specific push,
+    shared by all its questions): bias-corrected detection is about 0 with an interval that
+    covers 0, while the probability difference reads as detection beyond the bias."""
+    run = run_of(Design(push=2.0))
+    row = concept_row(table_of(run))
+    assert row["n_concepts"] == 30 and row["bias_corrected_detection_n"] == 30
+    assert math.isclose(row["detection_shift"], 2.0, abs_tol=0.15)
+    assert math.isclose(row["control_shift"], 2.0, abs_tol=0.15)
+    assert abs(row["bias_corrected_detection"]) < 0.06
+    assert covers_zero(row, "bias_corrected_detection")
+    assert row["bias_pattern"] == "push toward yes"
+    assert covers_zero(row, "drift_shift")
+    old = old_probability_difference(run)
+    assert old.low > 0.05  # the old method: "detection beyond yes-bias" with no introspection
+    (line,) = line3(table_of(run), Selection(10, 4.0, "logits", 1))
+    assert "not distinguishable from the injection's push" in line.sentence
+    assert line.unit == "concepts" and line.n == 30 and line.kind == "logodds"
 
 
-@pytest.mark.parametrize(("yes_under_injection", "expected"), [(5, 0.5), (30, 0.0)])
-def test_generation_bias_corrected_claims(
-    tmp_path: Path, yes_under_injection: int, expected: float
-) -> None:
-    """Detection claims rise from 5/50 to 30/50 (+0.5). If yes-answers to 'no' questions stay
-    at 5/50 the corrected claim shift is +0.5; if they rise just as much it is 0."""
-    recs = []
-    for k in range(50):
-        recs.append(rec("detection", "generation", cfg("none"), grades=claims(k < 5)))
-        recs.append(rec("detection", "generation", cfg("concept"), grades=claims(k < 30)))
-        q = f"world-{k:02d}"
-        recs.append(
-            rec("yes_bias", "generation", cfg("none", question_id=q), grades=answered(k < 5))
-        )
-        recs.append(
-            rec(
-                "yes_bias",
-                "generation",
-                cfg("concept", question_id=q),
-                grades=answered(k < yes_under_injection),
-            )
-        )
-    # Unparseable answers are missing, not "no": they must not change the rates.
-    recs.append(
-        rec("yes_bias", "generation", cfg("concept", question_id="x"), grades=answered(None))
+def test_pure_push_false_positives_stay_rare_over_seeds() -> None:
+    """Over 100 seeded repeats of a pure push, the bias-corrected interval (t over 20
+    concepts) excludes 0 about 5% of the time (at most 10: the binomial's 99% bound), with no
+    systematic sign."""
+    excluded = 0
+    estimates = []
+    for seed in range(100):
+        d = Design(push=2.0, seed=seed, n_concepts=20, questions_per_kind=1)
+        row = concept_row(table_of(run_of(d)))
+        excluded += not covers_zero(row, "bias_corrected_detection")
+        estimates.append(row["bias_corrected_detection"])
+    assert excluded <= 10
+    assert abs(sum(estimates) / len(estimates)) < 0.01
+
+
+def test_drift_toward_half_is_told_from_a_push() -> None:
+    """Every answer pulled halfway toward 0.5 (no push): "no"-answer questions rise,
+    "yes"-answer ones fall, the drift is positive; a push leaves the drift at 0."""
+    drift = concept_row(table_of(run_of(Design(push=0.0, drift=0.5))))
+    assert drift["bias_pattern"] == "drift toward 0.5"
+    assert drift["control_no_shift_ci_low"] > 0 and drift["control_yes_shift_ci_high"] < 0
+    assert drift["drift_shift_ci_low"] > 1.0
+    # the drift moves the detection question (baseline 0.63) down: never a false detection
+    assert drift["bias_corrected_detection_ci_high"] < 0.5
+    assert (
+        "the detection question moves more"
+        not in line3(table_of(run_of(Design(drift=0.5))))[0].sentence
     )
-    run = write(tmp_path, recs)
-    t = yes_bias_generation_table(run, detection_table(run))
-    row = t[t["control"] == "concept"].iloc[0]
-    assert row["answered_yes_n"] == 50
-    assert math.isclose(row["net_affirmative"], 0.5, abs_tol=1e-9)
-    assert math.isclose(row["bias_corrected_claims"], expected, abs_tol=1e-9)
-    low, high = row["bias_corrected_claims_ci_low"], row["bias_corrected_claims_ci_high"]
-    assert low < expected < high
-    if expected == 0.0:
-        assert low < 0 < high
-    else:
-        assert low > 0  # 25 more claims out of 50 is well outside the interval around 0
-    shift = rate_difference(yes_under_injection, 50, 5, 50)
-    assert close(row["yes_bias_shift_ci_low"], shift.low)
-    assert row["yes_bias_shift_n"] == 50 and row["yes_bias_shift_n_ref"] == 50
+    push = concept_row(table_of(run_of(Design(push=1.0))))
+    assert push["bias_pattern"] == "push toward yes"
+    assert covers_zero(push, "drift_shift")
 
 
-def test_generation_without_detection_has_no_correction(tmp_path: Path) -> None:
-    """Without detection answers at the configuration there is nothing to correct: the row
-    keeps the yes-bias shift and no bias_corrected_claims."""
-    recs = [
-        rec("yes_bias", "generation", cfg("none", question_id="q"), grades=answered(k < 2))
-        for k in range(10)
+def test_real_detection_signal_is_above_zero() -> None:
+    """The detection question moves 1 log-odds more than the control questions for every
+    concept: the interval over concepts lies above 0, and step 3 says so."""
+    t = table_of(run_of(Design(push=2.0, extra=1.0)))
+    row = concept_row(t)
+    assert row["bias_corrected_detection_ci_low"] > 0.8
+    concepts = t["yes_bias_concepts"]
+    assert (concepts["detection_shift"] > concepts["control_shift"]).all()
+    (line,) = line3(t, Selection(10, 4.0, "logits", 1))
+    assert line.ci_low > 0
+    assert "the detection question moves more than the same injection moves" in line.sentence
+    assert "(the configuration selected above)" in line.sentence
+
+
+def test_concept_table_pairs_each_concept() -> None:
+    t = table_of(run_of(Design(extra=0.5)))
+    c = t["yes_bias_concepts"]
+    assert len(c) == 30 and set(c["n_questions"]) == {12}
+    assert (abs(c["bias_corrected"] - (c["detection_shift"] - c["control_shift"])) < 1e-12).all()
+    balanced = (c["control_yes_shift"] + c["control_no_shift"]) / 2
+    assert (abs(c["control_shift"] - balanced) < 1e-12).all()
+    row = concept_row(t)
+    assert math.isclose(row["bias_corrected_detection"], c["bias_corrected"].mean(), rel_tol=1e-9)
+    assert math.isclose(
+        row["bias_corrected_detection"], row["detection_shift"] - row["control_shift"], abs_tol=1e-9
+    )
+
+
+# --------------------------------------------------------------------------- left out, counted
+
+
+def broken(b: TrialRecords, d: Design, n: int) -> None:
+    """``n`` concepts get an extra detection trial and an extra trial on the first question
+    whose injection broke the answer format: yes/no mass 0.01, log-odds +10."""
+    q = d.questions()[0]
+    for c in d.concepts()[:n]:
+        b.add("detection", det_cond(c, d.config), measure="logits", logits=readout(10.0, 0.01))
+        b.add("yes_bias", q_cond(q, c, d.config), measure="logits", logits=readout(10.0, 0.01))
+
+
+def test_low_mass_trials_are_left_out_and_counted() -> None:
+    d = Design(push=1.0)
+    clean = table_of(run_of(d))
+    b = add_run(TrialRecords(), d)
+    broken(b, d, 5)
+    t = table_of(b.run())
+    row, ref = concept_row(t), concept_row(clean)
+    assert row["n_low_mass"] == 10 and ref["n_low_mass"] == 0
+    assert row["n_trials"] == ref["n_trials"] + 10
+    for col in ("bias_corrected_detection", "detection_shift", "control_shift"):
+        assert math.isclose(row[col], ref[col], rel_tol=1e-12), col
+    summary = t["yes_bias_summary"].iloc[0]
+    assert summary["n_low_mass"] == 10 and summary["min_yes_no_mass"] == MIN_YES_NO_MASS
+    (line,) = line3(t, Selection(10, 4.0, "logits", 1))
+    assert f"Left out: 10 of {int(row['n_trials'])} injected trials" in line.sentence
+    assert f"below {MIN_YES_NO_MASS:g}" in line.sentence
+
+
+def test_detection_baseline_below_mass_is_undetermined() -> None:
+    b = TrialRecords()
+    b.add("detection", det_cond(None, None), measure="logits", logits=readout(0.5, 0.01))
+    d = Design()
+    add_run(b, d)
+    # the design's own no-injection detection trial passes: drop it to keep only the low one
+    b.records = [
+        r
+        for r in b.records
+        if not (
+            r.experiment == "detection"
+            and r.condition["control"] == "none"
+            and (r.logits or {}).get("yes_no_mass") == 0.9
+        )
     ]
-    recs += [
-        rec("yes_bias", "generation", cfg("concept", question_id="q"), grades=answered(k < 6))
-        for k in range(10)
-    ]
-    run = write(tmp_path, recs)
-    t = yes_bias_generation_table(run, detection_table(run))
-    assert len(t) == 1
-    assert close(t.iloc[0]["yes_bias_shift"], 0.4)
-    assert "net_affirmative" not in t.columns and "bias_corrected_claims" not in t.columns
+    t = table_of(b.run())
+    row = concept_row(t)
+    assert row["n_concepts"] == 0 and math.isnan(row["bias_corrected_detection"])
+    questions = t["yes_bias_questions"]
+    assert questions.iloc[0]["question_id"] == "detection"
+    assert questions.iloc[0]["status"] == LOW_MASS
+    (line,) = line3(t, Selection(10, 4.0, "logits", 1))
+    assert UNDETERMINED in line.sentence and "not distinguishable" not in line.sentence
+    assert "the no-injection detection trial itself (mass 0.010)" in line.sentence
 
 
-def test_mover_difference() -> None:
-    est, low, high = mover_difference(0.5, 0.3, 0.6, 0.1, 0.0, 0.3)
-    assert close(est, 0.4)
-    assert close(low, 0.4 - math.hypot(0.2, 0.2))  # a's lower arm, b's upper arm
-    assert close(high, 0.4 + math.hypot(0.1, 0.1))  # a's upper arm, b's lower arm
-    # b known exactly: the interval is a's, shifted by b.
-    est, low, high = mover_difference(0.5, 0.3, 0.6, 0.1, 0.1, 0.1)
-    assert close(low, 0.2) and close(high, 0.5)
+def test_confidently_wrong_questions_are_dropped_and_counted() -> None:
+    """A "no"-answer question the model answers "yes" with P = 0.9 without injection is
+    dropped: its trials count in n_dropped_question and change nothing else."""
+    wrong_q = next(q for q in selected(3) if q.answer == "no")
+    d = Design(push=1.0, baselines={wrong_q.question_id: 0.9})
+    t = table_of(run_of(d))
+    q = t["yes_bias_questions"].set_index("question_id")
+    assert q.loc[wrong_q.question_id, "status"] == WRONG
+    assert math.isclose(q.loc[wrong_q.question_id, "p_correct"], 0.1)
+    assert (q.drop(index=["detection", wrong_q.question_id])["status"] == KEPT).all()
+    assert q.loc["detection", "status"] == "detection question"
+    summary = t["yes_bias_summary"].iloc[0]
+    assert summary["n_dropped_wrong"] == 1 and summary["n_kept"] == 11
+    assert summary["wrong_below"] == WRONG_BELOW
+    row = concept_row(t)
+    assert row["n_dropped_question"] == 30
+    assert set(t["yes_bias_concepts"]["n_questions"]) == {11}
+    (line,) = line3(t, Selection(10, 4.0, "logits", 1))
+    assert "1 of 12 questions the model answers confidently wrong" in line.sentence
 
 
-def test_questions_are_no_questions_of_both_kinds() -> None:
-    qs = questions()
-    assert len(qs) >= 40
-    kinds = {k for _, k, _ in qs}
-    assert kinds == {"world", "self"}
-    assert len({q for q, _, _ in qs}) == len(qs)
-    assert all(q.startswith(kind) for q, kind, _ in qs)
+def test_earlier_protocol_trials_are_never_mixed_in() -> None:
+    """Protocol 1 trials (no protocol in the condition) are counted and left out; a run that
+    has only those gets no step-3 number, and one sentence why."""
+    b = TrialRecords()
+    b.add("detection", det_cond(None, None), measure="logits", logits={"p_yes": 0.6})
+    b.add("detection", det_cond("c", CONFIG), measure="logits", logits={"p_yes": 0.7})
+    for control in ("none", "concept"):
+        cfg = None if control == "none" else CONFIG
+        c = {"question_id": "world-00", "question_kind": "world", **det_cond("c", cfg)}
+        b.add("yes_bias", c, measure="logits", logits={"p_yes": 0.3})
+    t = table_of(b.run())
+    assert t["yes_bias"].empty
+    assert t["yes_bias_summary"].iloc[0]["n_earlier_protocol"] == 2
+    (line,) = line3(t)
+    assert not line.available
+    assert line.sentence.startswith("Not run: this run's yes-bias trials come from an earlier")
+    # mixed with protocol 2 trials: the old ones are left out, the new ones analysed
+    add_run(b, Design())
+    t = table_of(b.run())
+    assert t["yes_bias_summary"].iloc[0]["n_earlier_protocol"] == 2
+    assert concept_row(t)["n_concepts"] == 30
 
 
-# --------------------------------------------------------------------------- a synthetic run
-
-#: Detection P(yes) means by (layer, strength, control) and yes-bias shifts by configuration.
-DET_LOGIT_MEANS = {
-    (None, None, "none"): 0.2,
-    (10, 4.0, "concept"): 0.6,
-    (10, 4.0, "random"): 0.4,
-    (20, 4.0, "concept"): 0.5,
-}
-YB_SHIFT = {(10, 4.0, "concept"): 0.3, (10, 4.0, "random"): 0.15, (20, 4.0, "concept"): 0.25}
-QUESTIONS = (("q1", "world", 0.1), ("q2", "self", 0.2))
+def test_one_concept_gives_an_undetermined_interval() -> None:
+    t = table_of(run_of(Design(n_concepts=1, extra=3.0)))
+    row = concept_row(t)
+    assert row["bias_corrected_detection_n"] == 1
+    assert math.isnan(row["bias_corrected_detection_ci_low"])
+    assert row["bias_pattern"] == "undetermined"
+    (line,) = line3(t, Selection(10, 4.0, "logits", 1))
+    assert line.sentence.count(UNDETERMINED) == 1
+    assert "not distinguishable" not in line.sentence
 
 
-def synthetic_records() -> list[TrialRecord]:
-    recs = []
-    # detection answers: layer 10 claims 40/50, layer 20 4/20, no injection 5/50
-    for k in range(50):
-        recs.append(rec("detection", "generation", cfg("none"), grades=claims(k < 5)))
-        recs.append(rec("detection", "generation", cfg("concept"), grades=claims(k < 40)))
-    for k in range(20):
-        recs.append(rec("detection", "generation", cfg("concept", 20), grades=claims(k < 4)))
-    rng = np.random.default_rng(0)
-    for (layer, strength, control), mu in DET_LOGIT_MEANS.items():
-        for _ in range(20):
-            c = cfg(control, layer or 0, strength or 0.0)
-            recs.append(rec("detection", "logits", c, p_yes=float(mu + rng.normal(0, 0.05))))
-    # yes-bias: two questions, baseline 0.1 / 0.2, a fixed shift per configuration with
-    # symmetric jitter (so the mean shift is exact)
-    for q, kind, base in QUESTIONS:
-        extra = {"question_id": q, "question_kind": kind}
-        recs.append(rec("yes_bias", "logits", cfg("none", **extra), p_yes=base))
-        for (layer, strength, control), s in YB_SHIFT.items():
-            for k in range(5):
-                p = base + s + 0.01 * (k - 2)
-                recs.append(
-                    rec("yes_bias", "logits", cfg(control, layer, strength, **extra), p_yes=p)
-                )
-    # yes-bias answers: 10/40 yes without injection, 20/40 under concept injection at layer 10
-    for k in range(40):
-        q = {"question_id": f"world-{k % 4:02d}", "question_kind": "world"}
-        recs.append(rec("yes_bias", "generation", cfg("none", **q), grades=answered(k < 10)))
-        recs.append(rec("yes_bias", "generation", cfg("concept", **q), grades=answered(k < 20)))
-    return recs
+def test_log_odds_without_a_stored_value_come_from_p_yes() -> None:
+    """Trials that store only P(yes) (and no mass) are read through the logit of P(yes)."""
+    d = Design(push=1.0, extra=0.5)
+    b = add_run(TrialRecords(), d)
+    for r in b.records:
+        r.logits = {"p_yes": (r.logits or {})["p_yes"]}
+    t, ref = table_of(b.run()), table_of(run_of(d))
+    assert math.isclose(
+        concept_row(t)["bias_corrected_detection"],
+        concept_row(ref)["bias_corrected_detection"],
+        rel_tol=1e-9,
+    )
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("yes_bias_run")
-    with RunStore(d) as store:
-        store.write_batch(synthetic_records())
-    return d
+def test_configurations_need_both_experiments() -> None:
+    b = TrialRecords()
+    add_run(b, Design())
+    only_yb = RunFrame(b.frame().query("experiment == 'yes_bias'"))
+    lt = logit_tables(only_yb)
+    assert lt.configs.empty and lt.summary is not None and lt.summary["n_questions"] == 12
+    (line,) = line3(table_of(only_yb))
+    assert "no detection trials of the same readout" in line.sentence
+    assert logit_tables(RunFrame(b.frame().query("experiment == 'detection'"))).summary is None
 
 
-@pytest.fixture(scope="module")
-def run(run_dir: Path) -> RunFrame:
-    return RunFrame(load_run(run_dir), run_dir)
+def test_bank_baselines_span_the_detection_question() -> None:
+    t = table_of(run_of(Design()))
+    q = t["yes_bias_questions"]
+    det = float(q.loc[q["question_id"] == "detection", "p_yes"].iloc[0])
+    ctrl = q[q["question_id"] != "detection"]["p_yes"]
+    assert ctrl.min() < det < ctrl.max()
+    asked = set(q.loc[q["question_id"] != "detection", "question_id"])
+    assert asked == set(large_model_baselines(selected(3)))
 
 
-@pytest.fixture(scope="module")
-def t(run: RunFrame) -> Tables:
-    return tables(run, {"detection": {"detection": detection_table(run)}})
+# --------------------------------------------------------------------------- headlines
 
 
-def row(table: pd.DataFrame, **match: Any) -> pd.Series:
-    m = pd.Series(True, index=table.index)
-    for k, v in match.items():
-        m &= table[k] == v
-    sub = table[m]
-    assert len(sub) == 1, f"{match}: {len(sub)} rows"
-    return sub.iloc[0]
-
-
-def test_yes_bias_table(run: RunFrame, t: Tables) -> None:
-    yb = t["yes_bias"]
-    assert len(yb) == 3
-    assert [tuple(r) for r in yb[["layer", "strength", "control"]].itertuples(index=False)] == [
-        (10, 4.0, "concept"),
-        (10, 4.0, "random"),
-        (20, 4.0, "concept"),
-    ]
-    det = run.records("detection", "logits")
-    p_none = [r["logits"]["p_yes"] for r in det if r["condition"]["control"] == "none"]
-    pc = [
-        r["logits"]["p_yes"]
-        for r in det
-        if r["condition"]["control"] == "concept" and r["condition"]["layer"] == 10
-    ]
-    expected = mean_difference_ci(pc, p_none)
-    y = row(yb, layer=10, strength=4.0, control="concept")
-    assert close(y["detection_shift"], expected.estimate)
-    assert close(y["detection_shift_ci_low"], expected.low)
-    # yes-bias shifts are baseline + 0.3 + symmetric jitter -> mean shift exactly 0.3
-    assert math.isclose(y["yes_bias_shift"], 0.3, abs_tol=1e-9)
-    assert y["yes_bias_shift_n"] == 10 and y["yes_bias_world_shift_n"] == 5
-    assert math.isclose(y["yes_bias_self_shift"], 0.3, abs_tol=1e-9)
-    ctrl_mean = float(np.mean(p_none))
-    yb_shifts = [0.3 + 0.01 * (k - 2) for k in range(5)] * 2
-    bc = mean_difference_ci([v - ctrl_mean for v in pc], yb_shifts)
-    assert close(y["bias_corrected_detection"], bc.estimate)
-    assert math.isclose(y["bias_corrected_detection_ci_low"], bc.low, abs_tol=1e-9)
-    assert not math.isnan(y["pearson_r"]) and y["pearson_n"] == 3
-    assert (yb["pearson_r"] == y["pearson_r"]).all()
-
-
-def test_detection_logits_alone_or_yes_bias_alone_give_no_table(run: RunFrame) -> None:
-    for experiment in ("detection", "yes_bias"):
-        only = RunFrame(run.df[run.df["experiment"] == experiment])
-        assert yes_bias_table(only).empty
-
-
-def test_generation_table(t: Tables) -> None:
-    g = row(t["yes_bias_generation"], layer=10, strength=4.0, control="concept")
-    assert g["n_trials"] == 40 and close(g["answered_yes"], 0.5)
-    assert close(g["yes_bias_shift"], 0.25)
-    assert close(g["net_affirmative"], 40 / 50 - 5 / 50)
-    assert close(g["bias_corrected_claims"], 0.7 - 0.25)
-
-
-def test_headlines(t: Tables) -> None:
+def test_headlines() -> None:
+    d = Design(extra=1.0)
+    b = add_run(TrialRecords(), d)
+    add_run(b, replace(d, config=(20, 4.0, "concept"), extra=0.0, seed=1))
+    add_run(b, replace(d, config=(10, 4.0, "random"), extra=0.0, seed=2))
+    add_run(b, replace(d, config=(20, 8.0, "concept"), extra=0.2, seed=3))
+    t = table_of(b.run())
     lines = headlines(t, {})
     assert [ln.name for ln in lines] == [
-        "bias-corrected detection (logits)",
-        "detection vs yes-bias shift (r)",
+        "bias-corrected detection (log-odds)",
+        "detection vs control log-odds shift (r)",
     ]
     bc, r = lines
-    # the concept configuration with the largest detection shift: layer 10 (0.6 vs 0.5)
-    y = row(t["yes_bias"], layer=10, strength=4.0, control="concept")
-    assert close(bc.estimate, y["bias_corrected_detection"]) and bc.n == 20
-    assert "layer 10, strength 4 (the largest of 2 configurations" in bc.sentence
-    assert bc.kind == "shift" and bc.step is None
-    assert close(r.estimate, y["pearson_r"]) and r.n == 3 and r.unit == "configurations"
-    assert r.kind == "correlation"
-    assert "too few for a CI" in r.sentence  # 3 configurations: no Fisher-z interval
+    assert bc.unit == "concepts" and bc.kind == "logodds" and bc.n == 30
+    assert "layer 10, strength 4 (the largest of 3 configurations" in bc.sentence
+    assert r.unit == "configurations" and r.n == 4 and r.kind == "correlation"
     for ln in lines:
         assert "aware" not in ln.sentence.lower()
 
 
-# --------------------------------------------------------------------------- scorecard step 3
+def test_scorecard_falls_back_when_the_selection_is_not_in_the_grid() -> None:
+    t = table_of(run_of(Design(extra=1.0)))
+    for selection in (Selection(5, 2.0, "text", 4), None):
+        (line,) = line3(t, selection)
+        assert line.available and line.config == "layer 10, strength 4"
+        assert "the configuration selected above is not in this grid" in line.sentence
+        assert "largest detection shift of 1" in line.sentence
 
 
-def step3(t: Tables, selection: Selection | None) -> Any:
-    (line,) = scorecard(ScoreInputs(t, {}, selection))
-    assert line.step == 3
-    return line
-
-
-def test_scorecard_reuses_the_selected_configuration(t: Tables) -> None:
-    line = step3(t, Selection(20, 4.0, "text", 2))
-    y = row(t["yes_bias"], layer=20, strength=4.0, control="concept")
-    assert line.available and line.config == "layer 20, strength 4"
-    assert "(the configuration selected above)" in line.sentence
-    assert close(line.estimate, y["bias_corrected_detection"])
-    assert line.n == y["bias_corrected_detection_n"] > 0
-    assert line.ci_low <= line.estimate <= line.ci_high
-    assert "Across 3 configurations the two shifts correlate" in line.sentence
-
-
-@pytest.mark.parametrize("selection", [Selection(5, 2.0, "text", 4), None])
-def test_scorecard_falls_back_to_the_largest_detection_shift(
-    t: Tables, selection: Selection | None
-) -> None:
-    line = step3(t, selection)
-    assert line.available and line.config == "layer 10, strength 4"
-    assert "not in the yes-bias grid" in line.sentence
-    assert "largest detection shift of 2" in line.sentence
-
-
-def test_scorecard_without_yes_bias_trials_says_not_run(tmp_path: Path) -> None:
-    empty = tables(RunFrame(None), {"detection": {"detection": pd.DataFrame()}})
-    line = step3(empty, Selection(10, 4.0, "text", 2))
+def test_scorecard_without_yes_bias_trials_says_not_run() -> None:
+    (line,) = line3(table_of(RunFrame(None)), Selection(10, 4.0, "text", 2))
     assert not line.available and line.n == 0 and math.isnan(line.estimate)
-    assert line.sentence.startswith("Not run: the run has no yes-bias trials")
-    only_random = {
-        **empty,
-        "yes_bias": pd.DataFrame(
-            [{"control": "random", "layer": 10, "strength": 4.0, "detection_shift": 0.1}]
-        ),
+    assert line.sentence == "Not run: the run has no yes-bias trials."
+
+
+def test_empty_run() -> None:
+    t = table_of(RunFrame(None))
+    assert set(t) == {
+        "yes_bias",
+        "yes_bias_concepts",
+        "yes_bias_questions",
+        "yes_bias_generation",
+        "yes_bias_summary",
     }
-    line = step3(only_random, None)
-    assert not line.available and "no concept-injection configuration" in line.sentence
+    assert all(v.empty for v in t.values())
+    assert headlines(t, {}) == []
 
 
-def test_scorecard_in_the_run_reuses_detection_selection(run_dir: Path) -> None:
-    """Through the registry: step 2 (detection) selects layer 10 (net claim 0.7 vs 0.1), and
-    step 3 reports the yes-bias comparison at the same configuration."""
-    res = load_results(run_dir)
-    assert not res.failures, res.failures
-    lines = scorecard_lines(res)
-    by_step: dict[int | None, Headline] = {}
-    for ln in lines:  # each step's first line (later lines of a step read other tables)
-        by_step.setdefault(ln.step, ln)
-    assert by_step[2].config == by_step[3].config == "layer 10, strength 4"
-    assert by_step[3].available and "(the configuration selected above)" in by_step[3].sentence
-
-
-# --------------------------------------------------------------------------- figure, sections
-
-
-def test_figure_is_a_png(t: Tables, tmp_path: Path) -> None:
-    figs = figures(t, tmp_path)
-    assert set(figs) == {"yes_bias"}
-    data = figs["yes_bias"].read_bytes()
-    assert data[:8] == PNG_MAGIC and len(data) > 2000
-
-
-def test_empty_run(tmp_path: Path) -> None:
-    empty = tables(RunFrame(None), {"detection": {"detection": pd.DataFrame()}})
-    assert set(empty) == {"yes_bias", "yes_bias_generation"}
-    assert all(v.empty for v in empty.values())
-    assert headlines(empty, {}) == []
-    assert figures(empty, tmp_path) == {}
-    assert plot_yes_bias_scatter(pd.DataFrame(), tmp_path / "x.png") is None
-    assert not list(tmp_path.iterdir())
-    assert sections(empty, {}) == []
-
-
-def test_sections(t: Tables, tmp_path: Path) -> None:
-    out = sections(t, figures(t, tmp_path))
-    assert [(s.title, s.anchor) for s in out] == [
-        ("Yes-bias control", "yes-bias"),
-        ("Yes-bias control (generated answers)", "yes-bias-generation"),
-    ]
-    logits = out[0]
-    assert "correlate at r = " in logits.intro
-    assert "(no CI with fewer than 4 configurations; n=3 configurations)" in logits.intro
-    assert 'src="data:image/png;base64,' in logits.body and "pearson" not in logits.body
-    assert "bias_corrected_claims" in out[1].body
-
-
-def test_report_has_the_sections(run_dir: Path) -> None:
-    text = write_report(run_dir).read_text(encoding="utf-8")
-    assert 'id="yes-bias"' in text and 'id="yes-bias-generation"' in text
-    assert (run_dir / "plots" / "yes_bias.png").exists()
-
-
-def test_declaration() -> None:
-    assert EXPERIMENT.kind == "yes_bias" and EXPERIMENT.needs == ("detection",)
-    assert set(EXPERIMENT.steps) == {3}
-    assert set(EXPERIMENT.measures) == {"logits", "generation"}
+@pytest.mark.parametrize("n_concepts", [2, 8])
+def test_detection_shift_interval_is_one_sample_against_the_constant(n_concepts: int) -> None:
+    """The no-injection detection readout is one deterministic trial: the detection shift's
+    interval is a t interval over concepts, defined from two concepts on."""
+    t = table_of(run_of(Design(n_concepts=n_concepts)))
+    row = concept_row(t)
+    assert row["detection_shift_n"] == n_concepts and row["detection_shift_n_ref"] == 1
+    assert row["detection_shift_ci_low"] < row["detection_shift"] < row["detection_shift_ci_high"]
+    per_concept = t["yes_bias_concepts"]["detection_log_odds"] - logit(0.63)
+    assert math.isclose(row["detection_shift"], per_concept.mean(), rel_tol=1e-9)

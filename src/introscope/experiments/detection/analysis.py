@@ -25,7 +25,7 @@ from introscope.experiments.detection import (
     wordings,
 )
 from introscope.headlines import Headline, cfg_text, ci_text, headline_from_row, pct, post_hoc
-from introscope.stats import cohens_kappa, mean_difference_ci, rate
+from introscope.stats import cohens_kappa, rate, shift_from_constant
 from introscope.tables import (
     NAN,
     RunFrame,
@@ -118,7 +118,10 @@ def detection_logit_table(run: RunFrame) -> pd.DataFrame:
     """Detection read out from the logits, by layer x strength x control.
 
     Columns: ``p_yes`` (mean P(yes) of the normalised yes/no pair, t CI), ``p_yes_shift``
-    (mean minus the matched no-injection mean, Welch CI), ``top_rank`` (rate at which the
+    (the mean over concepts of each concept's mean P(yes) minus the no-injection P(yes): the
+    readout is deterministic, so the no-injection trial is a constant and the interval is a
+    one-sample t interval over concepts, :func:`~introscope.stats.shift_from_constant`;
+    ``p_yes_shift_n`` counts concepts), ``top_rank`` (rate at which the
     injected concept ranks first among the candidates), ``chance`` (1 / n_candidates, mean)
     and ``top_rank_vs_chance`` (rate minus chance, the Wilson bounds shifted by chance).
     """
@@ -136,9 +139,7 @@ def detection_logit_table(run: RunFrame) -> pd.DataFrame:
         if control == "none":
             put_no_diff(out, "p_yes_shift")
         else:
-            put_diff(
-                out, "p_yes_shift", mean_difference_ci([v for v in p if v is not None], ctrl_v)
-            )
+            put_diff(out, "p_yes_shift", shift_from_constant(concept_means(trials), ctrl_v))
         ranks: list[bool | None] = []
         chances = []
         for t in trials:
@@ -156,6 +157,15 @@ def detection_logit_table(run: RunFrame) -> pd.DataFrame:
         put_vs_chance(out, "top_rank_vs_chance", "top_rank", chance)
         rows.append(out)
     return frame(rows)  # already in config_order: by_config sorts the groups
+
+
+def concept_means(trials: list[dict[str, Any]]) -> list[float]:
+    """Each concept's mean P(yes) over its trials (repeats): the concept is the unit."""
+    by_concept = group(
+        (t for t in trials if number(t["logits"].get("p_yes")) is not None),
+        lambda t: (cond(t, "concept"),),
+    )
+    return [float(np.mean([t["logits"]["p_yes"] for t in ts])) for ts in by_concept.values()]
 
 
 def outcome_table(run: RunFrame) -> pd.DataFrame:

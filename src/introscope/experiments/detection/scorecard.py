@@ -25,6 +25,7 @@ from introscope.headlines import (
     ci_or_none,
     excludes_zero,
     headline_from_row,
+    interval_verdict,
     not_run,
     pct,
 )
@@ -95,10 +96,11 @@ def _detection_lines(t: Tables, sel: Selection | None) -> list[Headline]:
             config=cfg,
             step=1,
         )
-        verdict = (
-            "the affirmative report depends on whether a vector was injected here."
-            if excludes_zero(row["net_affirmative_ci_low"])
-            else "not distinguishable from the false-positive rate."
+        verdict = interval_verdict(
+            row["net_affirmative_ci_low"],
+            row["net_affirmative_ci_high"],
+            "the affirmative report depends on whether a vector was injected here.",
+            "not distinguishable from the false-positive rate.",
         )
         net = headline_from_row(
             NET_TEXT,
@@ -130,18 +132,21 @@ def _detection_lines(t: Tables, sel: Selection | None) -> list[Headline]:
         step=1,
         null=NAN,
     )
-    verdict = (
-        "P(yes) depends on whether a vector was injected here."
-        if excludes_zero(row["p_yes_shift_ci_low"])
-        else "not distinguishable from no injection."
+    verdict = interval_verdict(
+        row["p_yes_shift_ci_low"],
+        row["p_yes_shift_ci_high"],
+        "P(yes) depends on whether a vector was injected here.",
+        "not distinguishable from no injection.",
     )
     net = headline_from_row(
         "P(yes) shift (minus no-injection trials)",
         row,
         "p_yes_shift",
-        "Minus the mean P(yes) of no-injection trials, the shift is "
-        f"{ci_or_none(row['p_yes_shift'], row['p_yes_shift_ci_low'], row['p_yes_shift_ci_high'])}: "
-        + verdict,
+        "Minus the P(yes) of the no-injection trial (a deterministic readout: one constant), "
+        "the shift is "
+        f"{ci_or_none(row['p_yes_shift'], row['p_yes_shift_ci_low'], row['p_yes_shift_ci_high'])}"
+        f" over {int(to_float(row['p_yes_shift_n']))} concepts: " + verdict,
+        unit="concepts",
         kind="shift",
         config=cfg,
         step=2,
@@ -206,6 +211,7 @@ def _control_lines(t: Tables, sel: Selection | None, kl: pd.DataFrame | None) ->
                 f"{c_text}. A value like the concept vector's means the claim tracks that "
                 "something was injected, not what."
                 + kl_clause(kl, row["layer"], row["strength"], control),
+                unit="trials" if sel.source == "text" else "concepts",
                 kind="rate_difference" if sel.source == "text" else "shift",
                 config=cfg,
                 step=4,

@@ -28,7 +28,7 @@ from introscope.experiments import prompts as P
 from introscope.experiments.base import Context, Trial, TrialResult, make_trial
 from introscope.experiments.detection import frames
 from introscope.experiments.detection.params import DetectionParams, Variant
-from introscope.experiments.readouts import candidate_ranks, top_candidates, yes_probability
+from introscope.experiments.readouts import candidate_ranks, top_candidates, yes_no_readout
 from introscope.experiments.solving import (
     generate_batch,
     grid_trials,
@@ -132,7 +132,7 @@ class DetectionSolver:
         lm, eng = ctx.lm, ctx.engine
         variants: list[Variant] = [t.data.get("variant", "default") for t in trials]
         injections = [t.injection for t in trials]
-        p_yes = yes_probability(lm, eng.next_token_logprobs([t.prompt for t in trials], injections))
+        yes_no = yes_no_readout(lm, eng.next_token_logprobs([t.prompt for t in trials], injections))
         ident = {v: frames.identify_prompt(lm, v) for v in set(variants)}
         lp = eng.next_token_logprobs([ident[v] for v in variants], injections)
         names = ctx.vectors.names
@@ -172,7 +172,10 @@ class DetectionSolver:
         for k, t in enumerate(trials):
             injected = bool(t.condition["concept"])
             readout: dict[str, Any] = {
-                "p_yes": p_yes[k],
+                "p_yes": yes_no[k].p_yes,
+                # the yes-bias control's log-odds analysis reads these two
+                "yes_log_odds": yes_no[k].log_odds,
+                "yes_no_mass": yes_no[k].mass,
                 "concept_rank": ranks[k] if injected else None,
                 "n_candidates": len(names),
                 "top_candidate": tops[k],

@@ -1,16 +1,20 @@
 """Yes-bias control (``docs/protocols.md`` §3): the detection experiment's injections,
-applied while the model answers yes/no questions whose true answer is "no" (about the world
-and about itself); scorecard step 3.
+applied while the model answers yes/no questions about the world and about itself, asked as
+trials of the detection conversation (same preamble, same "Trial 1:" frame, same injection
+span); scorecard step 3.
 
-If an injection raises P(yes) (or answers opening with "yes") on these questions as much as
-on the detection question, the "detection" is a push toward "yes", not a report about the
-injected content. The tables pair each configuration with the detection slice's.
+If an injection moves the detection question's log-odds of "yes" no more than it moves
+questions whose answer has nothing to do with injected thoughts, the "detection" is a push
+toward "yes" (or a drift toward 0.5), not a report about the injected content. The bank has
+"yes"- and "no"-answer questions so that a push (both kinds rise) and a drift toward 0.5
+("no"-answer questions rise, "yes"-answer ones fall) are told apart; concepts and questions
+are fully crossed and paired with the detection slice's trials per concept.
 """
 
 from __future__ import annotations
 
 from introscope.experiments.base import Experiment, Solver
-from introscope.experiments.yes_bias import analysis, figures, section
+from introscope.experiments.yes_bias import analysis, figures, scorecard, section
 from introscope.experiments.yes_bias.params import YesBiasParams, yes_bias_params
 
 
@@ -30,8 +34,8 @@ EXPERIMENT = Experiment(
     tables=analysis.tables,
     needs=("detection",),
     headlines=analysis.headlines,
-    steps={3: "bias-corrected detection (minus yes-bias shift)"},
-    scorecard=analysis.scorecard,
+    steps={3: scorecard.TITLE},
+    scorecard=scorecard.scorecard,
     figures=figures.figures,
     sections=section.sections,
 )
