@@ -1,0 +1,270 @@
+"""How far the rule grader can be trusted: its agreement with hand labels.
+
+``grading/labels/grader_labels.jsonl`` holds real responses of the bundled model (detection,
+prefill and yes-bias generation; made by ``benchmarks/make_grader_sample.py``), each
+labelled by reading it, per criterion (docs/grading.md). Each item carries a ``split``: the
+rules were tuned on ``dev`` only; agreement is reported on ``test``.
+
+Agreement is Cohen's kappa between the rule grader (as it is now, applied to the labelled
+responses) and the labels, with a percentile bootstrap interval over responses. A criterion
+is *low trust* when its test-split kappa is below :data:`KAPPA_TARGET`, or when the test
+split has too few labels of one class to measure it (:data:`MIN_CLASS`): then every report
+line built on it says so.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from introscope.grading.concepts import names_concept
+from introscope.grading.rules import answered_yes, grade_detection, is_apology, is_coherent
+from introscope.stats import bootstrap_ci
+
+LABELS_PATH = Path(__file__).parent / "labels" / "grader_labels.jsonl"
+#: Kappa at or above which a criterion's rates are read without a low-trust note.
+KAPPA_TARGET = 0.8
+#: A criterion needs this many labels of each of two classes in the split to be measured.
+MIN_CLASS = 5
+
+#: (experiments, criterion) rows the labelled set covers, in table order. The criteria are
+#: the names of the rules grades; ``answered_yes`` is three-way (yes / no / neither).
+#: "detection+prefill" pools the two: coherence and concept naming are the same functions
+#: of the text in both, and the bundled model's detection answers almost never name the
+#: injected concept, so names-concept can only be measured on the pool.
+CRITERIA: tuple[tuple[str, str], ...] = (
+    ("detection", "coherent"),
+    ("detection", "affirmative"),
+    ("detection", "correct_concept"),
+    ("detection", "noticed_first"),
+    ("prefill", "coherent"),
+    ("prefill", "apology"),
+    ("prefill", "correct_concept"),
+    ("yes_bias", "answered_yes"),
+    ("detection+prefill", "coherent"),
+    ("detection+prefill", "correct_concept"),
+)
+
+Label = bool | str
+
+
+@dataclass(frozen=True)
+class LabelledResponse:
+    """One labelled response; ``labels`` maps criterion -> label (only the criteria that
+    apply: no concept criteria on no-injection trials). ``ambiguous`` names the criteria the
+    labeller found hard to call."""
+
+    id: str
+    experiment: str
+    control: str
+    concept: str | None
+    response: str
+    split: str
+    labels: Mapping[str, Label]
+    ambiguous: tuple[str, ...]
+    note: str
+
+
+def load_labels(path: Path = LABELS_PATH) -> list[LabelledResponse]:
+    """The labelled set (a :class:`ValueError` names the line of a malformed entry)."""
+    out = []
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            d = json.loads(line)
+            labels = dict(d["labels"])
+            if "answer" in labels:
+                labels["answered_yes"] = labels.pop("answer")
+            out.append(
+                LabelledResponse(
+                    d["id"],
+                    d["experiment"],
+                    d["control"],
+                    d["concept"],
+                    d["response"],
+                    d["split"],
+                    labels,
+                    tuple(d["ambiguous"]),
+                    d["note"],
+                )
+            )
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}:{i}: not a labelled response ({exc}).") from None
+    return out
+
+
+def _answer(value: bool | None) -> str:
+    return {True: "yes", False: "no", None: "neither"}[value]
+
+
+def rule_grade(item: LabelledResponse, criterion: str) -> Label:
+    """What the rule grader, as it is now, says about ``item`` on ``criterion``."""
+    text = item.response
+    if item.experiment == "detection":
+        concept = item.concept if item.control != "none" else None
+        return bool(getattr(grade_detection(text, concept), criterion))
+    if criterion == "answered_yes":
+        return _answer(answered_yes(text))
+    if criterion == "apology":
+        return is_apology(text)
+    if criterion == "coherent":
+        return is_coherent(text)
+    if criterion == "correct_concept":
+        return item.concept is not None and names_concept(text, item.concept)
+    raise ValueError(f"No rule for the criterion {criterion!r} of {item.experiment}.")
+
+
+def kappa(a: np.ndarray, b: np.ndarray) -> float:
+    """Cohen's kappa of two integer-coded label arrays (the convention of
+    :func:`introscope.stats.cohens_kappa`: 1.0 when both use one and the same label), written
+    with numpy so that the bootstrap's thousands of resamples stay fast."""
+    if len(a) == 0:
+        return float("nan")
+    k = int(max(a.max(), b.max())) + 1
+    observed = float(np.mean(a == b))
+    expected = float(np.dot(np.bincount(a, minlength=k), np.bincount(b, minlength=k))) / len(a) ** 2
+    if expected >= 1.0:
+        return 1.0 if observed >= 1.0 else 0.0
+    return (observed - expected) / (1.0 - expected)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Rule grader vs hand labels for one (experiment, criterion) on one split.
+
+    ``classes`` counts the labels per value; ``determined`` is False when fewer than two
+    values have :data:`MIN_CLASS` labels each (kappa then says little and is not a verdict).
+    """
+
+    experiment: str
+    criterion: str
+    split: str
+    n: int
+    classes: Mapping[str, int]
+    n_ambiguous: int
+    agreement: float
+    kappa: float
+    ci_low: float
+    ci_high: float
+    determined: bool
+
+    @property
+    def low_trust(self) -> bool:
+        return not self.determined or not self.kappa >= KAPPA_TARGET
+
+
+def measure(
+    items: Sequence[LabelledResponse],
+    experiment: str,
+    criterion: str,
+    split: str = "test",
+    grade: Callable[[LabelledResponse, str], Label] = rule_grade,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> Agreement:
+    """Kappa of ``grade`` against the labels, with a bootstrap interval over responses.
+
+    ``experiment`` may pool several with "+" ("detection+prefill"); ``split`` "all" takes
+    both halves."""
+    kinds = experiment.split("+")
+    chosen = [
+        it
+        for it in items
+        if it.experiment in kinds and criterion in it.labels and split in (it.split, "all")
+    ]
+    truth = [it.labels[criterion] for it in chosen]
+    graded = [grade(it, criterion) for it in chosen]
+    codes: dict[Label, int] = {}
+    a = np.array([codes.setdefault(v, len(codes)) for v in truth], dtype=np.int64)
+    b = np.array([codes.setdefault(v, len(codes)) for v in graded], dtype=np.int64)
+    classes = {str(v).lower(): truth.count(v) for v in sorted(set(truth), key=str)}
+    est, low, high = bootstrap_ci(
+        [float(i) for i in range(len(chosen))],
+        lambda idx: kappa(a[idx.astype(np.int64)], b[idx.astype(np.int64)]),
+        n_boot=n_boot,
+        seed=seed,
+    )
+    return Agreement(
+        experiment,
+        criterion,
+        split,
+        len(chosen),
+        classes,
+        sum(criterion in it.ambiguous for it in chosen),
+        float(np.mean(a == b)) if len(chosen) else float("nan"),
+        est,
+        low,
+        high,
+        sum(c >= MIN_CLASS for c in classes.values()) >= 2,
+    )
+
+
+@lru_cache(maxsize=4)
+def shipped_agreement(split: str = "test") -> tuple[Agreement, ...]:
+    """Every criterion of :data:`CRITERIA` on the shipped labels (computed once a process)."""
+    items = load_labels()
+    return tuple(measure(items, e, c, split) for e, c in CRITERIA)
+
+
+def agreement_rows(experiments: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """The test-split agreement as table rows (for reports), optionally for some
+    experiments only."""
+    rows = []
+    for g in shipped_agreement():
+        if experiments is not None and g.experiment not in experiments:
+            continue
+        rows.append(
+            {
+                "experiment": g.experiment,
+                "criterion": g.criterion,
+                "n": g.n,
+                "labels": ", ".join(f"{k} {v}" for k, v in g.classes.items()),
+                "agreement": g.agreement,
+                "kappa": g.kappa,
+                "kappa_ci_low": g.ci_low,
+                "kappa_ci_high": g.ci_high,
+                "trust": "low" if g.low_trust else "ok",
+            }
+        )
+    return rows
+
+
+def governing(experiment: str, criterion: str) -> Agreement | None:
+    """The test-split row that decides whether ``experiment``'s ``criterion`` is trusted:
+    its own row when it can be measured, else a pooled row that contains it and can be."""
+    rows = [
+        g
+        for g in shipped_agreement()
+        if g.criterion == criterion and experiment in g.experiment.split("+")
+    ]
+    own = next((g for g in rows if g.experiment == experiment), None)
+    if own is not None and own.determined:
+        return own
+    return next((g for g in rows if g.determined), own)
+
+
+def low_trust_note(experiment: str, criteria: Sequence[str]) -> str:
+    """A sentence for report lines built on ``criteria`` of ``experiment``'s rules grades:
+    empty when every criterion meets :data:`KAPPA_TARGET` on the test split."""
+    parts = []
+    for c in criteria:
+        g = governing(experiment, c)
+        if g is None or not g.low_trust:
+            continue
+        where = "" if g.experiment == experiment else f", on {g.experiment} answers"
+        if g.determined:
+            parts.append(f"{c} kappa {g.kappa:.2f} [{g.ci_low:.2f}, {g.ci_high:.2f}]{where}")
+        else:
+            few = min(g.classes.values()) if len(g.classes) > 1 else 0
+            parts.append(f"{c} not measurable ({few} of {g.n} labels in the rarer class)")
+    if not parts:
+        return ""
+    return (
+        " Low trust: the rule grader's agreement with hand labels is below kappa "
+        f"{KAPPA_TARGET} for {'; '.join(parts)} (docs/grading.md)."
+    )
