@@ -35,7 +35,8 @@ MIN_CLASS = 5
 
 #: (experiments, criterion) rows the labelled set covers, in table order. The criteria are
 #: the names of the rules grades; ``answered_yes`` is three-way (yes / no / neither).
-#: "detection+prefill" pools the two: coherence and concept naming are the same functions
+#: ``claims_detection`` is coherent and affirmative, the conjunction the false-positive and
+#: net-claim lines count. "detection+prefill" pools the two experiments: coherence and concept naming are the same functions
 #: of the text in both, and the bundled model's detection answers almost never name the
 #: injected concept, so names-concept can only be measured on the pool.
 CRITERIA: tuple[tuple[str, str], ...] = (
@@ -43,6 +44,7 @@ CRITERIA: tuple[tuple[str, str], ...] = (
     ("detection", "affirmative"),
     ("detection", "correct_concept"),
     ("detection", "noticed_first"),
+    ("detection", "claims_detection"),
     ("prefill", "coherent"),
     ("prefill", "apology"),
     ("prefill", "correct_concept"),
@@ -80,6 +82,11 @@ def load_labels(path: Path = LABELS_PATH) -> list[LabelledResponse]:
             labels = dict(d["labels"])
             if "answer" in labels:
                 labels["answered_yes"] = labels.pop("answer")
+            ambiguous = tuple(d["ambiguous"])
+            if "affirmative" in labels:
+                labels["claims_detection"] = labels["coherent"] and labels["affirmative"]
+                if {"coherent", "affirmative"} & set(ambiguous):
+                    ambiguous += ("claims_detection",)
             out.append(
                 LabelledResponse(
                     d["id"],
@@ -107,7 +114,10 @@ def rule_grade(item: LabelledResponse, criterion: str) -> Label:
     text = item.response
     if item.experiment == "detection":
         concept = item.concept if item.control != "none" else None
-        return bool(getattr(grade_detection(text, concept), criterion))
+        grade = grade_detection(text, concept)
+        if criterion == "claims_detection":
+            return grade.coherent and grade.affirmative
+        return bool(getattr(grade, criterion))
     if criterion == "answered_yes":
         return _answer(answered_yes(text))
     if criterion == "apology":
