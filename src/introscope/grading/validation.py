@@ -24,7 +24,13 @@ from typing import Any
 import numpy as np
 
 from introscope.grading.concepts import names_concept
-from introscope.grading.rules import answered_yes, grade_detection, is_apology, is_coherent
+from introscope.grading.rules import (
+    DetectionGrade,
+    answered_yes,
+    grade_detection,
+    is_apology,
+    is_coherent,
+)
 from introscope.stats import bootstrap_ci
 
 LABELS_PATH = Path(__file__).parent / "labels" / "grader_labels.jsonl"
@@ -82,7 +88,7 @@ def load_labels(path: Path = LABELS_PATH) -> list[LabelledResponse]:
             labels = dict(d["labels"])
             if "answer" in labels:
                 labels["answered_yes"] = labels.pop("answer")
-            ambiguous = tuple(d["ambiguous"])
+            ambiguous = tuple("answered_yes" if a == "answer" else a for a in d["ambiguous"])
             if "affirmative" in labels:
                 labels["claims_detection"] = labels["coherent"] and labels["affirmative"]
                 if {"coherent", "affirmative"} & set(ambiguous):
@@ -96,7 +102,7 @@ def load_labels(path: Path = LABELS_PATH) -> list[LabelledResponse]:
                     d["response"],
                     d["split"],
                     labels,
-                    tuple(d["ambiguous"]),
+                    ambiguous,
                     d["note"],
                 )
             )
@@ -109,12 +115,17 @@ def _answer(value: bool | None) -> str:
     return {True: "yes", False: "no", None: "neither"}[value]
 
 
+@lru_cache(maxsize=1024)
+def _detection_grade(response: str, concept: str | None) -> DetectionGrade:
+    return grade_detection(response, concept)
+
+
 def rule_grade(item: LabelledResponse, criterion: str) -> Label:
     """What the rule grader, as it is now, says about ``item`` on ``criterion``."""
     text = item.response
     if item.experiment == "detection":
         concept = item.concept if item.control != "none" else None
-        grade = grade_detection(text, concept)
+        grade = _detection_grade(text, concept)
         if criterion == "claims_detection":
             return grade.coherent and grade.affirmative
         return bool(getattr(grade, criterion))
@@ -129,18 +140,17 @@ def rule_grade(item: LabelledResponse, criterion: str) -> Label:
     raise ValueError(f"No rule for the criterion {criterion!r} of {item.experiment}.")
 
 
-def kappa(a: np.ndarray, b: np.ndarray) -> float:
-    """Cohen's kappa of two integer-coded label arrays (the convention of
-    :func:`introscope.stats.cohens_kappa`: 1.0 when both use one and the same label), written
-    with numpy so that the bootstrap's thousands of resamples stay fast."""
-    if len(a) == 0:
-        return float("nan")
-    k = int(max(a.max(), b.max())) + 1
-    observed = float(np.mean(a == b))
-    expected = float(np.dot(np.bincount(a, minlength=k), np.bincount(b, minlength=k))) / len(a) ** 2
-    if expected >= 1.0:
-        return 1.0 if observed >= 1.0 else 0.0
-    return (observed - expected) / (1.0 - expected)
+def kappa(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cohen's kappa of integer-coded label arrays, row by row over the last axis (the
+    convention of :func:`introscope.stats.cohens_kappa`: 1.0 when both use one and the same
+    label). Written with numpy so that the bootstrap's resamples are computed at once."""
+    a, b = np.asarray(a), np.asarray(b)
+    k = int(max(a.max(initial=0), b.max(initial=0))) + 1
+    observed = np.mean(a == b, axis=-1)
+    expected = sum(np.mean(a == c, axis=-1) * np.mean(b == c, axis=-1) for c in range(k))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (observed - expected) / (1.0 - expected)
+    return np.where(expected >= 1.0, np.where(observed >= 1.0, 1.0, 0.0), out)
 
 
 @dataclass(frozen=True)
@@ -193,11 +203,14 @@ def measure(
     a = np.array([codes.setdefault(v, len(codes)) for v in truth], dtype=np.int64)
     b = np.array([codes.setdefault(v, len(codes)) for v in graded], dtype=np.int64)
     classes = {str(v).lower(): truth.count(v) for v in sorted(set(truth), key=str)}
+
+    def statistic(idx: np.ndarray, axis: int = -1) -> np.ndarray:
+        # scipy passes resampled indices (as floats), one resample per row
+        rows = np.moveaxis(idx, axis, -1).astype(np.int64)
+        return kappa(a[rows], b[rows])
+
     est, low, high = bootstrap_ci(
-        [float(i) for i in range(len(chosen))],
-        lambda idx: kappa(a[idx.astype(np.int64)], b[idx.astype(np.int64)]),
-        n_boot=n_boot,
-        seed=seed,
+        [float(i) for i in range(len(chosen))], statistic, n_boot=n_boot, seed=seed
     )
     return Agreement(
         experiment,
@@ -207,7 +220,7 @@ def measure(
         classes,
         sum(criterion in it.ambiguous for it in chosen),
         float(np.mean(a == b)) if len(chosen) else float("nan"),
-        est,
+        float(est),
         low,
         high,
         sum(c >= MIN_CLASS for c in classes.values()) >= 2,
@@ -222,11 +235,12 @@ def shipped_agreement(split: str = "test") -> tuple[Agreement, ...]:
 
 
 def agreement_rows(experiments: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """The test-split agreement as table rows (for reports), optionally for some
-    experiments only."""
+    """The test-split agreement as table rows (for reports), optionally only the rows of
+    some experiments (pooled rows that include one of them too)."""
     rows = []
     for g in shipped_agreement():
-        if experiments is not None and g.experiment not in experiments:
+        kinds = g.experiment.split("+")
+        if experiments is not None and not set(kinds) & set(experiments):
             continue
         rows.append(
             {

@@ -12,8 +12,17 @@ from typing import Any
 
 import pandas as pd
 
+from introscope.experiments.grader_trust import rules_validation_table
 from introscope.experiments.prefill.params import CONDITIONS
-from introscope.headlines import Headline, cfg_text, ci_text, headline_from_row, post_hoc
+from introscope.grading.validation import low_trust_note
+from introscope.headlines import (
+    Headline,
+    cfg_text,
+    ci_text,
+    headline_from_row,
+    low_trust,
+    post_hoc,
+)
 from introscope.tables import (
     RunFrame,
     Tables,
@@ -80,12 +89,16 @@ def prefill_table(run: RunFrame) -> pd.DataFrame:
 
 
 def tables(run: RunFrame, _upstream: Mapping[str, Tables]) -> Tables:
-    return {"prefill": prefill_table(run)}
+    return {
+        "prefill": prefill_table(run),
+        "rules_validation": rules_validation_table(run, "prefill"),
+    }
 
 
 def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
     """For "match" and "other": the configuration where injection lowers the apology rate
-    most, relative to no injection."""
+    most, relative to no injection (low trust when the rules' apology grade is below its
+    agreement target)."""
     pre = t["prefill"]
     if len(pre) == 0:
         return []
@@ -98,15 +111,18 @@ def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
             continue
         whose = "the prefilled word" if kind == "match" else "a different word"
         lines.append(
-            headline_from_row(
-                f"prefill: apology change ({kind})",
-                row,
-                "apology_vs_none",
-                f"At {cfg_text(row['layer'], row['strength'])}{post_hoc(k)}, "
-                f"injecting {whose}'s vector before the prefill changes the apology rate by "
-                f"{ci_text(row['apology_vs_none'], row['apology_vs_none_ci_low'], row['apology_vs_none_ci_high'])} "
-                "relative to no injection.",
-                kind="rate_difference",
+            low_trust(
+                headline_from_row(
+                    f"prefill: apology change ({kind})",
+                    row,
+                    "apology_vs_none",
+                    f"At {cfg_text(row['layer'], row['strength'])}{post_hoc(k)}, "
+                    f"injecting {whose}'s vector before the prefill changes the apology rate by "
+                    f"{ci_text(row['apology_vs_none'], row['apology_vs_none_ci_low'], row['apology_vs_none_ci_high'])} "
+                    "relative to no injection.",
+                    kind="rate_difference",
+                ),
+                low_trust_note("prefill", ("apology",)),
             )
         )
     return lines

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from introscope.experiments.grader_trust import rules_validation_section
 from introscope.render.html import Section, img, table_block
 from introscope.render.tables import format_table
 from introscope.tables import Tables
@@ -14,7 +15,7 @@ def sections(t: Tables, figs: Mapping[str, Path]) -> list[Section]:
     pre = t["prefill"]
     if len(pre) == 0:
         return []
-    return [
+    out = [
         Section(
             "Prefill / retroactive intention",
             "prefill",
@@ -25,3 +26,6 @@ def sections(t: Tables, figs: Mapping[str, Path]) -> list[Section]:
             + img(figs.get("prefill"), "prefill"),
         )
     ]
+    if len(t["rules_validation"]):
+        out.append(rules_validation_section(t["rules_validation"], "rules-validation-prefill"))
+    return out

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from introscope.experiments.base import ScoreInputs
+from introscope.experiments.grader_trust import rules_validation_table
 from introscope.experiments.yes_bias.questions import QUESTION_KINDS
 from introscope.headlines import (
     Headline,
@@ -178,6 +179,7 @@ def tables(run: RunFrame, upstream: Mapping[str, Tables]) -> Tables:
     return {
         "yes_bias": yes_bias_table(run),
         "yes_bias_generation": yes_bias_generation_table(run, upstream["detection"]["detection"]),
+        "rules_validation": rules_validation_table(run, "yes_bias"),
     }
 
 

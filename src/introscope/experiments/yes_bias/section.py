@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from introscope.experiments.grader_trust import rules_validation_section
 from introscope.render.html import Section, img, table_block
 from introscope.render.tables import format_table
 from introscope.tables import Tables, is_nan
@@ -41,6 +42,8 @@ def sections(t: Tables, figs: Mapping[str, Path]) -> list[Section]:
                 ),
             )
         )
+    if len(t["rules_validation"]):
+        out.append(rules_validation_section(t["rules_validation"], "rules-validation-yes-bias"))
     return out
 
 
