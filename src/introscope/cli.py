@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from introscope.errors import IntroscopeError
+from introscope.grading.command import grade as grade_command
 
 app = typer.Typer(
     name="introscope",
@@ -479,6 +480,10 @@ def serve(
     hosts = tuple(allow_host or ())
     run_server(lm, host, port, vs, api_key=api_key, limits=limits, allow_hosts=hosts,
                insecure=insecure, vector_dir=vector_dir)  # fmt: skip
+
+
+# ``introscope grade RUN --judge URL --judge-model NAME`` (its options live with it).
+app.command(name="grade")(friendly(grade_command))
 
 
 def main() -> None:

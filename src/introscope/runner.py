@@ -110,6 +110,7 @@ def _judge_grades(
     spec: Spec, run_dir: Path, trials: Sequence[Trial], results: Sequence[TrialResult]
 ) -> None:
     from introscope.grading.judge import Judge, JudgeConfig
+    from introscope.grading.regrade import judge_trial
 
     assert spec.judge is not None
     cfg = JudgeConfig(
@@ -124,12 +125,10 @@ def _judge_grades(
         for t, r in zip(trials, results, strict=True):
             if r.response is None:
                 continue
-            concept = t.concept or ""
-            grades: dict[str, Any] = {}
-            for criterion in spec.judge.criteria:
-                fields = {"concept": concept, "word": concept}
-                grades[criterion] = judge.grade(r.response, criterion, **fields).as_grade()
-            r.grades["judge"] = grades
+            # the experiment's own criteria; a no-injection detection trial has no concept
+            grades = judge_trial(judge, spec.experiment, r.response, t.concept, spec.judge.criteria)
+            if grades:
+                r.grades["judge"] = grades
 
 
 def run_specs(
