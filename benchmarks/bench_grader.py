@@ -5,7 +5,8 @@ Run:  python benchmarks/bench_grader.py [--split test|dev|all] [--errors]
 Prints, per (experiment, criterion), Cohen's kappa between the rule grader as it is now and
 the labels in ``src/introscope/grading/labels/grader_labels.jsonl``, with a 95% percentile
 bootstrap interval over responses (2000 resamples, seed 0), the raw agreement and the label
-counts. ``--errors`` lists the responses where the rules and the labels disagree (use it on
+counts, and the same kappa without the answers whose label was marked ambiguous (reports
+use all answers). ``--errors`` lists the responses where the rules and the labels disagree (use it on
 ``dev`` only: the rules are tuned on dev and judged on test).
 """
 
@@ -29,15 +30,20 @@ def main() -> None:
     args = ap.parse_args()
     items = load_labels()
     print(f"{len(items)} labelled responses; split: {args.split}; target kappa {KAPPA_TARGET}\n")
-    print("| experiment | criterion | n | labels | agreement | kappa [95% CI] | trust |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| experiment | criterion | n | labels | agreement | kappa [95% CI] | trust "
+        "| unambiguous only: n, kappa [95% CI] |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for experiment, criterion in CRITERIA:
         g = measure(items, experiment, criterion, args.split)
+        u = measure(items, experiment, criterion, args.split, unambiguous=True)
         labels = ", ".join(f"{k} {v}" for k, v in g.classes.items())
         trust = "ok" if not g.low_trust else ("low" if g.determined else "not measurable")
         print(
             f"| {experiment} | {criterion} | {g.n} | {labels} | {g.agreement:.2f} | "
-            f"{g.kappa:.2f} [{g.ci_low:.2f}, {g.ci_high:.2f}] | {trust} |"
+            f"{g.kappa:.2f} [{g.ci_low:.2f}, {g.ci_high:.2f}] | {trust} | "
+            f"{u.n}, {u.kappa:.2f} [{u.ci_low:.2f}, {u.ci_high:.2f}] |"
         )
     if not args.errors:
         return

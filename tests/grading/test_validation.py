@@ -140,6 +140,12 @@ def test_measure_pools_experiments_and_splits(items: list[LabelledResponse]) -> 
     assert pooled.n == det.n + pre.n
     test = measure(items, "detection", "coherent", "test", n_boot=200)
     assert 0 < test.n < det.n
+    clear = measure(items, "detection", "coherent", "test", n_boot=200, unambiguous=True)
+    hard = sum(
+        it.experiment == "detection" and it.split == "test" and "coherent" in it.ambiguous
+        for it in items
+    )
+    assert clear.n == test.n - hard and clear.n_ambiguous == 0 < hard
 
 
 def test_shipped_agreement_and_notes() -> None:

@@ -186,16 +186,20 @@ def measure(
     grade: Callable[[LabelledResponse, str], Label] = rule_grade,
     n_boot: int = 2000,
     seed: int = 0,
+    unambiguous: bool = False,
 ) -> Agreement:
     """Kappa of ``grade`` against the labels, with a bootstrap interval over responses.
 
     ``experiment`` may pool several with "+" ("detection+prefill"); ``split`` "all" takes
-    both halves."""
+    both halves; ``unambiguous`` leaves out the answers whose label was marked ambiguous."""
     kinds = experiment.split("+")
     chosen = [
         it
         for it in items
-        if it.experiment in kinds and criterion in it.labels and split in (it.split, "all")
+        if it.experiment in kinds
+        and criterion in it.labels
+        and split in (it.split, "all")
+        and not (unambiguous and criterion in it.ambiguous)
     ]
     truth = [it.labels[criterion] for it in chosen]
     graded = [grade(it, criterion) for it in chosen]
