@@ -405,7 +405,7 @@ def test_figure_is_a_png(t: Tables, tmp_path: Path) -> None:
 
 def test_empty_run(tmp_path: Path) -> None:
     empty = tables(RunFrame(None), {"detection": {"detection": pd.DataFrame()}})
-    assert set(empty) == {"yes_bias", "yes_bias_generation"}
+    assert set(empty) == {"yes_bias", "yes_bias_generation", "rules_validation"}
     assert all(v.empty for v in empty.values())
     assert headlines(empty, {}) == []
     assert figures(empty, tmp_path) == {}
@@ -419,7 +419,10 @@ def test_sections(t: Tables, tmp_path: Path) -> None:
     assert [(s.title, s.anchor) for s in out] == [
         ("Yes-bias control", "yes-bias"),
         ("Yes-bias control (generated answers)", "yes-bias-generation"),
+        # the rule grader's agreement with hand labels (issue 10)
+        ("Grader agreement (rules vs hand labels)", "rules-validation-yes-bias"),
     ]
+    assert "answered_yes" in out[2].body
     logits = out[0]
     assert "correlate at r = " in logits.intro
     assert "(no CI with fewer than 4 configurations; n=3 configurations)" in logits.intro
