@@ -212,3 +212,79 @@ def test_judge_spec_defaults_cover_success() -> None:
     }
     with pytest.raises(SpecError, match="criteria"):
         validate_spec(data, "s.toml")
+
+
+# --------------------------------------------------------------------------- --rules
+
+ANSWERS = [
+    "Yes, I detect an injected thought about dust.",
+    "No, I don't notice anything.",
+    "Sorry, that was a mistake.",
+    "<enter [ from<< [[ [",
+    "Yes.",
+]
+
+
+@pytest.mark.parametrize("kind", ["detection", "prefill", "yes_bias"])
+def test_rules_grades_are_what_the_solver_stores(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``rules_grades`` (used by ``grade --rules``) is the solvers' own grading, so a
+    re-graded run is graded as a fresh run would be."""
+    from types import SimpleNamespace
+
+    from introscope.core.engine import Generation
+    from introscope.experiments import get_experiment
+    from introscope.experiments.detection import trials as detection_trials
+    from introscope.experiments.prefill import trials as prefill_trials
+    from introscope.experiments.yes_bias import trials as yes_bias_trials
+    from introscope.grading.regrade import rules_grades
+
+    module = {
+        "detection": detection_trials,
+        "prefill": prefill_trials,
+        "yes_bias": yes_bias_trials,
+    }[kind]
+    gens = [Generation(a, (1, 2), 3, True) for a in ANSWERS]
+    monkeypatch.setattr(module, "generate_batch", lambda ctx, trials: gens)
+    names = ["Dust", "Ocean"]
+    ctx = SimpleNamespace(
+        spec=SimpleNamespace(measure="generation"), vectors=SimpleNamespace(names=names)
+    )
+    control = "none" if kind == "prefill" else "concept"
+    trials = [
+        SimpleNamespace(condition={"concept": "Dust", "control": control}, concept="Dust")
+        for _ in ANSWERS
+    ]
+    results = get_experiment(kind).solver().run_batch(ctx, trials)  # type: ignore[arg-type]
+    for answer, r in zip(ANSWERS, results, strict=True):
+        assert r.grades["rules"] == rules_grades(kind, answer, "Dust", names)
+
+
+def test_grade_rules_regrades_a_run(tmp_path: Path) -> None:
+    from introscope.grading.regrade import regrade_with_rules
+
+    run = make_run(tmp_path / "run")
+    with pytest.raises(StoreError, match="concept vectors"):
+        regrade_with_rules(run)
+    write_vector_names(run, ["Dust", "Ocean", "Bread"])
+    assert regrade_with_rules(run) == 7
+    g = grades(run)
+    assert g["d1"]["rules"]["affirmative"] is True and g["d1"]["rules"]["correct_concept"] is True
+    assert g["d1"]["rules"]["outcome"] == "correct_detection"
+    assert g["c1"]["rules"]["outcome"] == "correct_rejection"  # no concept on a control trial
+    assert g["p1"]["rules"] == {"apology": True, "coherent": True}
+    assert g["y1"]["rules"] == {"answered_yes": False}
+    result = CliRunner().invoke(cli.app, ["grade", str(run), "--rules", "--no-report"])
+    assert result.exit_code == 0 and "re-graded 7 answers" in result.output
+    neither = CliRunner().invoke(cli.app, ["grade", str(run), "--no-report"])
+    assert neither.exit_code == 2 and "--rules" in neither.output
+
+
+def write_vector_names(run: Path, names: list[str]) -> None:
+    """A vector file holding ``names`` (the run's concept list), as the runner writes it."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    tensors = {f"vec.{i}": np.zeros((2, 4), dtype=np.float32) for i in range(len(names))}
+    save_file(tensors, str(run / "vectors.safetensors"), metadata={"names": json.dumps(names)})

@@ -21,8 +21,9 @@ RULES_VALIDATION_TEXT = (
     f"rules were tuned on the dev split; docs/grading.md). A criterion below kappa "
     f"{KAPPA_TARGET}, or with too few labels of one class to be measured, is low trust: every "
     "scorecard and summary line built on it says so. The grades in this run were made by the "
-    "rules of the version that ran it; 'introscope grade RUN --judge URL --judge-model NAME' "
-    "adds an LLM judge's grades and the rule-judge agreement."
+    "rules of the version that ran it: 'introscope grade RUN --rules' re-grades them with "
+    "these rules, and 'introscope grade RUN --judge URL --judge-model NAME' adds an LLM "
+    "judge's grades and the rule-judge agreement."
 )
 
 

@@ -16,9 +16,15 @@ from introscope.errors import JudgeError
 def grade(
     run_dir: Annotated[Path, typer.Argument(help="A finished run directory")],
     judge: Annotated[
-        str, typer.Option(help="Base URL of an OpenAI-compatible API, e.g. http://host/v1")
-    ],
-    judge_model: Annotated[str, typer.Option(help="The judge model's name at that API")],
+        str | None,
+        typer.Option(help="Base URL of an OpenAI-compatible judge API, e.g. http://host/v1"),
+    ] = None,
+    judge_model: Annotated[
+        str | None, typer.Option(help="The judge model's name at that API")
+    ] = None,
+    rules: Annotated[
+        bool, typer.Option("--rules", help="Re-grade with the rule grader as it is now")
+    ] = False,
     api_key_env: Annotated[
         str, typer.Option(help="Env variable holding the API key ('' for none)")
     ] = "INTROSCOPE_JUDGE_API_KEY",
@@ -30,7 +36,8 @@ def grade(
     max_retries: Annotated[int, typer.Option(min=0, help="Retries per request")] = 3,
     report: Annotated[bool, typer.Option(help="Rewrite the HTML report at the end")] = True,
 ) -> None:
-    """Grade a finished run's answers with an LLM judge (cached, resumable).
+    """Grade a finished run's answers with an LLM judge (cached, resumable), and/or again
+    with the current rule grader (--rules).
 
     Answers already graded by the judge are kept; judge errors are recorded as missing
     (never "no") and asked again by the next call. The report then shows the rule-judge
@@ -39,7 +46,7 @@ def grade(
     from rich.console import Console
 
     grade_run(
-        run_dir, judge, judge_model, api_key_env=api_key_env, criteria=criteria,
+        run_dir, judge, judge_model, rules=rules, api_key_env=api_key_env, criteria=criteria,
         workers=workers, timeout_s=timeout, max_retries=max_retries, report=report,
         console=Console(), err_console=Console(stderr=True),
     )  # fmt: skip
@@ -47,9 +54,10 @@ def grade(
 
 def grade_run(
     run_dir: Path,
-    judge: str,
-    judge_model: str,
+    judge: str | None,
+    judge_model: str | None,
     *,
+    rules: bool = False,
     api_key_env: str,
     criteria: str | None,
     workers: int,
@@ -59,25 +67,63 @@ def grade_run(
     console: Any,
     err_console: Any,
 ) -> None:
-    """Judge ``run_dir``'s answers (see :func:`regrade_with_judge`); mistakes raise an
-    :class:`~introscope.errors.IntroscopeError` with one sentence, before any request."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    from introscope.grading.regrade import DEFAULT_CRITERIA, judge_config, regrade_with_judge
+    """Re-grade ``run_dir``'s answers with the current rules and/or judge them (see
+    :func:`regrade_with_rules`, :func:`regrade_with_judge`); mistakes raise an
+    :class:`~introscope.errors.IntroscopeError` with one sentence, before any grading."""
+    from introscope.grading.regrade import (
+        DEFAULT_CRITERIA,
+        judge_config,
+        regrade_with_rules,
+    )
     from introscope.store.database import is_run_dir, not_a_run
 
     if not is_run_dir(run_dir):
         raise not_a_run(run_dir)
-    if api_key_env and not os.environ.get(api_key_env):
-        raise JudgeError(
-            f"The judge needs an API key: set {api_key_env} in the environment (or pass "
-            "--api-key-env '' for a local endpoint that needs none)."
-        )
+    if judge is None and not rules:
+        raise JudgeError("grade needs --judge URL --judge-model NAME, or --rules (or both).")
+    cfg = None
     chosen = tuple(c.strip() for c in criteria.split(",")) if criteria else DEFAULT_CRITERIA
-    cfg = judge_config(
-        judge, judge_model, run_dir, api_key_env=api_key_env,
-        timeout_s=timeout_s, max_retries=max_retries,
-    )  # fmt: skip
+    if judge is not None:
+        if not judge_model:
+            raise JudgeError("--judge needs --judge-model NAME (the model's name at that API).")
+        if api_key_env and not os.environ.get(api_key_env):
+            raise JudgeError(
+                f"The judge needs an API key: set {api_key_env} in the environment (or pass "
+                "--api-key-env '' for a local endpoint that needs none)."
+            )
+        unknown = sorted(set(chosen) - set(DEFAULT_CRITERIA))
+        if unknown:
+            raise JudgeError(
+                f"Unknown judge criterion {unknown[0]!r}; choose from {', '.join(DEFAULT_CRITERIA)}."
+            )
+        cfg = judge_config(
+            judge, judge_model, run_dir, api_key_env=api_key_env,
+            timeout_s=timeout_s, max_retries=max_retries,
+        )  # fmt: skip
+    if rules:
+        n = regrade_with_rules(run_dir)
+        console.print(f"Rule grader: re-graded {n} answers with the current rules.")
+    if cfg is not None:
+        run_judge(run_dir, cfg, chosen, workers, console, err_console)
+    if report:
+        from introscope.report.document import write_report
+
+        console.print(f"Report: {write_report(run_dir)}")
+
+
+def run_judge(
+    run_dir: Path,
+    cfg: Any,
+    criteria: tuple[str, ...],
+    workers: int,
+    console: Any,
+    err_console: Any,
+) -> None:
+    """Judge the run with a progress bar; print what was done and the rule-judge agreement."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from introscope.grading.regrade import regrade_with_judge
+
     progress = Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -91,17 +137,13 @@ def grade_run(
         progress.update(task, total=total, completed=done)
 
     with progress:
-        result = regrade_with_judge(run_dir, cfg, chosen, workers=workers, progress=step)
+        result = regrade_with_judge(run_dir, cfg, criteria, workers=workers, progress=step)
     console.print(
-        f"Judge {judge_model}: {result.n_asked} of {result.n_trials} answers needed grades; "
+        f"Judge {cfg.model}: {result.n_asked} of {result.n_trials} answers needed grades; "
         f"{result.n_errors} have a judge error (missing, not 'no'; run the command again "
         "to retry them)."
     )
     print_agreement(run_dir, console)
-    if report:
-        from introscope.report.document import write_report
-
-        console.print(f"Report: {write_report(run_dir)}")
 
 
 def print_agreement(run_dir: Path, console: Any) -> None:

@@ -1,5 +1,7 @@
-"""Grading a finished run's answers with the LLM judge (``introscope grade RUN --judge``),
-and the per-experiment judge criteria the runner uses during a run.
+"""Grading a finished run's answers again: with the LLM judge (``introscope grade RUN
+--judge``; the per-experiment judge criteria are also what the runner asks during a run), or
+with the rule grader as it is now (``--rules``: a run graded by an older version of the rules
+gets the grades whose agreement with the hand labels its report prints).
 
 A trial's judge grades live in ``grades["judge"]`` next to the rules' grades. Each criterion
 is a bool, or ``{"error": ...}`` when the judge failed (an unreachable endpoint, a reply
@@ -21,9 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from introscope.errors import JudgeError, StoreError
+from introscope.grading import rules
+from introscope.grading.concepts import reported_concept
 from introscope.grading.judge import Judge, JudgeConfig
 from introscope.spec import DEFAULT_JUDGE_CRITERIA
-from introscope.store import DB_NAME, RunStore
+from introscope.store import DB_NAME, RunStore, read_run_vectors
 
 #: The judge criteria of each experiment whose generated answers the judge can grade.
 JUDGE_CRITERIA: dict[str, tuple[str, ...]] = {
@@ -169,3 +173,57 @@ def regrade_with_judge(
                 if progress is not None:
                     progress(min(k + chunk, len(todo)), len(todo))
     return RegradeResult(len(rows), len(todo), n_errors)
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def rules_grades(
+    experiment: str, response: str, concept: str | None, candidates: Sequence[str]
+) -> dict[str, Any] | None:
+    """The rule grader's grades of one generated answer, exactly as the experiment's solver
+    stores them (``grades["rules"]``); None for experiments the rules do not grade.
+    ``concept`` is the injected concept (None on no-injection detection trials; prefill: the
+    prefilled word); ``candidates`` are the run's concepts (detection's outcome taxonomy)."""
+    if experiment == "detection":
+        grade = rules.grade_detection(response, concept)
+        return {
+            "coherent": grade.coherent,
+            "affirmative": grade.affirmative,
+            "correct_concept": grade.correct_concept,
+            "noticed_first": grade.noticed_first,
+            "success": grade.success,
+            "outcome": rules.classify_outcome(response, concept, candidates),
+            "reported": reported_concept(response, candidates),
+        }
+    if experiment == "prefill":
+        return {"apology": rules.is_apology(response), "coherent": rules.is_coherent(response)}
+    if experiment == "yes_bias":
+        return {"answered_yes": rules.answered_yes(response)}
+    return None
+
+
+def regrade_with_rules(run_dir: Path | str) -> int:
+    """Replace the rules' grades of every generated answer of ``run_dir`` with those of the
+    rule grader as it is now; return the number of trials re-graded. Detection's outcome
+    taxonomy needs the run's concept list, read from its vector file."""
+    run_dir = Path(run_dir)
+    if not (run_dir / DB_NAME).is_file():
+        raise StoreError(f"{run_dir} holds no trials to grade (no {DB_NAME}).")
+    candidates = list(read_run_vectors(run_dir) or {})
+    with RunStore(run_dir) as store:
+        df = store.to_pandas("measure = 'generation' AND response IS NOT NULL")
+        if (df["experiment"] == "detection").any() and not candidates:
+            raise StoreError(
+                f"{run_dir} has no concept vectors, which detection's outcome grades need."
+            )
+        updates = {}
+        for r in df.to_dict("records"):
+            concept = r["concept"] if isinstance(r["concept"], str) and r["concept"] else None
+            if r["experiment"] == "detection" and r["control"] == "none":
+                concept = None
+            graded = rules_grades(r["experiment"], r["response"], concept, candidates)
+            if graded is not None:
+                updates[r["trial_id"]] = {"rules": graded}
+        store.update_grades(updates)
+    return len(updates)
