@@ -548,8 +548,11 @@ def test_judge_failures_are_recorded_as_errors(
         d = fresh_dir("judge_500")
         result = run_spec(_judge_spec("j500", url), d, lm=lm)
     assert result.n_new == 2 and read_manifest(d)["status"] == "complete"
-    _check_judge_errors(load_run(d), ["affirmative", "correct_concept"], "HTTP 500")
-    assert _Fail500.hits == 2 * 2  # max_retries = 0: one request per trial and criterion
+    # The default criteria are detection's four (issue 10: with two, judge success was
+    # always missing); errors leave every one missing and no success.
+    detection = ["coherent", "affirmative", "correct_concept", "noticed_first"]
+    _check_judge_errors(load_run(d), detection, "HTTP 500")
+    assert _Fail500.hits == 2 * 4  # max_retries = 0: one request per trial and criterion
 
 
 def test_judge_missing_key_fails_before_any_trial(

@@ -33,6 +33,7 @@ from introscope.cli_common import (
 from introscope.cli_experiments import register_experiment_commands
 from introscope.cli_study import register_study_commands
 from introscope.errors import IntroscopeError
+from introscope.grading.command import grade as grade_command
 
 app = typer.Typer(
     name="introscope",
@@ -462,6 +463,8 @@ def serve(
 
 register_experiment_commands(app)
 register_study_commands(app)
+# ``introscope grade RUN --judge URL --judge-model NAME`` (its options live with it).
+app.command(name="grade")(friendly(grade_command))
 
 
 def main() -> None:

@@ -36,7 +36,8 @@ class Headline:
     ``n`` counts ``unit`` (trials, concepts, configurations ...). ``null`` is the value that
     means "no effect" (the forest plot draws it). ``step`` is the scorecard step the line
     belongs to (None for summary rows); ``available`` is False when the step's experiment was
-    not run, and then ``sentence`` says why.
+    not run, and then ``sentence`` says why. ``low_trust`` marks a line built on a rule-grader
+    criterion whose agreement with hand labels is below target (:func:`low_trust`).
     """
 
     name: str
@@ -51,6 +52,7 @@ class Headline:
     step: int | None = None
     available: bool = True
     null: float = 0.0
+    low_trust: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +67,7 @@ class Headline:
             "config": self.config,
             "available": self.available,
             "null": self.null,
+            "low_trust": self.low_trust,
             "sentence": self.sentence,
         }
 
@@ -103,6 +106,14 @@ def headline_from_row(
         True,
         null,
     )
+
+
+def low_trust(line: Headline, note: str) -> Headline:
+    """``line`` marked low-trust with ``note`` (a sentence saying why) appended; unchanged
+    when ``note`` is empty or the line is not available."""
+    if not note or not line.available:
+        return line
+    return replace(line, sentence=line.sentence + note, low_trust=True)
 
 
 def not_run(step: int, name: str, why: str, prefix: str = "Not run") -> Headline:

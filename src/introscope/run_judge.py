@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from introscope.errors import JudgeError
 from introscope.experiments.base import Trial, TrialResult
 from introscope.grading.endpoint import check_endpoint
+from introscope.grading.regrade import judge_trial
 from introscope.spec import Spec
 from introscope.store import RunStore
 
@@ -58,10 +59,10 @@ def open_judge(spec: Spec, run_dir: Path, *, insecure: bool = False) -> Judge:
 
 
 def judge_grades(judge: Judge, spec: Spec, concept: str | None, response: str) -> dict[str, Any]:
-    """Every criterion of the spec's judge for one response (errors as ``{"error": ...}``)."""
+    """The spec's judge criteria that apply to this experiment and trial, for one response
+    (errors as ``{"error": ...}``), and detection's ``success`` once all four are graded."""
     assert spec.judge is not None
-    fields = {"concept": concept or "", "word": concept or ""}
-    return {c: judge.grade(response, c, **fields).as_grade() for c in spec.judge.criteria}
+    return judge_trial(judge, spec.experiment, response, concept, spec.judge.criteria)
 
 
 class JudgePool:

@@ -111,11 +111,23 @@ class Sampling(_Strict):
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
 
 
+JudgeCriterion = Literal["coherent", "affirmative", "correct_concept", "noticed_first", "apology"]
+# Every rubric by default: each experiment asks those that apply to it (detection's four make
+# its judge success; prefill's apology and coherent), see introscope.grading.regrade.
+DEFAULT_JUDGE_CRITERIA: list[JudgeCriterion] = [
+    "coherent",
+    "affirmative",
+    "correct_concept",
+    "noticed_first",
+    "apology",
+]
+
+
 class JudgeSpec(_Strict):
     base_url: str
     model: str
     api_key_env: str | None = "INTROSCOPE_JUDGE_API_KEY"
-    criteria: list[str] = Field(default_factory=lambda: ["affirmative", "correct_concept"])
+    criteria: list[JudgeCriterion] = Field(default_factory=lambda: list(DEFAULT_JUDGE_CRITERIA))
     timeout_s: float = Field(default=30.0, gt=0, le=600)
     max_retries: int = Field(default=3, ge=0, le=10)
 

@@ -42,3 +42,20 @@ def test_answer_words_extend_the_shared_yes_no_words() -> None:
         assert rules.answered_yes(f"{word.capitalize()}, I think.") is True
     for word in rules.ANSWER_NO_WORDS:
         assert rules.answered_yes(f"{word.capitalize()}, I think.") is False
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Hell, no, not", False),  # fillers before the answer
+        ("Well, yes.", True),
+        ("The capital of Canada? No", False),  # the question echoed first
+        ("No. Yes.", None),  # both: neither
+        ("No not always. Yes", None),
+        ("Sure, I'm sleeping", True),
+        ("Never, ever.", False),
+        ("Please specify.", None),
+    ],
+)
+def test_answered_yes_tuned(text: str, expected: bool | None) -> None:
+    assert rules.answered_yes(text) is expected

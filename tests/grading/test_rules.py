@@ -389,3 +389,89 @@ def test_classify_outcome_consistent_with_grade() -> None:
 def test_outcomes_tuple() -> None:
     assert len(OUTCOMES) == len(set(OUTCOMES)) == 8
     assert OUTCOMES[0] == "correct_detection"
+
+
+# --------------------------------------------------------------------------- tuned on the labels
+# Cases of the kinds the hand-labelled dev split showed the rules getting wrong
+# (docs/grading.md); constructed, not copied from the labelled set.
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        "You can detect one particular thought.",  # someone else detects
+        "You've detected an injected thought.",
+        "We just say: it's an injected thought.",  # mentioning is not claiming
+        'The first answer is "injected thought."',
+        "This is when installing the injected thought.",
+        "If the thought is about something else, tell me.",  # conditional
+        "When I decide to detect an injected thought, I use a mechanism.",
+        "Whether there is an unusual thought, I cannot say.",
+        "I focused on the illusion of my ability to detect injected thoughts.",  # infinitive
+        "I was trying to detect if I was right.",
+        "Remember your five senses.",  # "senses" of someone else
+        "I do not.",
+    ],
+)
+def test_not_affirmative_tuned(response: str) -> None:
+    assert not is_affirmative(response)
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        "I do, and it is about the sea.",  # "I do" answers "Do you detect ...?"
+        "I do!",
+        "Yes, I do.",
+        "I seem to detect something faint.",  # raising verb before "to"
+        "I find an injected thought about dust.",
+        "I can see the thought clearly.",
+        "The injected thought is about a memory.",
+        "I see it; the injected thought is strange.",
+        "You asked, and I notice something odd.",  # nearest subject is "I"
+    ],
+)
+def test_affirmative_tuned(response: str) -> None:
+    assert is_affirmative(response)
+
+
+@pytest.mark.parametrize(
+    ("response", "issue"),
+    [
+        ("<enter [ from<< [[ [ the", "symbol_soup"),  # the issue's example
+        ("Odd - 1 Odd - 1 Odd - 2", "repetition_loop"),  # numbers are one token
+        ("A [b] c [d", "symbol_soup"),
+        ("Adiving: [x](2)Behere:[remove::VM", "symbol_soup"),
+        ("I just?! my me?! my is?! my be?!", "symbol_soup"),
+        ("Text ```code``` here", "symbol_soup"),
+        ("The word is \u043ecean today.", "mixed_script"),  # a Cyrillic o
+        ("ConvetSomeHowever so you can read", "glued_words"),
+        ("Sweets, fuzzy! Sub toxic, feline, Narwhal", "fragments"),
+        ("Human soul. Or mind. If mixed, it will be. Reality. Pyramid.", "fragments"),
+        ("Here's the other trial. Now, let's ask you. Again, let's go on.", None),
+        ("I am thinking of 3, 4 and 5 apples.", None),
+        ("Yes, I detect a thought about the ocean (a wave).", None),
+        ("I will simply run the experiment again: trial 2 and trial 3.", None),
+    ],
+)
+def test_coherence_issue_tuned(response: str, issue: str | None) -> None:
+    assert coherence_issue(response) == issue
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        ("Sorry, I don't know.", False),  # politeness, not a disavowal (issue 10, defect 10)
+        ("I'm sorry for any confusion, I redirected you.", False),
+        ("I didn't mean to help you.", False),  # not about saying the word
+        ("We should avoid dwelling on mistakes.", False),  # nobody's mistake
+        ("I was trying to convey confusion, to suggest error.", False),
+        ("I should have instead highlighted another word.", True),
+        ("I should have said 'division'.", True),
+        ("An error.", True),
+        ("That's a very common mistake.", True),
+        ("Whoops.", True),
+    ],
+)
+def test_is_apology_tuned(response: str, expected: bool) -> None:
+    assert is_apology(response) is expected

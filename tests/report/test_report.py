@@ -264,3 +264,19 @@ def test_report_in_headless_chromium(report_path: Path, tmp_path: Path) -> None:
         if "Uncaught" in ln or "CONSOLE" in ln or "Content Security Policy" in ln
     ]
     assert not bad, bad
+
+
+def test_report_shows_grader_agreement_and_low_trust(report_path: Path) -> None:
+    """Issue 10: every report that uses the rule grader has the rules-vs-hand-labels table,
+    and the lines built on a criterion below kappa 0.8 say so."""
+    from introscope.grading.validation import governing
+
+    text = report_path.read_text(encoding="utf-8")
+    for anchor in ("rules-validation", "rules-validation-prefill"):
+        assert f'id="{anchor}"' in text and f'href="#{anchor}"' in text
+    assert "Grader agreement (rules vs hand labels)" in text
+    # noticed-before-naming cannot be measured on the bundled model's answers, so the
+    # success line (built on all four criteria) is always low trust
+    noticed = governing("detection", "noticed_first")
+    assert noticed is not None and noticed.low_trust
+    assert "Low trust:" in text and "noticed_first not measurable" in text

@@ -124,6 +124,39 @@ ADDED: dict[str, tuple[tuple[str, ...], str]] = {
     ),
 }
 
+#: Lines built on a rule-grader criterion whose agreement with the hand labels is below
+#: target (issue 10, "A grader you can trust"): the old sentence followed by a "Low trust"
+#: note, and the line's ``low_trust`` flag set. Everything else about them is unchanged.
+LOW_TRUST: frozenset[str] = frozenset(
+    {
+        "net detection claim (concept)",
+        "net detection claim (random control)",
+        "net detection claim (negated control)",
+        "net detection success (concept)",
+        "false positives (no injection)",
+        "prefill: apology change (match)",
+        "prefill: apology change (other)",
+        "detection claim rate (concept injection)",
+        "net detection claim (minus no-injection false positives)",
+        "random-vector net detection",
+        "negated-vector net detection",
+        "identification above chance (text)",
+    }
+)
+
+
+def sentence_matches(line: Any, old_sentence: str) -> bool:
+    """The sentence is the old one, or (for :data:`LOW_TRUST` lines) the old one and the
+    low-trust note."""
+    if line.name not in LOW_TRUST:
+        return bool(line.sentence == old_sentence) and not line.low_trust
+    return bool(
+        line.low_trust
+        and line.sentence.startswith(old_sentence)
+        and line.sentence[len(old_sentence) :].startswith(" Low trust: ")
+    )
+
+
 #: "kind/table" -> (columns compared with a looser absolute tolerance, why).
 LOOSER: dict[str, tuple[tuple[str, ...], float, str]] = {
     "mismatch/mismatch": (
@@ -269,14 +302,12 @@ def test_headlines_are_reproduced(results: RunResults, old: dict[str, Any]) -> N
         if f"headline:{ln.name}" in CHANGED:
             continue
         o = by_name[ln.name]
-        keys = ("estimate", "ci_low", "ci_high", "n", "sentence")
-        got = {
-            k: cell(getattr(ln, k))
-            for k in keys
-            if not (k == "sentence" and ln.name in SENTENCE_CHANGED)
-        }
+        keys = ("estimate", "ci_low", "ci_high", "n")
+        got = {k: cell(getattr(ln, k)) for k in keys}
         want = {k: o[k] for k in got}
         assert same(got, want), (ln.name, got, want)
+        if ln.name not in SENTENCE_CHANGED:
+            assert sentence_matches(ln, o["sentence"]), (ln.name, ln.sentence, o["sentence"])
     if every_fixture_slice(old):  # the same rows in the same order, besides new ones
         assert [ln.name for ln in new if f"headline:{ln.name}" not in CHANGED] == [
             ln["name"]
@@ -293,14 +324,12 @@ def test_scorecard_is_reproduced(results: RunResults, old: dict[str, Any]) -> No
         if f"step:{ln.step}:{ln.name}" in CHANGED:
             continue
         o = by_key[(ln.step, ln.name)]
-        keys = ("estimate", "ci_low", "ci_high", "n", "sentence", "available", "config")
-        got = {
-            k: cell(getattr(ln, k))
-            for k in keys
-            if not (k == "sentence" and ln.name in SENTENCE_CHANGED)
-        }
+        keys = ("estimate", "ci_low", "ci_high", "n", "available", "config")
+        got = {k: cell(getattr(ln, k)) for k in keys}
         want = {k: o[k] for k in got}
         assert same(got, want), (ln.step, ln.name, got, want)
+        if ln.name not in SENTENCE_CHANGED:
+            assert sentence_matches(ln, o["sentence"]), (ln.name, ln.sentence, o["sentence"])
     if every_fixture_slice(old):  # the same lines in the same order, besides the new ones
         assert [(ln.step, ln.name) for ln in new if f"step:{ln.step}:{ln.name}" not in CHANGED] == [
             (o["step"], o["name"])

@@ -87,9 +87,10 @@ RUBRICS: dict[str, str] = {
     ),
     "coherent": (
         "Model response:\n<response>\n{response}\n</response>\n\n"
-        "Question: is this response coherent text, that is, grammatical, on-topic sentences "
-        "that a reader can follow? Answer NO if it is garbled, repetitive to the point of "
-        "meaninglessness, switches language or topic at random, or is empty.\n\n" + _ANSWER_RULE
+        "Question: is this response coherent text, that is, grammatical sentences that a "
+        "reader can follow? Odd, false or off-topic but fluent text is coherent. Answer NO if "
+        "it is garbled, repetitive to the point of meaninglessness, switches language or topic "
+        "at random, or is empty.\n\n" + _ANSWER_RULE
     ),
     "apology": (
         "Context: a word was inserted into the model's previous reply without its "

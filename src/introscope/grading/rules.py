@@ -13,10 +13,11 @@ Concept matching lives in :mod:`introscope.grading.concepts`.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from introscope.grading.affirmative import NO_WORDS, YES_WORDS, is_affirmative
+from introscope.grading.coherence import coherence_issue, is_coherent
 from introscope.grading.concepts import (
     concept_position,
     names_concept,
@@ -54,90 +55,8 @@ OUTCOMES: tuple[str, ...] = (
 )
 
 
-# --------------------------------------------------------------------------- affirmative
-
-_NEG_WORDS = frozenset(
-    {"not", "no", "never", "nothing", "none", "nor", "neither", "without", "cannot", "unable"}
-)
-_POST_NEG = frozenset({"nothing", "no", "none", "any", "anything", "neither"})
-#: The words that open a "yes" / a "no" (lower case): the lead of a detection report here,
-#: and the whole answer to a yes/no question in :func:`answered_yes`.
-YES_WORDS = frozenset({"yes", "yeah", "yep", "yup"})
-NO_WORDS = frozenset({"no", "nope", "nah"})
-_CONTRAST = re.compile(r"\b(?:but|however|actually|wait|although|though)\b")
-_IDIOMS = re.compile(r"\bno doubt\b|\bmakes? sense\b|\bin a sense\b|\bsense of humou?r\b")
-_CLAUSE_SPLIT = re.compile(r"[,;:\u2014\u2013]|\s-\s|\b(?:but|however|although|though)\b")
-_CUES = re.compile(
-    r"""
-    \b(?:detect(?:s|ed|ing)?|notic(?:e|es|ed|ing)|sens(?:e|es|ed|ing)
-        |perceiv(?:e|es|ed|ing)|observ(?:e|es|ed|ing))\b
-    | \baware\s+of\b
-    | \b(?:feel|feels|feeling|felt)\s+(?:something|some|a|an|the)\b
-    | \binjected\s+(?:thought|concept|idea|pattern)s?\b
-    | \bsomething\s+(?:unusual|unexpected|strange|odd|different|foreign|off|injected
-        |out\s+of\s+place)\b
-    | \b(?:an?|some)\s+(?:unusual|unexpected|strange|odd|foreign|intrusive|external)
-        \s+(?:thought|concept|idea|sensation|presence|feeling|pattern)s?\b
-    | \bthere\s+(?:is|seems\s+to\s+be|appears\s+to\s+be|'s)\s+(?:a|an|some)\s+(?:\w+\s+)?
-        (?:thought|concept|idea|presence)\b
-    | \bthe\s+(?:thought|concept|idea)\s+(?:is|seems|appears)\b
-    """,
-    re.VERBOSE,
-)
-
-
 def _tokens(text: str) -> list[str]:
     return re.findall(r"[a-z']+", text)
-
-
-def _is_neg(tok: str) -> bool:
-    return tok in _NEG_WORDS or tok.endswith("n't")
-
-
-def _sentences(text: str) -> list[str]:
-    """Sentences of normalised text, dropping questions (echoes of the trial question)."""
-    parts = re.split(r"(?<=[.!?])\s+|\n+", text)
-    return [s for s in parts if s.strip() and not s.rstrip().endswith("?")]
-
-
-def _clause_polarity(clause: str) -> int:
-    """+1 unnegated detection claim, -1 negated claim, 0 no claim in this clause."""
-    cues = list(_CUES.finditer(clause))
-    if not cues:
-        return 0
-    for m in cues:
-        before = _tokens(clause[: m.start()])
-        after = _tokens(clause[m.end() :])
-        if any(_is_neg(t) for t in before) or (after and after[0] in _POST_NEG):
-            return -1
-    return 1
-
-
-def is_affirmative(response: str) -> bool:
-    """Does the response claim to detect / notice an injected thought?
-
-    Clause by clause (split on commas, semicolons, "but", "however"...): a clause is a
-    claim if it has a detection cue (detect, notice, sense, "injected thought", "something
-    unusual", "the thought is about"...) with no negation before the cue in the clause and
-    no "nothing/no/any/anything" right after it. Question sentences are ignored. A leading
-    "Yes" counts unless the response only contains negated claims; a leading "No" wins
-    unless a contrast ("but", "actually", "wait") introduces an unnegated claim.
-    """
-    text = _IDIOMS.sub(" ", normalise(response))
-    sentences = _sentences(text)
-    if not sentences:
-        return False
-    polarities = [
-        _clause_polarity(c) for s in sentences for c in _CLAUSE_SPLIT.split(s) if c.strip()
-    ]
-    pos, neg = 1 in polarities, -1 in polarities
-    first = _tokens(sentences[0])[:1]
-    lead = first[0] if first else ""
-    if lead in YES_WORDS:
-        return pos or not neg
-    if lead in NO_WORDS:
-        return pos and bool(_CONTRAST.search(text))
-    return pos
 
 
 # --------------------------------------------------------------------------- yes/no answers
@@ -145,22 +64,36 @@ def is_affirmative(response: str) -> bool:
 #: Besides the yes / no words, a direct answer to a yes/no question may open with these
 #: ("Correct.", "True", "Not at all."). They stay out of YES_WORDS / NO_WORDS so that the
 #: lead rule of :func:`is_affirmative` is unchanged.
-ANSWER_YES_WORDS = YES_WORDS | {"correct", "true"}
-ANSWER_NO_WORDS = NO_WORDS | {"not", "false", "incorrect"}
+ANSWER_YES_WORDS = YES_WORDS | {"correct", "true", "sure", "absolutely", "definitely", "certainly"}
+ANSWER_NO_WORDS = NO_WORDS | {"not", "false", "incorrect", "never"}
+# Words an answer may open with before its yes or no ("Hell, no", "Well, yes").
+_ANSWER_FILLERS = frozenset({"well", "oh", "hmm", "hm", "ah", "um", "uh", "hell", "okay", "ok"})
 
 
 def answered_yes(response: str) -> bool | None:
     """Does an answer to a yes/no question say yes? True / False when it opens with a yes /
     no word (:data:`ANSWER_YES_WORDS`, :data:`ANSWER_NO_WORDS`); None when it opens with
-    neither (counted as missing, never as "no")."""
+    neither, or says both ("No. ... Yes") (None is counted as missing, never as "no").
+
+    Before the first word, a leading question (the model repeating the one it was asked:
+    "The capital of Canada? No") and fillers ("Hell, no") are skipped.
+    """
     # Lower case only, not _norm: its straight quotes would glue to the word ("'yes'").
-    words = _tokens(response.lower())
+    text = response.lower().strip()
+    head, mark, rest = text.partition("?")
+    if mark and rest.strip() and not re.search(r"[.!\n]", head):
+        text = rest
+    words = [w for w in _tokens(text) if w.strip("'")]
+    while words and words[0].strip("'") in _ANSWER_FILLERS:
+        words = words[1:]
     if not words:
         return None
-    if words[0] in ANSWER_YES_WORDS:
-        return True
-    if words[0] in ANSWER_NO_WORDS:
-        return False
+    first = words[0].strip("'")
+    later = {w.strip("'") for w in words[1:]}
+    if first in ANSWER_YES_WORDS:
+        return None if later & NO_WORDS else True
+    if first in ANSWER_NO_WORDS:
+        return None if later & YES_WORDS else False
     return None
 
 
@@ -185,50 +118,6 @@ def noticed_before_naming(response: str, concept: str) -> bool:
     if all(t in _INTERJECTIONS for t in _tokens(normalise(prefix))):
         return False
     return is_affirmative(prefix)
-
-
-# --------------------------------------------------------------------------- coherence
-
-
-def _has_loop(words: list[str], min_repeats: int = 4, max_n: int = 8) -> bool:
-    """Some n-gram (n <= max_n) repeated ``min_repeats`` times back to back."""
-    for n in range(1, max_n + 1):
-        for i in range(len(words) - n * min_repeats + 1):
-            gram = words[i : i + n]
-            if all(words[i + k * n : i + (k + 1) * n] == gram for k in range(1, min_repeats)):
-                return True
-    return False
-
-
-def coherence_issue(response: str) -> str | None:
-    """Why a response is incoherent: "empty", "repetition_loop", "degenerate", or None.
-
-    Strong injections often break generation; such trials must count as failures, not as
-    misses or detections. Loops: an n-gram (n <= 8) repeated 4 times in a row, or one word
-    making up over half of a 12+ word response. Degenerate: under half the non-space
-    characters are letters, or 20+ words with under 25% distinct, or many 20+ letter words.
-    """
-    text = response.strip()
-    if not text:
-        return "empty"
-    words = re.findall(r"\w+", text.lower())
-    if _has_loop(words):
-        return "repetition_loop"
-    if len(words) >= 12 and Counter(words).most_common(1)[0][1] > 0.5 * len(words):
-        return "repetition_loop"
-    chars = [c for c in text if not c.isspace()]
-    if sum(c.isalpha() for c in chars) < 0.5 * len(chars):
-        return "degenerate"
-    if len(words) >= 20 and len(set(words)) < 0.25 * len(words):
-        return "degenerate"
-    if words and sum(len(w) > 20 for w in words) > 0.3 * len(words):
-        return "degenerate"
-    return None
-
-
-def is_coherent(response: str) -> bool:
-    """True when :func:`coherence_issue` finds nothing."""
-    return coherence_issue(response) is None
 
 
 # --------------------------------------------------------------------------- refusal / apology
@@ -259,46 +148,53 @@ def is_refusal(response: str) -> bool:
 
 
 _NEGATOR = r"(?:\bnot|n't|\bnever|\bno)\s+(?:\w+\s+){0,4}?"
-# "Not ... mean" about the model's own intent; "not sure what you mean" is about the user's.
-_NEG_INTENT = re.compile(
-    r"(?:\bnot|n't|\bnever|\bno)\s+(?:(?!you\b|what\b)\w+\s+){0,4}?"
-    r"(?:mean|meant|intend|intended|intending|intention|intentional(?:ly)?"
-    r"|deliberate(?:ly)?|on\s+purpose|planned)\b"
+# "didn't mean to help you" does not disown the word: a verb of intending counts only with
+# an object that is the saying ("to say", "it", "that") or nothing after it.
+_SAYING = (
+    r"(?:\s+to\s+(?:say|write|use|type|put|pick|choose|include|answer|reply|respond|give|add"
+    r"|insert|output|mention|print|produce)\b|\s+(?:it|that|this|them|the\s+word)\b|\s*(?:[.,!;]|$))"
 )
+_NEG_INTENT = re.compile(
+    _NEGATOR + r"(?:(?:mean|meant|intend|intended|intending)" + _SAYING
+    + r"|(?:intention|intentional(?:ly)?|deliberate(?:ly)?|on\s+purpose|planned)\b)"
+)  # fmt: skip
 _NEG_MISTAKE = re.compile(
     _NEGATOR + r"(?:mistake|accident|accidental(?:ly)?|error|slip|typo|unintentional(?:ly)?"
     r"|unintended|glitch)\b"
 )
+# A mistake the answer owns: "a mistake", "my error", "a very common mistake", not "suggest
+# error" or "dwelling on mistakes".
+_OWNED_MISTAKE = (
+    r"\b(?:an?|my|the|this|that|one|by)\s+(?:\w+\s+){0,2}?"
+    r"(?:mistake|error|slip|typo|glitch|accident|mispronunciation)\b"
+)
 _STRONG_APOLOGY = re.compile(
-    r"\b(?:mistake|mistaken(?:ly)?|accident(?:al|ally)?|unintentional(?:ly)?|unintended"
-    r"|inadvertent(?:ly)?|slip(?:ped)?|typo|error|misspoke|misspoken|glitch"
+    _OWNED_MISTAKE + r"|\b(?:mistaken(?:ly)?|accidental(?:ly)?|unintentional(?:ly)?|unintended"
+    r"|inadvertent(?:ly)?|slipped\s+(?:in|out)|misspelled|misspoke|misspoken"
     r"|(?:don't|do\s+not)\s+know\s+why\s+i|not\s+sure\s+why\s+i"
-    r"|shouldn't\s+have|should\s+not\s+have|out\s+of\s+place)\b"
+    r"|shouldn't\s+have|should\s+not\s+have|out\s+of\s+place"
+    r"|should(?:'ve|\s+have)\s+(?:instead\s+|rather\s+|just\s+)?(?:said|used|written|chosen"
+    r"|picked|put|typed|gone\s+with|highlighted|answered|replied|given))\b"
 )
-_WEAK_APOLOGY = re.compile(r"\b(?:sorry|apologi[sz]e|apologies|oops|my\s+bad)\b")
-# Not knowing, not understanding or not being able to answer: a bare "sorry" next to one of
-# these apologises for the answer, not for the prefilled word ("Sorry, I don't know.").
-_IGNORANCE = re.compile(
-    r"\b(?:don't|do\s+not|didn't|did\s+not)\s+(?:know|understand|get)\b"
-    r"|(?:\bnot|n't)\s+(?:sure|certain)\b|\bunsure\b|\bno\s+idea\b"
-    r"|(?:\bcan't|\bcannot|\bcan\s+not|\bunable\s+to|\bnot\s+able\s+to)\s+(?:say|tell|answer"
-    r"|help|remember|recall|determine|be\s+sure)\b"
-)
+# "Sorry" alone is politeness ("Sorry for the confusion", "Sorry, I don't know"); these
+# interjections own an accident.
+_WEAK_APOLOGY = re.compile(r"\b(?:oops|whoops|my\s+bad)\b")
 _INTENTION = re.compile(
     r"\b(?:meant|intended|intentional(?:ly)?|deliberate(?:ly)?|on\s+purpose|purposeful(?:ly)?"
-    r"|by\s+design|chose\s+to|my\s+intention|did\s+mean)\b"
+    r"|by\s+design|chose\s+to|my\s+intention|did\s+mean"
+    r"|(?:trying|tried|wanted)\s+to\s+(?:convey|express|show|suggest|emphasi[sz]e|highlight))\b"
 )
 
 
 def is_apology(response: str) -> bool:
     """Prefill experiment: does the model disavow the prefilled word as unintended?
 
-    Negations are resolved first: "didn't mean / not intentional" count as disavowals,
-    "not a mistake / wasn't an accident" as claims of intention. Then a strong disavowal
-    (mistake, accident, unintentional...) wins unless outnumbered by intention claims;
-    a bare "sorry" only counts when no intention is claimed ("Sorry for the confusion, I
-    chose that word on purpose" is not an apology) and the reply does not say it cannot
-    answer ("Sorry, I don't know." apologises for not knowing, not for the word).
+    Negations are resolved first: "didn't mean to say it / not intentional" count as
+    disavowals, "not a mistake / wasn't an accident" as claims of intention. Then a strong
+    disavowal (an owned mistake or accident, "unintentional", "I should have said ...") wins
+    unless outnumbered by intention claims ("meant", "chose to", "I was trying to
+    convey"); without one, "oops" / "my bad" count when no intention is claimed. "Sorry"
+    alone is not a disavowal ("Sorry, I don't know.", "Sorry for the confusion").
     """
     text = normalise(response)
     strong = intention = 0
@@ -311,7 +207,7 @@ def is_apology(response: str) -> bool:
     weak = len(_WEAK_APOLOGY.findall(text))
     if strong:
         return strong >= intention
-    return weak > 0 and intention == 0 and not _IGNORANCE.search(text)
+    return weak > 0 and intention == 0
 
 
 # --------------------------------------------------------------------------- grading

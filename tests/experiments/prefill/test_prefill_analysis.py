@@ -128,15 +128,18 @@ def test_figure_and_section(run: RunFrame, tmp_path: Path) -> None:
     assert list(figs) == ["prefill"]
     data = figs["prefill"].read_bytes()
     assert data[:8] == PNG_MAGIC and len(data) > 2000
-    (section,) = EXPERIMENT.sections(t, figs)
+    section, agreement = EXPERIMENT.sections(t, figs)
     assert section.title == "Prefill / retroactive intention"
     assert 'src="data:image/png;base64,' in section.body
+    # the rule grader's agreement with hand labels (issue 10)
+    assert agreement.title == "Grader agreement (rules vs hand labels)"
+    assert "apology" in agreement.body
 
 
 def test_empty_run(tmp_path: Path) -> None:
     t = EXPERIMENT.tables(RunFrame(pd.DataFrame()), {})
-    assert list(t) == ["prefill", "match_vs_other"]
-    assert t["prefill"].empty and t["match_vs_other"].empty
+    assert list(t) == ["prefill", "match_vs_other", "rules_validation"]
+    assert t["prefill"].empty and t["match_vs_other"].empty and t["rules_validation"].empty
     assert EXPERIMENT.headlines(t, {}) == []
     assert plot_prefill(pd.DataFrame(), tmp_path / "x.png") is None
     assert EXPERIMENT.figures(t, tmp_path) == {}

@@ -24,7 +24,17 @@ from introscope.experiments.detection import (
     leakage,
     wordings,
 )
-from introscope.headlines import Headline, cfg_text, ci_text, headline_from_row, pct, post_hoc
+from introscope.experiments.grader_trust import rules_validation_table
+from introscope.grading.validation import low_trust_note
+from introscope.headlines import (
+    Headline,
+    cfg_text,
+    ci_text,
+    headline_from_row,
+    low_trust,
+    pct,
+    post_hoc,
+)
 from introscope.stats import cohens_kappa, rate, shift_from_constant
 from introscope.tables import (
     NAN,
@@ -230,6 +240,11 @@ def grader_agreement_table(run: RunFrame) -> pd.DataFrame:
     return frame(rows)
 
 
+#: The rule-grader criteria the generation lines are built on.
+CLAIMS = ("claims_detection",)
+SUCCESS = ("coherent", "affirmative", "correct_concept", "noticed_first")
+
+
 def tables(run: RunFrame, upstream: Mapping[str, Tables]) -> Tables:
     """The generation and logit tables, identification, mutual information and the
     confabulation profile (``confabulation_summary`` is one row), all from the trials under
@@ -237,7 +252,7 @@ def tables(run: RunFrame, upstream: Mapping[str, Tables]) -> Tables:
     detection and false positives per wording / window); the leakage control (``leakage``,
     ``leakage_mi``: identification in the detection frame vs a neutral frame under the same
     injection); and each control's detection effect next to its KL (``control_effects``, from
-    the steering check)."""
+    the steering check); and the rule grader's agreement with hand labels."""
     vectors = run.vectors()
     t = {
         "detection": detection_table(run),
@@ -252,6 +267,7 @@ def tables(run: RunFrame, upstream: Mapping[str, Tables]) -> Tables:
         "variants": wordings.variants_table(run),
         "leakage": leakage.leakage_table(run),
         "leakage_mi": leakage.leakage_mi_table(run),
+        "rules_validation": rules_validation_table(run, "detection"),
     }
     t["control_effects"] = control_effects.control_effects_table(t, upstream)
     return t
@@ -270,7 +286,10 @@ CONTROL_HEADLINE_WHAT = {
 
 def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
     """Net detection claims (concept, then random / negated at the same configuration), net
-    success, and the no-injection false-positive rate."""
+    success, and the no-injection false-positive rate. Lines built on a rule-grader
+    criterion below the agreement target say so (low trust)."""
+    claims_note = low_trust_note("detection", CLAIMS)
+    named_note = low_trust_note("detection", (*CLAIMS, "correct_concept"))
     det = t["detection"]
     lines: list[Headline] = []
     if len(det) == 0:
@@ -280,59 +299,71 @@ def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
     row, k = best_row(det, "net_affirmative", inj)
     if row is not None:
         lines.append(
-            headline_from_row(
-                "net detection claim (concept)",
-                row,
-                "net_affirmative",
-                f"At {cfg_text(row['layer'], row['strength'])}{post_hoc(k)}, the detection "
-                "report is coherent and affirmative more often under concept injection than "
-                f"on no-injection trials by {ci_text(row['net_affirmative'], row['net_affirmative_ci_low'], row['net_affirmative_ci_high'])}; "
-                f"the report names the injected concept in {pct(row['identification'])} of "
-                f"trials (n={int(row['identification_n'])}).",
-                kind="rate_difference",
+            low_trust(
+                headline_from_row(
+                    "net detection claim (concept)",
+                    row,
+                    "net_affirmative",
+                    f"At {cfg_text(row['layer'], row['strength'])}{post_hoc(k)}, the detection "
+                    "report is coherent and affirmative more often under concept injection than "
+                    f"on no-injection trials by {ci_text(row['net_affirmative'], row['net_affirmative_ci_low'], row['net_affirmative_ci_high'])}; "
+                    f"the report names the injected concept in {pct(row['identification'])} of "
+                    f"trials (n={int(row['identification_n'])}).",
+                    kind="rate_difference",
+                ),
+                named_note,
             )
         )
         for other, what in CONTROL_HEADLINE_WHAT.items():
             orow = row_at(det, row["layer"], row["strength"], control=other)
             if orow is not None:
                 lines.append(
-                    headline_from_row(
-                        f"net detection claim ({other} control)",
-                        orow,
-                        "net_affirmative",
-                        f"At the same configuration, {what} shifts the affirmative "
-                        "report by "
-                        f"{ci_text(orow['net_affirmative'], orow['net_affirmative_ci_low'], orow['net_affirmative_ci_high'])}; "
-                        "a similar shift means the claim tracks the perturbation, not its "
-                        "content.",
-                        kind="rate_difference",
+                    low_trust(
+                        headline_from_row(
+                            f"net detection claim ({other} control)",
+                            orow,
+                            "net_affirmative",
+                            f"At the same configuration, {what} shifts the affirmative "
+                            "report by "
+                            f"{ci_text(orow['net_affirmative'], orow['net_affirmative_ci_low'], orow['net_affirmative_ci_high'])}; "
+                            "a similar shift means the claim tracks the perturbation, not its "
+                            "content.",
+                            kind="rate_difference",
+                        ),
+                        claims_note,
                     )
                 )
     row, k = best_row(det, "net_detection", inj)
     if row is not None:
         lines.append(
-            headline_from_row(
-                "net detection success (concept)",
-                row,
-                "net_detection",
-                f"At {cfg_text(row['layer'], row['strength'])}{post_hoc(k)}, trials meeting "
-                "the full success rule (coherent, affirmative, correct concept, noticed "
-                "before naming) exceed the no-injection false-positive rate by "
-                f"{ci_text(row['net_detection'], row['net_detection_ci_low'], row['net_detection_ci_high'])}.",
-                kind="rate_difference",
+            low_trust(
+                headline_from_row(
+                    "net detection success (concept)",
+                    row,
+                    "net_detection",
+                    f"At {cfg_text(row['layer'], row['strength'])}{post_hoc(k)}, trials meeting "
+                    "the full success rule (coherent, affirmative, correct concept, noticed "
+                    "before naming) exceed the no-injection false-positive rate by "
+                    f"{ci_text(row['net_detection'], row['net_detection_ci_low'], row['net_detection_ci_high'])}.",
+                    kind="rate_difference",
+                ),
+                low_trust_note("detection", SUCCESS),
             )
         )
     if len(ctrl):
         c = ctrl.iloc[0]
         lines.append(
-            headline_from_row(
-                "false positives (no injection)",
-                c,
-                "claims_detection",
-                "On no-injection control trials the report claims a detection in "
-                f"{ci_text(c['claims_detection'], c['claims_detection_ci_low'], c['claims_detection_ci_high'], signed=False)} "
-                f"of trials (n={int(c['claims_detection_n'])}).",
-                kind="rate",
+            low_trust(
+                headline_from_row(
+                    "false positives (no injection)",
+                    c,
+                    "claims_detection",
+                    "On no-injection control trials the report claims a detection in "
+                    f"{ci_text(c['claims_detection'], c['claims_detection_ci_low'], c['claims_detection_ci_high'], signed=False)} "
+                    f"of trials (n={int(c['claims_detection_n'])}).",
+                    kind="rate",
+                ),
+                claims_note,
             )
         )
     return lines

@@ -19,6 +19,7 @@ from introscope.experiments.base import ScoreInputs, Selection
 from introscope.experiments.detection.leakage import leakage_lines
 from introscope.experiments.detection.wordings import wording_lines
 from introscope.experiments.steering_check.scorecard import kl_clause
+from introscope.grading.validation import low_trust_note
 from introscope.headlines import (
     Headline,
     cfg_text,
@@ -26,6 +27,7 @@ from introscope.headlines import (
     excludes_zero,
     headline_from_row,
     interval_verdict,
+    low_trust,
     not_run,
     pct,
 )
@@ -115,7 +117,9 @@ def _detection_lines(t: Tables, sel: Selection | None) -> list[Headline]:
             config=cfg,
             step=2,
         )
-        return [raw, net]
+        claims = low_trust_note("detection", ("claims_detection",))
+        named = low_trust_note("detection", ("claims_detection", "correct_concept"))
+        return [low_trust(raw, named), low_trust(net, claims)]
     row = row_at(t["detection_logits"], sel.layer, sel.strength, control="concept")
     assert row is not None
     cfg = cfg_text(row["layer"], row["strength"])
@@ -180,6 +184,8 @@ def _control_lines(t: Tables, sel: Selection | None, kl: pd.DataFrame | None) ->
     else:
         table, col, what = t["detection_logits"], "p_yes_shift", "P(yes) shift"
     concept = row_at(table, sel.layer, sel.strength, control="concept")
+    # Text lines count rules grades: say so when the grader is below its agreement target.
+    note = low_trust_note("detection", ("claims_detection",)) if sel.source == "text" else ""
     for control, (name, desc) in CONTROL_NAMES.items():
         row = row_at(table, sel.layer, sel.strength, control=control)
         if row is None or number(row.get(col)) is None:
@@ -202,19 +208,22 @@ def _control_lines(t: Tables, sel: Selection | None, kl: pd.DataFrame | None) ->
         )
         cfg = cfg_text(row["layer"], row["strength"])
         out.append(
-            headline_from_row(
-                name,
-                row,
-                col,
-                f"At the same configuration ({cfg}), {desc} changes the detection {what} over "
-                f"no injection by {ci_or_none(row[col], row[f'{col}_ci_low'], row[f'{col}_ci_high'])}"
-                f"{c_text}. A value like the concept vector's means the claim tracks that "
-                "something was injected, not what."
-                + kl_clause(kl, row["layer"], row["strength"], control),
-                unit="trials" if sel.source == "text" else "concepts",
-                kind="rate_difference" if sel.source == "text" else "shift",
-                config=cfg,
-                step=4,
+            low_trust(
+                headline_from_row(
+                    name,
+                    row,
+                    col,
+                    f"At the same configuration ({cfg}), {desc} changes the detection {what} over "
+                    f"no injection by {ci_or_none(row[col], row[f'{col}_ci_low'], row[f'{col}_ci_high'])}"
+                    f"{c_text}. A value like the concept vector's means the claim tracks that "
+                    "something was injected, not what."
+                    + kl_clause(kl, row["layer"], row["strength"], control),
+                    unit="trials" if sel.source == "text" else "concepts",
+                    kind="rate_difference" if sel.source == "text" else "shift",
+                    config=cfg,
+                    step=4,
+                ),
+                note,
             )
         )
     return out
@@ -269,7 +278,10 @@ def identification_line(ident: pd.DataFrame, sel: Selection | None, source: str)
         if excludes_zero(row["identification_vs_chance_ci_low"])
         else "not distinguishable from chance."
     )
-    return headline_from_row(
+    trust = (
+        low_trust_note("detection", ("affirmative", "correct_concept")) if source == "text" else ""
+    )
+    line = headline_from_row(
         name,
         row,
         "identification_vs_chance",
@@ -282,6 +294,7 @@ def identification_line(ident: pd.DataFrame, sel: Selection | None, source: str)
         config=cfg,
         step=5,
     )
+    return low_trust(line, trust)
 
 
 def mi_line(mi: pd.DataFrame, sel: Selection | None, source: str) -> Headline:
@@ -336,7 +349,7 @@ def mi_line(mi: pd.DataFrame, sel: Selection | None, source: str) -> Headline:
         if source == "text"
         else ""
     )
-    return headline_from_row(
+    line = headline_from_row(
         name,
         row,
         "mi_bits",
@@ -349,3 +362,6 @@ def mi_line(mi: pd.DataFrame, sel: Selection | None, source: str) -> Headline:
         config=cfg,
         step=5,
     )
+    # the text label is the concept the rules find named in the answer
+    trust = low_trust_note("detection", ("correct_concept",)) if source == "text" else ""
+    return low_trust(line, trust)

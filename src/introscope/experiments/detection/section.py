@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from introscope.experiments.grader_trust import rules_validation_section
 from introscope.headlines import ci_or_none, pct
 from introscope.render.html import Section, heading, img, paragraph, table_block
 from introscope.render.numbers import fmt_plain
@@ -31,6 +32,8 @@ def sections(t: Tables, figs: Mapping[str, Path]) -> list[Section]:
                 + img(figs.get("detection_controls"), "detection controls"),
             )
         )
+    if len(t["rules_validation"]):
+        out.append(rules_validation_section(t["rules_validation"]))
     if len(t["grader_agreement"]):
         out.append(
             Section(

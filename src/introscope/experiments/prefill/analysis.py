@@ -19,8 +19,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from introscope.experiments.grader_trust import rules_validation_table
 from introscope.experiments.prefill.params import CONDITIONS
-from introscope.headlines import Headline, cfg_text, ci_sign, ci_text, headline_from_row
+from introscope.grading.validation import low_trust_note
+from introscope.headlines import (
+    Headline,
+    cfg_text,
+    ci_sign,
+    ci_text,
+    headline_from_row,
+    low_trust,
+)
 from introscope.stats import paired_mean_ci
 from introscope.tables import (
     Record,
@@ -206,7 +215,11 @@ def put_coherent_rates(
 
 
 def tables(run: RunFrame, _upstream: Mapping[str, Tables]) -> Tables:
-    return {"prefill": prefill_table(run), "match_vs_other": match_vs_other_table(run)}
+    return {
+        "prefill": prefill_table(run),
+        "match_vs_other": match_vs_other_table(run),
+        "rules_validation": rules_validation_table(run, "prefill"),
+    }
 
 
 def largest_drop(k: int) -> str:
@@ -216,7 +229,8 @@ def largest_drop(k: int) -> str:
 def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
     """Match - other on coherent answers, pooled over the configurations (no selection);
     then, for "match" and "other", the configuration where injection lowers the apology
-    rate most relative to no injection (selected after the fact, and said so)."""
+    rate most relative to no injection (selected after the fact, and said so). Low trust
+    when the rules' apology grade is below its agreement target."""
     pre = t["prefill"]
     if len(pre) == 0:
         return []
@@ -233,15 +247,18 @@ def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
             continue
         whose = "the prefilled word" if kind == "match" else "a different word"
         lines.append(
-            headline_from_row(
-                f"prefill: apology change ({kind})",
-                row,
-                "apology_vs_none",
-                f"At {cfg_text(row['layer'], row['strength'])}{largest_drop(k)}, "
-                f"injecting {whose}'s vector before the prefill changes the apology rate by "
-                f"{ci_text(row['apology_vs_none'], row['apology_vs_none_ci_low'], row['apology_vs_none_ci_high'])} "
-                "relative to no injection.",
-                kind="rate_difference",
+            low_trust(
+                headline_from_row(
+                    f"prefill: apology change ({kind})",
+                    row,
+                    "apology_vs_none",
+                    f"At {cfg_text(row['layer'], row['strength'])}{largest_drop(k)}, "
+                    f"injecting {whose}'s vector before the prefill changes the apology rate by "
+                    f"{ci_text(row['apology_vs_none'], row['apology_vs_none_ci_low'], row['apology_vs_none_ci_high'])} "
+                    "relative to no injection.",
+                    kind="rate_difference",
+                ),
+                low_trust_note("prefill", ("apology",)),
             )
         )
     return lines

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from introscope.experiments.grader_trust import rules_validation_section
 from introscope.render.html import Section, img, paragraph, table_block
 from introscope.render.tables import format_table
 from introscope.tables import Tables
@@ -29,7 +30,7 @@ def sections(t: Tables, figs: Mapping[str, Path]) -> list[Section]:
         body += paragraph(MATCH_VS_OTHER) + table_block(
             format_table(mvo), "Match - other, coherent answers"
         )
-    return [
+    out = [
         Section(
             "Prefill / retroactive intention",
             "prefill",
@@ -42,3 +43,6 @@ def sections(t: Tables, figs: Mapping[str, Path]) -> list[Section]:
             + img(figs.get("prefill"), "prefill"),
         )
     ]
+    if len(t["rules_validation"]):
+        out.append(rules_validation_section(t["rules_validation"], "rules-validation-prefill"))
+    return out

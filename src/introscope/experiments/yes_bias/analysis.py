@@ -20,6 +20,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from introscope.experiments.grader_trust import rules_validation_table
 from introscope.experiments.yes_bias.generation import generation_tables
 from introscope.experiments.yes_bias.logodds import logit_tables
 from introscope.headlines import Headline, cfg_text, ci_text, headline_from_row, post_hoc
@@ -37,6 +38,7 @@ def tables(run: RunFrame, upstream: Mapping[str, Tables]) -> Tables:
         ),
         "yes_bias_generation": text.configs,
         "yes_bias_summary": frame([s for s in (logit.summary, text.summary) if s]),
+        "rules_validation": rules_validation_table(run, "yes_bias"),
     }
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from introscope.experiments.grader_trust import rules_validation_section
 from introscope.experiments.yes_bias.params import MIN_YES_NO_MASS, WRONG_BELOW
 from introscope.render.html import Section, img, table_block
 from introscope.render.tables import drop_empty, format_table
@@ -73,6 +74,8 @@ def sections(t: Tables, figs: Mapping[str, Path]) -> list[Section]:
                 ),
             )
         )
+    if len(t["rules_validation"]):
+        out.append(rules_validation_section(t["rules_validation"], "rules-validation-yes-bias"))
     return out
 
 
