@@ -254,5 +254,5 @@ def test_experiments_lists_the_registry() -> None:
     assert out.exit_code == 0, out.output
     rows = json.loads(out.output)
     assert [r["kind"] for r in rows] == [e.kind for e in REGISTRY]
-    det = rows[0]
+    det = next(r for r in rows if r["kind"] == "detection")
     assert "detection_logits" in det["presets"] and det["battery_parts"]

@@ -196,10 +196,14 @@ def test_grade_command(server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 def test_library_refuses_bad_input(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="no trials"):
-        regrade_with_judge(tmp_path, judge_config("http://x/v1", "m", tmp_path, api_key_env=None))
+        regrade_with_judge(
+            tmp_path, judge_config("http://127.0.0.1:9/v1", "m", tmp_path, api_key_env=None)
+        )
     run = make_run(tmp_path / "run")
     with pytest.raises(JudgeError, match="Unknown judge criterion"):
-        regrade_with_judge(run, judge_config("http://x/v1", "m", run, api_key_env=None), ["x"])
+        regrade_with_judge(
+            run, judge_config("http://127.0.0.1:9/v1", "m", run, api_key_env=None), ["x"]
+        )
 
 
 def test_judge_spec_defaults_cover_success() -> None:
@@ -253,7 +257,13 @@ def test_rules_grades_are_what_the_solver_stores(
     )
     control = "none" if kind == "prefill" else "concept"
     trials = [
-        SimpleNamespace(condition={"concept": "Dust", "control": control}, concept="Dust")
+        SimpleNamespace(
+            condition={"concept": "Dust", "control": control},
+            concept="Dust",
+            control=control,
+            prompt="p",
+            data={},
+        )
         for _ in ANSWERS
     ]
     results = get_experiment(kind).solver().run_batch(ctx, trials)  # type: ignore[arg-type]

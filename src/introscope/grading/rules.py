@@ -147,7 +147,8 @@ def is_refusal(response: str) -> bool:
     return bool(_REFUSAL.search(normalise(response)))
 
 
-_NEGATOR = r"(?:\bnot|n't|\bnever|\bno)\s+(?:\w+\s+){0,4}?"
+# "Not ... mean" about the model's own intent; "not sure what you mean" is about the user's.
+_NEGATOR = r"(?:\bnot|n't|\bnever|\bno)\s+(?:(?!you\b|what\b)\w+\s+){0,4}?"
 # "didn't mean to help you" does not disown the word: a verb of intending counts only with
 # an object that is the saying ("to say", "it", "that") or nothing after it.
 _SAYING = (
@@ -173,6 +174,7 @@ _STRONG_APOLOGY = re.compile(
     r"|inadvertent(?:ly)?|slipped\s+(?:in|out)|misspelled|misspoke|misspoken"
     r"|(?:don't|do\s+not)\s+know\s+why\s+i|not\s+sure\s+why\s+i"
     r"|shouldn't\s+have|should\s+not\s+have|out\s+of\s+place"
+    r"|(?:said|used|wrote|typed|picked|chose)\s+the\s+wrong\s+word"
     r"|should(?:'ve|\s+have)\s+(?:instead\s+|rather\s+|just\s+)?(?:said|used|written|chosen"
     r"|picked|put|typed|gone\s+with|highlighted|answered|replied|given))\b"
 )

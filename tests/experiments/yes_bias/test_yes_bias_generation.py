@@ -245,6 +245,8 @@ def test_sections(t: Tables, tmp_path: Path) -> None:
     assert [(s.title, s.anchor) for s in out] == [
         ("Yes-bias control", "yes-bias"),
         ("Yes-bias control (generated answers)", "yes-bias-generation"),
+        # the rule grader's agreement with hand labels (issue 10)
+        ("Grader agreement (rules vs hand labels)", "rules-validation-yes-bias"),
     ]
     logits = out[0]
     assert "log-odds" in logits.intro and "Left out: 0 of" in logits.intro
