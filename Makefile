@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.introscope-installed
 
-.PHONY: setup battery demo test lint bench
+.PHONY: setup battery demo test test-all lint bench
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -29,6 +29,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Everything, the heavy end-to-end tests (marked slow) included: about twice as long.
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q -m ""
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -41,8 +41,8 @@ def test_old_yes_bias_run_refuses_to_resume(lm: LoadedModel, tmp_path: Path) -> 
     with pytest.raises(StoreError) as err:
         run_specs(specs, run, lm=lm)
     message = str(err.value)
-    assert "holds 'yes_bias' trials of yes_bias protocol 1" in message
-    assert "builds protocol 2 trials" in message and "choose another --out" in message
+    assert "holds trials of 'yes_bias' built under version 1" in message
+    assert "builds version 2" in message and "another --out" in message
     assert message.count(". ") == 0 and message.endswith(".")
 
 
