@@ -3,6 +3,9 @@ bundled model, one torch thread each, like this process): the store is row-for-r
 to the local executor's (timing columns aside), also when one actor is SIGKILLed mid-run and
 when a partly written run is resumed on the actors.
 
+The first two (the store equals the local one, also with an actor killed) run in the default
+suite, so CI runs them; resuming and the study on Ray are marked slow.
+
 The local reference runs in this process with one intra-op thread (tests/conftest.py); the
 actors use ``cpus_per_worker = 1`` thread each, which is what makes the floats bit-identical.
 """
@@ -30,8 +33,6 @@ from introscope.spec import Spec, validate_spec
 from introscope.store import load_run, read_manifest
 
 ray = pytest.importorskip("ray")
-
-pytestmark = pytest.mark.slow
 
 TIMING = ["started_at", "duration_s"]
 WORDS = ["Ocean", "Dust", "Bread"]
@@ -150,6 +151,7 @@ def test_actor_sigkilled_mid_run_changes_nothing(
     same_store(load_run(d), local_run[1])
 
 
+@pytest.mark.slow
 def test_ray_resumes_a_partly_written_run(
     cluster: None, local_run: tuple[Path, pd.DataFrame], tmp_path: Path
 ) -> None:
@@ -164,6 +166,7 @@ def test_ray_resumes_a_partly_written_run(
     same_store(load_run(d), local_run[1])
 
 
+@pytest.mark.slow
 def test_a_study_on_ray_equals_the_study_run_locally(
     cluster: None, lm: LoadedModel, tmp_path: Path
 ) -> None:
