@@ -175,16 +175,46 @@ def ci_text(est: Any, lo: Any, hi: Any, signed: bool = True, dec: int = 2) -> st
     return f"{f.format(e)} [{lo_s}, {hi_s}]"
 
 
-def ci_or_none(est: Any, lo: Any, hi: Any, signed: bool = True, dec: int = 2) -> str:
+def ci_or_none(
+    est: Any, lo: Any, hi: Any, signed: bool = True, dec: int = 2, unit: str = "trials"
+) -> str:
     """Like :func:`ci_text`, but an undefined interval reads "(no interval: too few
-    trials)" instead of nan bounds."""
+    trials)" (or the ``unit`` the interval counts) instead of nan bounds."""
     e, a, b = to_float(est), to_float(lo), to_float(hi)
     if math.isnan(e):
         return "n/a"
     f = ("{:+." if signed else "{:.") + f"{dec}f}}"
     if math.isnan(a) or math.isnan(b):
-        return f"{f.format(e)} (no interval: too few trials)"
+        return f"{f.format(e)} (no interval: too few {unit})"
     return f"{f.format(e)} [{f.format(a)}, {f.format(b)}]"
+
+
+def undetermined(unit: str = "concepts") -> str:
+    """The verdict of an interval that could not be computed."""
+    return f"undetermined (no interval: too few {unit})"
+
+
+def verdict(
+    low: Any,
+    high: Any,
+    above: str,
+    covers: str,
+    below: str | None = None,
+    unit: str = "concepts",
+    null: float = 0.0,
+) -> str:
+    """The reading an interval licenses: ``above`` when it lies above ``null``, ``below``
+    (``covers`` when not given) when it lies below, ``covers`` when it contains ``null``, and
+    :func:`undetermined` when a bound is NaN -- an undefined interval is never read as "no
+    effect" (nor as an effect)."""
+    lo, hi = to_float(low), to_float(high)
+    if math.isnan(lo) or math.isnan(hi):
+        return undetermined(unit)
+    if lo > null:
+        return above
+    if hi < null:
+        return covers if below is None else below
+    return covers
 
 
 def pct(x: Any) -> str:

@@ -176,6 +176,8 @@ def run_specs(
         lm = load_model(first.model, device=first.device, dtype=first.dtype)
     for spec in specs:  # a bad layer fails now, not after building vectors into run_dir
         lm.layer_indices(spec.grid.layers)
+        if spec.primary is not None:
+            lm.layer_indices([spec.primary.layer])
     engine = Engine(lm)
     run_dir.mkdir(parents=True, exist_ok=True)
     solvers = {s.name: get_experiment(s.experiment).solver() for s in specs}

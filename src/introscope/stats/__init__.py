@@ -5,9 +5,10 @@ minus matched control) are the headline. This module is the single place those n
 computed, so every table and plot agrees. The statistics are scipy, statsmodels and
 scikit-learn calls; written out here is only what no library offers (Miller-Madow mutual
 information with its baselines, MOVER, the partial correlation's Fisher-z interval with
-covariate-reduced df). Everything is deterministic given a seed and returns NaN (never
-raises) when a quantity is undefined for the data at hand: sweeps routinely produce empty or
-degenerate cells, and a report should show "nan" rather than crash.
+covariate-reduced df, the cluster bootstrap over concepts). Everything is deterministic
+given a seed and returns NaN (never raises) when a quantity is undefined for the data at
+hand: sweeps routinely produce empty or degenerate cells, and a report should show "nan"
+rather than crash.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from introscope.stats.intervals import (
     rate_difference,
     wilson_interval,
 )
+from introscope.stats.multiplicity import holm, holm_findings
 from introscope.stats.regression import (
     Coefficient,
     RegressionResult,
@@ -34,7 +36,7 @@ from introscope.stats.regression import (
     logistic_regression,
     partial_correlation,
 )
-from introscope.stats.resampling import bootstrap_ci, permutation_test
+from introscope.stats.resampling import bootstrap_ci, cluster_bootstrap, permutation_test
 
 __all__ = [
     "Coefficient",
@@ -43,7 +45,10 @@ __all__ = [
     "Rate",
     "RegressionResult",
     "bootstrap_ci",
+    "cluster_bootstrap",
     "cohens_kappa",
+    "holm",
+    "holm_findings",
     "linear_regression",
     "logistic_regression",
     "lowest_passing_level",

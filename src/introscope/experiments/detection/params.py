@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from introscope.experiments.base import refuse_unused
-from introscope.experiments.grid import GRID_FIELDS, Control, InjectionGrid, grid_values
+from introscope.experiments.grid import (
+    GRID_FIELDS,
+    PRIMARY_FIELD,
+    Control,
+    InjectionGrid,
+    grid_values,
+)
 
 if TYPE_CHECKING:
     from introscope.spec import Spec
@@ -18,7 +24,9 @@ class DetectionParams(InjectionGrid):
 
 
 def detection_params(spec: Spec) -> DetectionParams:
-    refuse_unused(spec, (*GRID_FIELDS, "grid.controls", "control_trials", "trials_per_cell"))
+    refuse_unused(
+        spec, (*GRID_FIELDS, PRIMARY_FIELD, "grid.controls", "control_trials", "trials_per_cell")
+    )
     return DetectionParams(
         **grid_values(spec),
         controls=list(spec.grid.controls),

@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from introscope.experiments.base import refuse_unused
-from introscope.experiments.grid import GRID_FIELDS, Control, InjectionGrid, grid_values
+from introscope.experiments.grid import (
+    GRID_FIELDS,
+    PRIMARY_FIELD,
+    Control,
+    InjectionGrid,
+    grid_values,
+)
 
 if TYPE_CHECKING:
     from introscope.spec import Spec
@@ -21,7 +27,7 @@ class ThoughtsVsTextParams(InjectionGrid):
 
 
 def thoughts_vs_text_params(spec: Spec) -> ThoughtsVsTextParams:
-    refuse_unused(spec, (*GRID_FIELDS, "grid.controls", "trials_per_cell"))
+    refuse_unused(spec, (*GRID_FIELDS, PRIMARY_FIELD, "grid.controls", "trials_per_cell"))
     return ThoughtsVsTextParams(
         **grid_values(spec), controls=list(spec.grid.controls), repeats=spec.trials_per_cell
     )
