@@ -31,6 +31,7 @@ import pandas as pd
 
 from introscope.core.layer_specs import resolve_layer
 from introscope.errors import AnalysisError, LayerError
+from introscope.render.html import paragraph
 from introscope.stats import Difference, holm, mean_difference_ci, paired_mean_ci
 from introscope.store import stable_hash
 from introscope.tables import NAN, RunFrame, clean, number, sort_key
@@ -57,8 +58,9 @@ class Choice:
     def at(self) -> dict[str, Any]:
         return dict(zip(self.keys, self.config, strict=True))
 
-    def note(self) -> str:
-        """The parenthetical a sentence puts after the configuration."""
+    def note(self, unit: str = "concept") -> str:
+        """The parenthetical a sentence puts after the configuration (``unit``: what the
+        split divides, "concept" or e.g. "word")."""
         if self.how == "declared":
             return " (declared in the spec before the run)"
         if self.how == "only":
@@ -66,17 +68,18 @@ class Choice:
         n_est = len(self.estimated_on)
         if self.how == "held out":
             return (
-                f" (chosen among {self.k} configurations on {concepts_text(len(self.chosen_on))}"
-                f" and estimated on the other {n_est}; split seed {self.seed})"
+                f" (chosen among {self.k} configurations on "
+                f"{concepts_text(len(self.chosen_on), unit)} and estimated on the other "
+                f"{n_est}; split seed {self.seed})"
             )
         return (
-            f" (chosen among {self.k} configurations on the same {concepts_text(n_est)} it is "
-            "estimated on: too few concepts to hold any out, so biased upward)"
+            f" (chosen among {self.k} configurations on the same {concepts_text(n_est, unit)} "
+            f"it is estimated on: too few {unit}s to hold any out, so biased upward)"
         )
 
 
-def concepts_text(n: int) -> str:
-    return f"{n} concept{'' if n == 1 else 's'}"
+def concepts_text(n: int, unit: str = "concept") -> str:
+    return f"{n} {unit}{'' if n == 1 else 's'}"
 
 
 # --------------------------------------------------------------------------- the spec side
@@ -135,6 +138,71 @@ def split_concepts(concepts: Iterable[str], seed: int) -> tuple[tuple[str, ...],
     order = sorted(set(concepts), key=lambda c: stable_hash([seed, c]))
     half = len(order) // 2
     return tuple(sorted(order[:half])), tuple(sorted(order[half:]))
+
+
+SELECTION_COLUMNS = (
+    "how",
+    "k",
+    "seed",
+    "n_chosen_on",
+    "n_estimated_on",
+    "chosen_on",
+    "estimated_on",
+    "note",
+)
+
+
+def selection_frame(choice: Choice | None, unit: str = "concept", **extra: Any) -> pd.DataFrame:
+    """The ``selection`` table of a slice: one row with ``extra``, the configuration's keys,
+    how it was chosen, the split seed, the concepts on each side (names joined by ", ") and
+    the note its sentences quote (``unit``: what the split divides); no row without a
+    choice."""
+    if choice is None:
+        return pd.DataFrame(columns=[*extra, *SELECTION_COLUMNS])
+    row = {
+        **extra,
+        **choice.at(),
+        "how": choice.how,
+        "k": choice.k,
+        "seed": choice.seed,
+        "n_chosen_on": len(choice.chosen_on),
+        "n_estimated_on": len(choice.estimated_on),
+        "chosen_on": ", ".join(choice.chosen_on),
+        "estimated_on": ", ".join(choice.estimated_on),
+        "note": choice.note(unit),
+    }
+    return pd.DataFrame([row])
+
+
+def selection_text(table: pd.DataFrame, what: str) -> str:
+    """A report sentence on how the configuration ``what`` reads was chosen (empty without
+    one)."""
+    if len(table) == 0:
+        return ""
+    r = table.iloc[0]
+    where = ", ".join(
+        f"{k} {fmt(r[k])}" for k in ("layer", "strength") if k in table and clean(r[k]) is not None
+    )
+    text = f"{what} read at {where}{r['note']}."
+    if r["how"] == "held out":
+        text += f" Chosen on: {r['chosen_on']}. Estimated on: {r['estimated_on']}."
+    return text
+
+
+def selection_paragraph(table: pd.DataFrame, what: str) -> str:
+    """:func:`selection_text` as a report paragraph (nothing without a configuration)."""
+    text = selection_text(table, what)
+    return paragraph(text) if text else ""
+
+
+def fmt(value: Any) -> str:
+    v = clean(value)
+    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+
+
+def concept_list(text: Any) -> tuple[str, ...]:
+    """The concepts of a ``selection`` table cell (names joined by ", ")."""
+    return tuple(x for x in str(text or "").split(", ") if x)
 
 
 # --------------------------------------------------------------------------- per-concept tables

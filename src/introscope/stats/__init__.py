@@ -36,7 +36,12 @@ from introscope.stats.regression import (
     logistic_regression,
     partial_correlation,
 )
-from introscope.stats.resampling import bootstrap_ci, cluster_bootstrap, permutation_test
+from introscope.stats.resampling import (
+    bootstrap_ci,
+    cluster_bootstrap,
+    permutation_test,
+    sign_flip_test,
+)
 
 __all__ = [
     "Coefficient",
@@ -62,5 +67,6 @@ __all__ = [
     "permutation_test",
     "rate",
     "rate_difference",
+    "sign_flip_test",
     "wilson_interval",
 ]

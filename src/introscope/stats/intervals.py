@@ -160,7 +160,8 @@ def mean_difference_ci(
 def paired_mean_ci(diffs: Sequence[float], confidence: float = 0.95) -> Difference:
     """One-sample t interval on paired differences (same trial, or same concept, under two
     conditions), ``scipy.stats.ttest_1samp``, with its two-sided p-value against 0; NaN
-    bounds (and p) for n < 2, a point interval for constant input (p 0 unless it is 0)."""
+    bounds (and p) for n < 2, a point interval for constant input (constant to 1e-12; p 0
+    unless it is 0)."""
     x = np.asarray(diffs, dtype=float)
     n = len(x)
     if n == 0:
@@ -168,7 +169,9 @@ def paired_mean_ci(diffs: Sequence[float], confidence: float = 0.95) -> Differen
     d = float(x.mean())
     if n < 2:
         return Difference(d, NAN, NAN, n, n)
-    if np.ptp(x) == 0.0:
+    # Constant up to rounding (differences of equal sums rarely cancel exactly): a point
+    # interval, where scipy would warn of catastrophic cancellation.
+    if np.ptp(x) <= 1e-12 * max(1.0, abs(d)):
         return Difference(d, d, d, n, n, 1.0 if d == 0.0 else 0.0)
     test = _st.ttest_1samp(x, 0.0)
     ci = test.confidence_interval(confidence)

@@ -37,6 +37,7 @@ from introscope.experiments.selection import (
     paired_difference,
     per_concept,
     put_estimate,
+    selection_frame,
     split_seed,
 )
 from introscope.stats import Difference
@@ -317,51 +318,12 @@ def choose_detection(run: RunFrame, rates: pd.DataFrame) -> tuple[Choice, str] |
     return None
 
 
-SELECTION_COLUMNS = [
-    "source",
-    "how",
-    "layer",
-    "strength",
-    "k",
-    "seed",
-    "n_chosen_on",
-    "n_estimated_on",
-    "chosen_on",
-    "estimated_on",
-    "note",
-]
-
-
 def selection_table(picked: tuple[Choice, str] | None) -> pd.DataFrame:
-    """One row: the scorecard's configuration, how it was chosen, the split (seed and the
-    concepts on each side) and the note sentences quote."""
+    """One row: the scorecard's configuration, its source, how it was chosen, the split
+    (seed and the concepts on each side) and the note sentences quote."""
     if picked is None:
-        return pd.DataFrame(columns=SELECTION_COLUMNS)
-    choice, source = picked
-    at = choice.at()
-    return pd.DataFrame(
-        [
-            {
-                "source": source,
-                "how": choice.how,
-                "layer": at["layer"],
-                "strength": at["strength"],
-                "k": choice.k,
-                "seed": choice.seed,
-                "n_chosen_on": len(choice.chosen_on),
-                "n_estimated_on": len(choice.estimated_on),
-                "chosen_on": ", ".join(choice.chosen_on),
-                "estimated_on": ", ".join(choice.estimated_on),
-                "note": choice.note(),
-            }
-        ],
-        columns=SELECTION_COLUMNS,
-    )
-
-
-def concept_list(text: Any) -> tuple[str, ...]:
-    """The concepts of a ``selection`` table cell (names joined by ", ")."""
-    return tuple(x for x in str(text or "").split(", ") if x)
+        return selection_frame(None, source=None, layer=None, strength=None)
+    return selection_frame(picked[0], source=picked[1])
 
 
 def estimate_concepts(choice: Choice, concepts: Iterable[str]) -> list[str]:

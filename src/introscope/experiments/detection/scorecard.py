@@ -18,7 +18,7 @@ import pandas as pd
 
 from introscope.experiments.base import ScoreInputs, Selection
 from introscope.experiments.detection.analysis import concept_ci, held_row
-from introscope.experiments.detection.held_out import concept_list
+from introscope.experiments.selection import concept_list
 from introscope.headlines import (
     Headline,
     cfg_text,
