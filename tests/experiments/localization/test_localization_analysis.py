@@ -13,7 +13,6 @@ from introscope.experiments.base import ScoreInputs
 from introscope.experiments.localization import EXPERIMENT
 from introscope.experiments.localization.analysis import (
     headlines,
-    localization_table,
     scorecard,
     tables,
 )

@@ -134,14 +134,39 @@ def test_chance_is_the_mean_of_one_over_n_candidates(tmp_path: Path) -> None:
     assert close(r["chance"], (1 / 4 + 1 / 5) / 2)
 
 
-def test_headline(run: RunFrame) -> None:
-    t = EXPERIMENT.tables(run, {})
+def test_headline_reads_a_held_out_configuration(tmp_path: Path) -> None:
+    # 10 concepts, 4 trials each per configuration: at layer 10 two of a concept's four picks
+    # are the injected word (3 of 4 sentences exact), at layer 5 none are.
+    recs: list[TrialRecord] = []
+    for c in [f"c{i}" for i in range(10)]:
+        for layer, hits in ((5, 0), (10, 2)):
+            for k in range(4):
+                rank = 1 if k < hits else 5
+                recs.append(
+                    tvt_record(
+                        len(recs),
+                        {"concept": c, "layer": layer, "strength": 4.0, "control": "concept"},
+                        logits={"candidate_rank": rank, "n_candidates": 10},
+                        grades={"rules": {"identified": rank == 1, "exact_match": k < 3}},
+                    )
+                )
+    t = EXPERIMENT.tables(frame_of(tmp_path, recs), {})
     (h,) = EXPERIMENT.headlines(t, {})
     assert h.name == "thoughts vs text: identification above chance"
-    assert close(h.estimate, 0.4) and close(h.ci_low, rate(20, 40).low - 0.1) and h.n == 40
-    assert h.kind == "rate_difference" and h.step is None
-    assert h.sentence.startswith("At layer 10, strength 4, the word picked among the candidates")
+    assert close(h.estimate, 0.4) and close(h.ci_low, 0.4) and h.n == 5
+    assert h.unit == "concepts" and h.kind == "rate_difference" and h.step is None
+    assert h.sentence.startswith(
+        "At layer 10, strength 4 (chosen among 2 configurations on 5 concepts and estimated "
+        "on the other 5; split seed 0), the word picked among the candidates"
+    )
     assert "in 50% of trials" in h.sentence and "exactly in 75% of trials" in h.sentence
+    assert "carries information about which word was injected" in h.sentence
+
+
+def test_one_concept_is_undetermined(run: RunFrame) -> None:
+    (h,) = EXPERIMENT.headlines(EXPERIMENT.tables(run, {}), {})
+    assert h.n == 1 and math.isnan(h.ci_low) and "undetermined" in h.sentence
+    assert "no evidence" not in h.sentence
 
 
 def test_figure_and_section(run: RunFrame, tmp_path: Path) -> None:
@@ -157,7 +182,8 @@ def test_figure_and_section(run: RunFrame, tmp_path: Path) -> None:
 
 def test_empty_run(tmp_path: Path) -> None:
     t = EXPERIMENT.tables(RunFrame(pd.DataFrame()), {})
-    assert list(t) == ["thoughts_vs_text"] and t["thoughts_vs_text"].empty
+    assert list(t) == ["thoughts_vs_text", "thoughts_vs_text_concepts", "selection", "held_out"]
+    assert all(v.empty for v in t.values())
     assert EXPERIMENT.headlines(t, {}) == []
     assert plot_thoughts_vs_text(pd.DataFrame(), tmp_path / "x.png") is None
     assert EXPERIMENT.figures(t, tmp_path) == {}

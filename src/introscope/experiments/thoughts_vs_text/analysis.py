@@ -8,16 +8,30 @@ are those of :mod:`introscope.tables`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from introscope.headlines import Headline, cfg_text, ci_text, headline_from_row, pct, post_hoc
+from introscope.experiments.selection import (
+    Choice,
+    choose,
+    concept_mean,
+    concept_values,
+    declared_config,
+    paired_difference,
+    per_concept,
+    put_estimate,
+    selection_frame,
+    split_seed,
+)
+from introscope.headlines import Headline, cfg_text, ci_or_none, headline_from_row, pct, verdict
 from introscope.tables import (
     Record,
     RunFrame,
     Tables,
-    best_row,
+    as_layer,
+    as_strength,
     by_config,
     cond,
     frame,
@@ -28,6 +42,7 @@ from introscope.tables import (
     put_rate,
     put_rate_diff,
     put_vs_chance,
+    to_float,
 )
 
 #: Chance level when no trial records its number of candidates (the solver offers 10).
@@ -87,32 +102,119 @@ def thoughts_vs_text_table(run: RunFrame) -> pd.DataFrame:
     return frame(rows)  # already in config_order: by_config sorts the groups
 
 
+KEYS = ("layer", "strength")
+CELL_KEYS = ("layer", "strength", "control")
+
+
+def concept_table(run: RunFrame) -> pd.DataFrame:
+    """Per layer x strength x control x concept: the concept's ``identification`` and
+    ``exact_match`` rates and its ``chance`` (1 / n_candidates)."""
+    points = []
+    for r in run.records("thoughts_vs_text"):
+        nc = number(r["logits"].get("n_candidates"))
+        points.append(
+            {
+                "layer": as_layer(cond(r, "layer")),
+                "strength": as_strength(cond(r, "strength")),
+                "control": cond(r, "control"),
+                "concept": cond(r, "concept"),
+                "identification": identified(r),
+                "exact_match": grade_value(r["grades"], "exact_match"),
+                "chance": 1.0 / nc if nc else DEFAULT_CHANCE,
+            }
+        )
+    return per_concept(points, CELL_KEYS, ("identification", "exact_match", "chance"))
+
+
 def tables(run: RunFrame, _upstream: Mapping[str, Tables]) -> Tables:
-    return {"thoughts_vs_text": thoughts_vs_text_table(run)}
+    """``thoughts_vs_text`` (per configuration), ``thoughts_vs_text_concepts`` (per concept),
+    the ``selection`` of the configuration the headline reads and ``held_out`` (the
+    estimates there, on the held-out concepts)."""
+    per = concept_table(run)
+    choice = None
+    if len(per):
+        competing = per[per["control"] == "concept"]
+        choice = choose(
+            competing,
+            KEYS,
+            "identification",
+            declared=declared_config(run, "thoughts_vs_text", KEYS),
+            seed=split_seed(run, "thoughts_vs_text"),
+        )
+    return {
+        "thoughts_vs_text": thoughts_vs_text_table(run),
+        "thoughts_vs_text_concepts": per,
+        "selection": selection_frame(choice),
+        "held_out": held_out_estimates(per, choice),
+    }
+
+
+def held_out_estimates(per: pd.DataFrame, choice: Choice | None) -> pd.DataFrame:
+    """At the chosen configuration, on the held-out concepts (concept injection): the
+    identification rate minus chance (per-concept rates averaged, t interval over concepts),
+    the same minus the concept's own no-injection rate (paired by concept, when the run has
+    no-injection trials), and the exact-transcription rate."""
+    if choice is None:
+        return pd.DataFrame()
+    cfg = (*choice.config, "concept")
+    ident = concept_values(per, CELL_KEYS, cfg, "identification", choice.estimated_on)
+    chances = concept_values(per, CELL_KEYS, cfg, "chance", choice.estimated_on)
+    chance = float(chances.mean()) if len(chances) else DEFAULT_CHANCE
+    rows = []
+    estimates = {
+        "identification_vs_chance": concept_mean(ident, chance),
+        "exact_match": concept_mean(
+            concept_values(per, CELL_KEYS, cfg, "exact_match", choice.estimated_on)
+        ),
+    }
+    none = per[per["control"] == "none"]
+    if len(none):
+        none_cfg = concept_values(
+            none, CELL_KEYS, (*choice.config, "none"), "identification", choice.estimated_on
+        )
+        estimates["identification_vs_control"] = paired_difference(ident, none_cfg)
+    for quantity, d in estimates.items():
+        out: dict[str, Any] = {"quantity": quantity, **choice.at(), "chance": chance}
+        put_estimate(out, "value", d)
+        out["note"] = choice.note()
+        rows.append(out)
+    return pd.DataFrame(rows)
 
 
 def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
-    """Identification above chance at the best concept-injection configuration, with the
-    exact-transcription rate there."""
-    tvt = t["thoughts_vs_text"]
-    if len(tvt) == 0:
+    """Identification above chance at the concept-injection configuration declared in the
+    spec or chosen on half the concepts (estimated on the other half, per-concept rates),
+    with the exact-transcription rate there."""
+    held = t["held_out"]
+    if len(held) == 0:
         return []
-    row, k = best_row(tvt, "identification_vs_chance", tvt["control"] == "concept")
-    if row is None:
-        return []
+    by = {str(q): r for q, r in zip(held["quantity"], held.to_dict("records"), strict=True)}
+    row = by["identification_vs_chance"]
+    chance = to_float(row["chance"])
+    exact = by.get("exact_match")
+    reading = verdict(
+        row["value_ci_low"],
+        row["value_ci_high"],
+        "the pick carries information about which word was injected",
+        "no evidence that the pick carries information about which word was injected",
+        "the pick avoids the injected word more often than chance",
+    )
     sentence = (
-        f"At {cfg_text(row['layer'], row['strength'])}{post_hoc(k)}, the word "
-        f"picked among the candidates is the injected one in {pct(row['identification'])} "
-        f"of trials, {ci_text(row['identification_vs_chance'], row['identification_vs_chance_ci_low'], row['identification_vs_chance_ci_high'])} "
-        f"relative to chance ({row['chance']:.2f}); the sentence is still transcribed "
-        f"exactly in {pct(row['exact_match'])} of trials."
+        f"At {cfg_text(row['layer'], row['strength'])}{row['note']}, the word picked among "
+        f"the candidates is the injected one in {pct(to_float(row['value']) + chance)} of "
+        f"trials (per-concept rates averaged over {int(row['value_n'])} concepts), "
+        f"{ci_or_none(row['value'], row['value_ci_low'], row['value_ci_high'], unit='concepts')} "
+        f"relative to chance ({chance:.2f}): {reading}; the sentence is still transcribed "
+        f"exactly in {pct(exact['value'] if exact else None)} of trials."
     )
     return [
         headline_from_row(
             "thoughts vs text: identification above chance",
             row,
-            "identification_vs_chance",
+            "value",
             sentence,
+            unit="concepts",
             kind="rate_difference",
+            config=cfg_text(row["layer"], row["strength"]),
         )
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from introscope.experiments.selection import selection_paragraph
 from introscope.render.html import Section, img, table_block
 from introscope.render.tables import format_table
 from introscope.tables import Tables
@@ -20,7 +21,8 @@ def sections(t: Tables, figs: Mapping[str, Path]) -> list[Section]:
             "thoughts-vs-text",
             "Identification of the word injected on an unrelated sentence (pick among "
             "candidates; chance = 1/n_candidates) and exact transcription of that sentence.",
-            table_block(format_table(tvt), "Thoughts vs. text by configuration")
+            selection_paragraph(t["selection"], "The headline identification is")
+            + table_block(format_table(tvt), "Thoughts vs. text by configuration")
             + img(figs.get("thoughts_vs_text"), "thoughts vs text"),
         )
     ]
