@@ -3,7 +3,10 @@
 Does the one-word report of "what are you thinking about" track the projection of the
 model's own activation onto the concept direction *beyond what the text predicts*? The
 template (the passage's relatedness to the concept) is the covariate; wording is
-mechanistic and the claim correlational (see the headline's licence sentence).
+mechanistic and the claim correlational (see the headline's licence sentence). A concept's
+trials are not independent, so intervals are clustered by concept, and the headlines read
+one layer, declared in the spec or chosen on half the concepts and estimated on the other
+half (:mod:`introscope.experiments.selection`).
 """
 
 from __future__ import annotations
@@ -15,15 +18,24 @@ import numpy as np
 import pandas as pd
 
 from introscope.experiments.base import ScoreInputs
+from introscope.experiments.selection import (
+    Choice,
+    How,
+    declared_config,
+    per_concept,
+    selection_frame,
+    split_concepts,
+    split_seed,
+)
 from introscope.headlines import (
     Headline,
+    ci_or_none,
     ci_sign,
-    ci_text,
     fmt_num,
     headline_from_row,
     p_text,
-    post_hoc,
     step_lines,
+    verdict,
 )
 from introscope.stats import (
     RegressionResult,
@@ -110,15 +122,19 @@ def dummies(values: Sequence[Any], prefix: str) -> dict[str, list[float]]:
 
 
 def fit(
-    outcome: str, y: Sequence[float], x: Mapping[str, Sequence[float]]
+    outcome: str,
+    y: Sequence[float],
+    x: Mapping[str, Sequence[float]],
+    groups: Sequence[Any] | None = None,
 ) -> RegressionResult | None:
-    """OLS (log-probability) or logistic (top-1 report) fit; None with too few trials."""
+    """OLS (log-probability) or logistic (top-1 report) fit, with standard errors clustered
+    by ``groups`` (the concept) when given; None with too few trials."""
     n, k = len(y), len(x) + 1
     if n <= k + 1:
         return None
     if outcome == "identified":
-        return logistic_regression(y, x)
-    return linear_regression(y, x)
+        return logistic_regression(y, x, groups=groups)
+    return linear_regression(y, x, groups=groups)
 
 
 def natural_states_table(by_layer: Mapping[int, list[dict[str, Any]]]) -> pd.DataFrame:
@@ -196,6 +212,7 @@ def regression_row(
         "partial_r_ci_low": NAN,
         "partial_r_ci_high": NAN,
         "partial_r_n": len(use),
+        "n_concepts": len({p["concept"] for p in use}),
     }
     if len(use) < 4:
         return out
@@ -212,7 +229,10 @@ def regression_row(
     # huge (and a logistic fit would read them as separation). coef is per SD of the
     # predictor; multiply by 1 / predictor_sd for per-unit-cosine slopes.
     x = (x - x.mean()) / sd
-    full = fit(outcome, list(y), {predictor: list(x), **covs})
+    # A concept's trials (its templates and repeats) are not independent: the intervals are
+    # clustered by concept (cluster-robust SEs; a cluster bootstrap for the partial r).
+    concepts = [str(p["concept"]) for p in use]
+    full = fit(outcome, list(y), {predictor: list(x), **covs}, concepts)
     reduced = fit(outcome, list(y), covs) if covs else None
     if full is not None:
         c = full[predictor]
@@ -229,7 +249,7 @@ def regression_row(
         base_r2 = reduced.r2 if reduced is not None else 0.0
         out["r2_covariates"] = base_r2
         out["delta_r2"] = full.r2 - base_r2
-    r, lo, hi, _n = partial_correlation(y, x, covs)
+    r, lo, hi, _n = partial_correlation(y, x, covs, groups=concepts)
     out.update(partial_r=r, partial_r_ci_low=lo, partial_r_ci_high=hi)
     return out
 
@@ -237,22 +257,81 @@ def regression_row(
 def projection_check_table(by_layer: Mapping[int, list[dict[str, Any]]]) -> pd.DataFrame:
     """The manipulation check, per layer: ``cos_specific`` (the concept vector's cosine with
     the last-token activation minus the distractors' mean cosine; mean, t CI, n) pooled over
-    templates."""
+    templates and trials, and ``cos_specific_by_concept``: the same with the concept as the
+    unit (per-concept means, t interval over concepts)."""
     rows = []
     for layer in sorted(by_layer):
         out: dict[str, Any] = {"layer": layer}
         put_mean(out, "cos_specific", (p["cos_specific"] for p in by_layer[layer]))
+        per = per_concept(by_layer[layer], (), ("cos_specific",))
+        put_mean(out, "cos_specific_by_concept", list(per["cos_specific"].dropna()))
         rows.append(out)
     return frame(rows)
 
 
 def tables(run: RunFrame, _upstream: Mapping[str, Tables]) -> Tables:
-    """``natural_states`` (template and regression rows) and ``projection_check``."""
+    """``natural_states`` (template and regression rows) and ``projection_check`` over every
+    concept; the ``selection`` of the layer the headlines read; and ``held_out`` /
+    ``held_out_check``: the same two tables at that layer on the concepts it was not chosen
+    on."""
     by_layer = natural_points(run.records(KIND))
+    choice = choose_layer(run, by_layer)
+    held: dict[int, list[dict[str, Any]]] = {}
+    if choice is not None:
+        layer, keep = int(choice.config[0]), set(choice.estimated_on)
+        held[layer] = [p for p in by_layer.get(layer, []) if str(p["concept"]) in keep]
+    note = choice.note() if choice is not None else ""
+    held_states = natural_states_table(held)
     return {
         "natural_states": natural_states_table(by_layer),
         "projection_check": projection_check_table(by_layer),
+        "selection": selection_frame(choice),
+        "held_out": held_states.assign(note=note) if len(held_states) else held_states,
+        "held_out_check": projection_check_table(held),
     }
+
+
+def main_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The regression rows of the main model: the within-trial projection, log-probability
+    outcome, template covariates."""
+    if len(table) == 0:
+        return table
+    reg = table[table["row_type"] == "regression"]
+    return reg[
+        (reg["predictor"] == "cos_specific")
+        & (reg["outcome"] == "concept_logprob")
+        & (reg["covariates"] == "template")
+    ]
+
+
+def choose_layer(run: RunFrame, by_layer: Mapping[int, list[dict[str, Any]]]) -> Choice | None:
+    """The layer the headlines read: declared in the spec, else (with several layers) the
+    layer whose main coefficient is largest relative to its interval width when the model is
+    fitted on half the concepts only; its estimates then use the other half."""
+    layers = sorted(by_layer)
+    if not layers:
+        return None
+    concepts = tuple(sorted({str(p["concept"]) for pts in by_layer.values() for p in pts}))
+    seed = split_seed(run, KIND)
+    declared = declared_config(run, KIND, ("layer",))
+    if declared is not None:
+        return Choice(("layer",), declared, "declared", len(layers), seed, (), concepts)
+    if len(layers) == 1:
+        return Choice(("layer",), (layers[0],), "only", 1, seed, (), concepts)
+    chosen_on, estimated_on = split_concepts(concepts, seed)
+    how: How = "held out" if chosen_on else "post hoc"
+    use = set(chosen_on or concepts)
+    half = {layer: [p for p in pts if str(p["concept"]) in use] for layer, pts in by_layer.items()}
+    main = main_rows(natural_states_table(half))
+    main = main.assign(t_ratio=main["coef"] / (main["coef_ci_high"] - main["coef_ci_low"]))
+    row, _ = best_row(main, "t_ratio")
+    if row is None:  # no interval on the chosen half: the largest coefficient
+        row, _ = best_row(main, "coef")
+    if row is None:
+        return None
+    if how == "post hoc":
+        return Choice(("layer",), (int(row["layer"]),), how, len(layers), seed, (), concepts)
+    return Choice(("layer",), (int(row["layer"]),), how, len(layers), seed, chosen_on, estimated_on)
 
 
 # --------------------------------------------------------------------------- headlines
@@ -266,41 +345,37 @@ LICENCE = (
 )
 
 
+def coef_text(row: Mapping[str, Any], col: str = "coef") -> str:
+    """A clustered coefficient with its interval ("no interval: too few concepts")."""
+    return ci_or_none(row[col], row[f"{col}_ci_low"], row[f"{col}_ci_high"], unit="concepts")
+
+
 def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
     """Does the one-word report track the activation's projection onto the concept direction
     beyond the text? The within-trial projection (``cos_specific``) regressed on with
-    template dummies as covariates, at the layer where its t statistic is largest, for the
+    template dummies as covariates (intervals clustered by concept), at the layer declared
+    in the spec or chosen on half the concepts and estimated on the other half, for the
     log-probability and (logistic) the top-1 report; the within-template partial
     correlation; the same with concept identity as a covariate; and the manipulation check
-    (is the concept direction more active than the distractors' at all)."""
-    table = t["natural_states"]
-    if len(table) == 0:
+    (is the concept direction more active than the distractors' at all, per concept)."""
+    table = t["held_out"]
+    main = main_rows(table)
+    if len(main) == 0:
         return []
-    reg = table[table["row_type"] == "regression"]
-    main = reg[
-        (reg["predictor"] == "cos_specific")
-        & (reg["outcome"] == "concept_logprob")
-        & (reg["covariates"] == "template")
-    ]
-    # The layer is picked by the coefficient over its interval width (a t-like ratio).
-    main = main.assign(t_ratio=main["coef"] / (main["coef_ci_high"] - main["coef_ci_low"]))
-    row, k = best_row(main, "t_ratio")
-    if row is None:
-        return []
+    row = main.iloc[0]
     lines: list[Headline] = []
     layer = row["layer"]
-    where = f"At layer {fmt_num(layer)}{post_hoc(k).replace('configurations', 'layers')}"
+    where = f"At layer {fmt_num(layer)}{row['note'].replace('configurations', 'layers')}"
+    n_concepts = int(to_float(row["n_concepts"]))
     side = ci_sign(row["coef_ci_low"], row["coef_ci_high"])
-    what = (
+    what = verdict(
+        row["coef_ci_low"],
+        row["coef_ci_high"],
         "the report carries information about the projection of the model's own activation "
-        "onto the concept direction beyond what the passage's relatedness predicts."
-        if side > 0
-        else (
-            "the report moves *against* the projection once the text is accounted for."
-            if side < 0
-            else "no evidence that the report carries information about the projection beyond "
-            "what the passage's relatedness predicts."
-        )
+        "onto the concept direction beyond what the passage's relatedness predicts.",
+        "no evidence that the report carries information about the projection beyond "
+        "what the passage's relatedness predicts.",
+        "the report moves *against* the projection once the text is accounted for.",
     )
     lines.append(
         headline_from_row(
@@ -310,13 +385,16 @@ def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
             f"{where}, with the template (text relatedness) as a covariate, each +1 SD "
             f"(= {to_float(row['predictor_sd']):.3f}) in the cosine between the last-token "
             "activation and the concept vector (minus the distractors' mean cosine) changes "
-            "the log-probability of naming the concept by "
-            f"{ci_text(row['coef'], row['coef_ci_low'], row['coef_ci_high'])} "
-            f"(p = {p_text(row['coef_p'])}, delta R² = {to_float(row['delta_r2']):.3f}): {what}"
+            f"the log-probability of naming the concept by {coef_text(row)} "
+            f"(clustered by concept: {n_concepts} concepts, {int(row['coef_n'])} trials; "
+            f"p = {p_text(row['coef_p'])}, delta R² = {to_float(row['delta_r2']):.3f}): {what}"
             + (LICENCE if side > 0 else ""),
+            n=n_concepts,
+            unit="concepts",
             kind="coefficient",
         )
     )
+    reg = table[table["row_type"] == "regression"]
     same = reg[(reg["layer"] == layer) & (reg["predictor"] == "cos_specific")]
     logit = same[(same["outcome"] == "identified") & (same["covariates"] == "template")]
     if len(logit):
@@ -327,10 +405,12 @@ def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
                     "natural states: top-1 report ~ projection | template (logistic)",
                     lr,
                     "coef",
-                    "At the same layer, the log-odds that the concept is the top-ranked of "
-                    "the candidates change per +1 SD of the within-trial projection by "
-                    f"{ci_text(lr['coef'], lr['coef_ci_low'], lr['coef_ci_high'])} "
-                    "with the template as a covariate.",
+                    "At the same layer and concepts, the log-odds that the concept is the "
+                    "top-ranked of the candidates change per +1 SD of the within-trial "
+                    f"projection by {coef_text(lr)} with the template as a covariate "
+                    "(clustered by concept).",
+                    n=int(to_float(lr["n_concepts"])),
+                    unit="concepts",
                     kind="logodds",
                 )
             )
@@ -340,8 +420,10 @@ def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
             row,
             "partial_r",
             "Comparing trials of the same template only, the log-probability of the concept "
-            "report and the projection correlate at r = "
-            f"{ci_text(row['partial_r'], row['partial_r_ci_low'], row['partial_r_ci_high'])}.",
+            f"report and the projection correlate at r = {coef_text(row, 'partial_r')} "
+            "(cluster bootstrap over concepts).",
+            n=n_concepts,
+            unit="concepts",
             kind="correlation",
         )
     )
@@ -349,32 +431,34 @@ def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
         (same["outcome"] == "concept_logprob") & (same["covariates"] == "template+concept")
     ]
     if len(strict) and not is_nan(strict.iloc[0]["coef"]):
-        s = strict.iloc[0]
+        st = strict.iloc[0]
         lines.append(
             headline_from_row(
                 "natural states: report ~ projection | template + concept",
-                s,
+                st,
                 "coef",
                 "With concept identity also as a covariate (only variation across texts "
-                "within a concept left), the coefficient is "
-                f"{ci_text(s['coef'], s['coef_ci_low'], s['coef_ci_high'])}.",
+                f"within a concept left), the coefficient is {coef_text(st)}.",
+                n=int(to_float(st["n_concepts"])),
+                unit="concepts",
                 kind="coefficient",
             )
         )
-    check = t["projection_check"]
+    check = t["held_out_check"]
     at = check[check["layer"] == layer] if len(check) else check
-    if len(at) and to_float(at.iloc[0]["cos_specific_n"]) > 0:
+    if len(at) and to_float(at.iloc[0]["cos_specific_by_concept_n"]) > 0:
         c = at.iloc[0]
         lines.append(
             headline_from_row(
                 "natural states: concept vs distractor projection",
                 c,
-                "cos_specific",
+                "cos_specific_by_concept",
                 "Manipulation check: at that layer the last-token activation's cosine with the "
                 "concept vector exceeds its mean cosine with the distractors' vectors by "
-                f"{ci_text(c['cos_specific'], c['cos_specific_ci_low'], c['cos_specific_ci_high'])} "
-                "(pooled over templates); near 0 means the passages barely move the concept "
-                "direction at the reading position.",
+                f"{ci_or_none(c['cos_specific_by_concept'], c['cos_specific_by_concept_ci_low'], c['cos_specific_by_concept_ci_high'], dec=3, unit='concepts')} "
+                "(per-concept means over templates); near 0 means the passages barely move the "
+                "concept direction at the reading position.",
+                unit="concepts",
                 kind="cosine",
             )
         )
