@@ -159,8 +159,10 @@ def test_choose_declared_only_and_too_few_concepts() -> None:
     assert "on 1 concept and estimated on the other 1" in held.note()
     only = choose(table[table["layer"] == 5], KEYS, "v")
     assert only is not None and only.how == "only" and "only configuration" in only.note()
+    # one concept cannot be split: the first configuration, a choice blind to the data
     one = choose(table[table["concept"] == "a"], KEYS, "v")
-    assert one is not None and one.how == "post hoc" and "biased upward" in one.note()
+    assert one is not None and one.how == "fixed" and one.config == (5, 2.0)
+    assert one.estimated_on == ("a",) and "too few concepts" in one.note()
     assert choose(table.iloc[0:0], KEYS, "v") is None
 
 

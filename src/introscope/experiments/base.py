@@ -208,7 +208,7 @@ class Selection:
     strength: float | None
     source: str  # "text" or "logits"
     k: int  # configurations that competed in the selection
-    how: str = "post hoc"  # "declared", "held out", "only" or "post hoc"
+    how: str = "fixed"  # "declared", "held out", "only" or "fixed" (too few concepts)
     note: str = ""
     chosen_on: tuple[str, ...] = ()
     estimated_on: tuple[str, ...] = ()

@@ -10,8 +10,8 @@ protocols:
 * **held out**: otherwise the concepts are split in two by a seeded hash (the spec's seed);
   the configuration with the largest mean over the first half (*chosen on*) is estimated on
   the second half only (*estimated on*). With one configuration there is nothing to choose;
-  with fewer than two concepts nothing can be held out, and the sentence says the estimate is
-  biased upward.
+  with too few concepts to choose on half of them the first configuration is read (a choice
+  that does not look at the data, so it is not biased either), and the sentence says so.
 
 Trials that share a concept are not independent (an easy concept is easy everywhere), so
 every estimate here is a mean over concepts of per-concept means, with a t interval over
@@ -36,7 +36,7 @@ from introscope.stats import Difference, holm, mean_difference_ci, paired_mean_c
 from introscope.store import stable_hash
 from introscope.tables import NAN, RunFrame, clean, number, sort_key
 
-How = Literal["declared", "held out", "only", "post hoc"]
+How = Literal["declared", "held out", "only", "fixed"]
 Config = tuple[Any, ...]
 
 
@@ -73,8 +73,8 @@ class Choice:
                 f"{n_est}; split seed {self.seed})"
             )
         return (
-            f" (chosen among {self.k} configurations on the same {concepts_text(n_est, unit)} "
-            f"it is estimated on: too few {unit}s to hold any out, so biased upward)"
+            f" (the first of {self.k} configurations: too few {unit}s to choose one on "
+            f"half of them and estimate on the other half)"
         )
 
 
@@ -312,9 +312,6 @@ def choose(
     if len(cands) == 1:
         return Choice(tuple(keys), cands[0], "only", 1, seed, (), concepts)
     chosen_on, estimated_on = split_concepts(concepts, seed)
-    how: How = "held out"
-    if not chosen_on:
-        chosen_on, estimated_on, how = concepts, concepts, "post hoc"
     pick = set(chosen_on)
     by_config: dict[Config, list[float]] = {}
     for c, x, v in rows:
@@ -325,17 +322,9 @@ def choose(
     for c in cands:
         if c in by_config and sign * float(np.mean(by_config[c])) > best_mean:
             best, best_mean = c, sign * float(np.mean(by_config[c]))
-    if best is None:
-        return None
-    return Choice(
-        tuple(keys),
-        best,
-        how,
-        len(cands),
-        seed,
-        () if how == "post hoc" else chosen_on,
-        estimated_on,
-    )
+    if best is None:  # nothing to choose on: the first configuration, read on every concept
+        return Choice(tuple(keys), cands[0], "fixed", len(cands), seed, (), concepts)
+    return Choice(tuple(keys), best, "held out", len(cands), seed, chosen_on, estimated_on)
 
 
 # --------------------------------------------------------------------------- estimates

@@ -20,7 +20,6 @@ import pandas as pd
 from introscope.experiments.base import ScoreInputs
 from introscope.experiments.selection import (
     Choice,
-    How,
     declared_config,
     per_concept,
     selection_frame,
@@ -319,19 +318,20 @@ def choose_layer(run: RunFrame, by_layer: Mapping[int, list[dict[str, Any]]]) ->
     if len(layers) == 1:
         return Choice(("layer",), (layers[0],), "only", 1, seed, (), concepts)
     chosen_on, estimated_on = split_concepts(concepts, seed)
-    how: How = "held out" if chosen_on else "post hoc"
-    use = set(chosen_on or concepts)
-    half = {layer: [p for p in pts if str(p["concept"]) in use] for layer, pts in by_layer.items()}
-    main = main_rows(natural_states_table(half))
-    main = main.assign(t_ratio=main["coef"] / (main["coef_ci_high"] - main["coef_ci_low"]))
-    row, _ = best_row(main, "t_ratio")
-    if row is None:  # no interval on the chosen half: the largest coefficient
-        row, _ = best_row(main, "coef")
-    if row is None:
-        return None
-    if how == "post hoc":
-        return Choice(("layer",), (int(row["layer"]),), how, len(layers), seed, (), concepts)
-    return Choice(("layer",), (int(row["layer"]),), how, len(layers), seed, chosen_on, estimated_on)
+    keep = set(chosen_on)
+    half = {layer: [p for p in pts if str(p["concept"]) in keep] for layer, pts in by_layer.items()}
+    main = main_rows(natural_states_table(half)) if keep else pd.DataFrame()
+    row = None
+    if len(main):
+        main = main.assign(t_ratio=main["coef"] / (main["coef_ci_high"] - main["coef_ci_low"]))
+        row, _ = best_row(main, "t_ratio")
+        if row is None:  # no interval on the chosen half: the largest coefficient
+            row, _ = best_row(main, "coef")
+    if row is None:  # nothing to choose on: the first layer, read on every concept
+        return Choice(("layer",), (layers[0],), "fixed", len(layers), seed, (), concepts)
+    return Choice(
+        ("layer",), (int(row["layer"]),), "held out", len(layers), seed, chosen_on, estimated_on
+    )
 
 
 # --------------------------------------------------------------------------- headlines
