@@ -60,6 +60,13 @@ SOURCES = {"text": "generation", "logits": "logits"}
 #: the readout is deterministic (a no-injection control is then a constant).
 MAIN = {"text": ("claims_detection", False), "logits": ("p_yes", True)}
 TEXT_VALUES = ("claims_detection", "success", "identification", "named_if_affirmative")
+#: The per-concept value a held-out quantity averages, where it is not the source's main one.
+MEASURES = {
+    ("text", "net_success"): "success",
+    ("text", "identification"): "identification",
+    ("text", "identification_vs_chance"): "named_if_affirmative",
+    ("logits", "identification_vs_chance"): "top_rank",
+}
 LOGIT_VALUES = ("p_yes", "top_rank")
 
 
@@ -428,7 +435,7 @@ def source_rows(
         out: dict[str, Any] = {
             "source": source,
             "quantity": quantity,
-            "measure": "success" if quantity == "net_success" else value,
+            "measure": MEASURES.get((source, quantity), value),
             "layer": at["layer"],
             "strength": at["strength"],
         }
