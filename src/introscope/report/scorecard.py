@@ -37,8 +37,9 @@ WORDING_NOTE = (
     "chance allows); it does not show that the model is aware of, knows or experiences "
     "anything. Detection claims can come from anomaly detection (random and negated vectors "
     "test this) or from a general push toward answering 'yes' (the yes-bias questions test "
-    "this). Configurations called 'best' are selected after the fact, so their estimates are "
-    "biased upward."
+    "this). Each line reads one configuration, declared in the spec or chosen on half the "
+    "concepts and estimated on the other half (its sentence says which), and counts concepts, "
+    "not trials, as n."
 )
 
 
