@@ -29,6 +29,7 @@ from introscope.stats import (
     permutation_test,
     rate,
     rate_difference,
+    sign_flip_test,
     wilson_interval,
 )
 
@@ -657,3 +658,11 @@ def test_paired_and_welch_intervals_carry_p_values() -> None:
     assert math.isnan(paired_mean_ci([0.2]).p)
     w = mean_difference_ci([1.0, 2.0, 3.0], [0.0, 0.5, 1.0])
     assert 0 < w.p < 0.2
+
+
+def test_sign_flip_test_exact_enumeration() -> None:
+    # 2^5 = 32 sign patterns; |mean| >= the observed 0.19 for all signs positive, all
+    # negative, and the same two with -0.05 flipped: p = 4 / 32.
+    assert sign_flip_test([0.3, 0.1, 0.4, 0.2, -0.05]) == pytest.approx(0.125)
+    assert sign_flip_test([0.5, 0.6, 0.7, 0.8, 0.9, 1.0]) == pytest.approx(2 / 64)
+    assert math.isnan(sign_flip_test([0.3]))
