@@ -223,3 +223,56 @@ def test_battery_specs_errors(kwargs: dict[str, object], words: str) -> None:
     with pytest.raises(SpecError) as exc:
         battery_specs(**kwargs)  # type: ignore[arg-type]
     assert words in str(exc.value)
+
+
+# --------------------------------------------------------------------------- primary
+
+
+def with_primary(preset: str, primary: dict[str, object]) -> dict[str, object]:
+    data = load_spec(preset).model_dump(mode="json")
+    return {**data, "primary": primary}
+
+
+def test_a_spec_without_primary_dumps_and_digests_as_before() -> None:
+    # The field is new: specs that do not set it keep their dump, digest and trial ids
+    # (old run directories resume; tests/experiments/test_trial_identity.py).
+    spec = load_spec("detection")
+    assert "primary" not in spec.model_dump(mode="json")
+    declared = validate_spec(with_primary("detection", {"layer": 0.67, "strength": 4}), "x")
+    assert declared.model_dump(mode="json")["primary"] == {"layer": 0.67, "strength": 4.0}
+    assert declared.digest() != spec.digest()
+    assert validate_spec(declared.model_dump(mode="json"), "again") == declared
+    assert override(declared, seed=3).primary == declared.primary
+
+
+@pytest.mark.parametrize(
+    ("preset", "primary", "words"),
+    [
+        (
+            "detection",
+            {"layer": 0.9, "strength": 4},
+            "primary.layer: 0.9 is not one of grid.layers",
+        ),
+        ("detection", {"layer": 0.67, "strength": 3}, "primary.strength: 3 is not one of"),
+        ("detection", {"layer": 0.67}, "primary.strength: declare the strength too"),
+        ("mismatch", {"layer": 0.5, "strength": 5}, "primary.strength: 5 is not one of"),
+        ("natural_states", {"layer": 0.5, "strength": 4}, "has no injection strengths"),
+        ("yes_bias", {"layer": 0.5, "strength": 4}, "primary: the yes_bias experiment does not"),
+        ("category_thresholds", {"layer": 0.5}, "primary: the category_thresholds experiment"),
+    ],
+)
+def test_a_declared_configuration_must_be_one_the_run_contains(
+    preset: str, primary: dict[str, object], words: str
+) -> None:
+    with pytest.raises(SpecError, match=words.replace("(", r"\(")):
+        validate_spec(with_primary(preset, primary), "spec.toml")
+
+
+def test_declared_configurations_that_validate() -> None:
+    for preset, primary in (
+        ("detection", {"layer": 0.5, "strength": 8}),
+        ("natural_states", {"layer": 0.5}),
+        ("intentional_control", {"layer": 12}),  # every layer is read out
+        ("prefill", {"layer": 0.67, "strength": 8}),
+    ):
+        assert validate_spec(with_primary(preset, primary), preset).primary is not None

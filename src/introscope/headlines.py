@@ -186,16 +186,47 @@ def ci_text(est: Any, lo: Any, hi: Any, signed: bool = True, dec: int = 2) -> st
     return f"{f.format(e)} [{lo_s}, {hi_s}]"
 
 
-def ci_or_none(est: Any, lo: Any, hi: Any, signed: bool = True, dec: int = 2) -> str:
+def ci_or_none(
+    est: Any, lo: Any, hi: Any, signed: bool = True, dec: int = 2, unit: str = "trials"
+) -> str:
     """Like :func:`ci_text`, but an undefined interval reads "(no interval: too few
-    trials)" instead of nan bounds."""
+    trials)" (or the ``unit`` the interval counts) instead of nan bounds."""
     e, a, b = to_float(est), to_float(lo), to_float(hi)
     if math.isnan(e):
         return "n/a"
     f = ("{:+." if signed else "{:.") + f"{dec}f}}"
     if math.isnan(a) or math.isnan(b):
-        return f"{f.format(e)} (no interval: too few trials)"
+        return f"{f.format(e)} (no interval: too few {unit})"
     return f"{f.format(e)} [{f.format(a)}, {f.format(b)}]"
+
+
+def undetermined(unit: str = "concepts") -> str:
+    """The verdict of an interval that could not be computed (no final period: callers
+    place it mid-sentence or end the sentence themselves)."""
+    return f"undetermined (no interval: too few {unit})"
+
+
+def verdict(
+    low: Any,
+    high: Any,
+    above: str,
+    covers: str,
+    below: str | None = None,
+    unit: str = "concepts",
+    null: float = 0.0,
+) -> str:
+    """The reading an interval licenses: ``above`` when it lies above ``null``, ``below``
+    (``covers`` when not given) when it lies below, ``covers`` when it contains ``null``, and
+    :func:`undetermined` when a bound is NaN -- an undefined interval is never read as "no
+    effect" (nor as an effect)."""
+    lo, hi = to_float(low), to_float(high)
+    if math.isnan(lo) or math.isnan(hi):
+        return undetermined(unit)
+    if lo > null:
+        return above
+    if hi < null:
+        return covers if below is None else below
+    return covers
 
 
 def pct(x: Any) -> str:
@@ -211,23 +242,6 @@ def excludes_zero(low: Any) -> bool:
     """True when an interval's lower bound is above 0 (NaN: undetermined, not above)."""
     v = to_float(low)
     return not math.isnan(v) and v > 0
-
-
-UNDETERMINED = "undetermined (no interval: too few concepts or trials)."
-
-
-def interval_verdict(low: Any, high: Any, above: str, covers: str, below: str = "") -> str:
-    """A sentence's verdict on an interval: ``above`` when it lies above 0, ``below`` (else
-    ``covers``) when it lies below, ``covers`` when it covers 0, and :data:`UNDETERMINED`
-    when a bound is undefined -- a missing interval is never read as a verdict."""
-    lo, hi = to_float(low), to_float(high)
-    if math.isnan(lo) or math.isnan(hi):
-        return UNDETERMINED
-    if lo > 0:
-        return above
-    if hi < 0 and below:
-        return below
-    return covers
 
 
 def ci_sign(low: Any, high: Any) -> int:

@@ -141,6 +141,17 @@ class JudgeSpec(_Strict):
         return v
 
 
+class Primary(_Strict):
+    """The configuration an experiment's headline reads, declared before the run (TOML
+    ``primary = {layer = 0.67, strength = 4}``). Without it the configuration is chosen on
+    half the concepts and estimated on the other half (``docs/statistics.md``). ``layer`` is
+    written as in ``grid.layers`` and must be one of them; ``strength`` likewise (left out
+    by experiments without strengths)."""
+
+    layer: int | float | str
+    strength: float | None = None
+
+
 class Spec(_Strict):
     name: str = Field(min_length=1)
     experiment: str  # a kind of the registry (introscope.experiments)
@@ -156,6 +167,16 @@ class Spec(_Strict):
     batch_size: int = Field(default=16, ge=1, le=1024)
     device: str = "auto"
     dtype: str = "auto"
+    primary: Primary | None = None
+
+    @model_serializer(mode="wrap")
+    def _leave_out_unset_primary(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # A spec without a declared configuration dumps (and so digests, and names its
+        # trials) exactly as before the field existed: old run directories still resume.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("primary") is None:
+            data.pop("primary", None)
+        return data
 
     def digest(self) -> str:
         """Identity of the spec: a run directory only resumes the specs that created it."""

@@ -120,16 +120,23 @@ def grade_value(grades: Any, criterion: str, grader: str = "rules") -> bool | No
 
 
 class RunFrame:
-    """A run's trials (the frame of :func:`introscope.store.load_run`), decoded once.
+    """A run's trials (the frame of :func:`introscope.store.load_run`), decoded once, with
+    the run's manifest (its specs: a declared configuration, the split seed).
 
     ``records(experiment, measure)`` returns the rows of one experiment as dicts whose
     ``condition`` / ``grades`` / ``logits`` (the trial's readout) are dicts; the list is
     built once per (experiment, measure) and shared, so callers must not modify it.
     """
 
-    def __init__(self, df: pd.DataFrame | None, run_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        df: pd.DataFrame | None,
+        run_dir: Path | None = None,
+        manifest: Mapping[str, Any] | None = None,
+    ) -> None:
         self.df = df if df is not None else pd.DataFrame()
         self.run_dir = run_dir
+        self.manifest: Mapping[str, Any] = manifest or {}
         self._records: dict[tuple[str, str | None], list[Record]] = {}
         self._vectors: dict[str, np.ndarray] | None = None
 
@@ -160,6 +167,24 @@ class RunFrame:
 
     def has(self, experiment: str, measure: str | None = None) -> bool:
         return len(self.records(experiment, measure)) > 0
+
+    def specs(self, experiment: str, measure: str | None = None) -> list[dict[str, Any]]:
+        """The JSON dumps of the run's specs of one experiment (and measure), as the
+        manifest records them; empty without a manifest."""
+        dumps = self.manifest.get("specs") or []
+        return [
+            dict(d)
+            for d in dumps
+            if isinstance(d, Mapping)
+            and d.get("experiment") == experiment
+            and (measure is None or d.get("measure", "generation") == measure)
+        ]
+
+    def n_layers(self) -> int | None:
+        """The model's decoder-layer count, as the manifest records it (None if it does not)."""
+        model = self.manifest.get("model")
+        n = model.get("n_layers") if isinstance(model, Mapping) else None
+        return n if isinstance(n, int) and not isinstance(n, bool) else None
 
     def vectors(self) -> dict[str, np.ndarray] | None:
         """The run's concept vectors (name -> ``[n_layers, d]``), None without a run

@@ -240,8 +240,11 @@ def test_scorecard_has_every_step(card: list[Headline]) -> None:
 
 def test_scorecard_configuration_is_selected_and_reused(card: list[Headline]) -> None:
     first = next(ln for ln in card if ln.step == 1)
-    assert "selected after the fact" in first.sentence
-    assert first.config == "layer 10, strength 4"
+    # No configuration is declared: it is chosen on half the 4 concepts, read on the others.
+    assert "chosen among 2 configurations on 2 concepts and estimated on the other 2" in (
+        first.sentence
+    )
+    assert first.config == "layer 10, strength 4" and first.unit == "concepts" and first.n == 2
     for ln in card:
         if ln.step in (2, 3, 4):
             assert ln.config == "layer 10, strength 4", ln
@@ -268,7 +271,7 @@ def test_terminal_scorecard_reads_at_80_columns(run_dir: Path) -> None:
     for step, title in step_titles().items():
         assert any(ln.startswith(f"{step:>2}  {title}") for ln in lines), title
     # every available line shows estimate [CI], n with its unit, and the configuration
-    assert any("pp [" in ln and "trials" in ln and "layer 10, strength 4" in ln for ln in lines)
+    assert any("pp [" in ln and "concepts" in ln and "layer 10, strength 4" in ln for ln in lines)
 
 
 def test_scorecard_json(run_dir: Path) -> None:

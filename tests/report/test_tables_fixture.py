@@ -37,15 +37,39 @@ _TVT = (
     "concept (t CI over concepts), not with nominal chance or an unpaired Newcombe interval"
 )
 _CATEGORIES = ("abstract_nouns", "concrete_nouns", "famous_people", "countries", "verbs")
+SELECTED = (
+    "issue 10 defects 2, 5 and 6: read at a configuration declared in the spec or chosen on "
+    "half the concepts and estimated on the other half, with the concept as the unit (n = "
+    "concepts); an undefined interval reads 'undetermined'"
+)
+_NATURAL = (
+    "issue 10 defect 4: the sentence names where the activation was read (the fixture read "
+    "the last prompt token, whose logits give the report: a logit-lens identity)"
+)
+_LOW_TRUST = (
+    "; the line also carries the low-trust note of a rule-grader criterion below its "
+    "agreement target (issue 10, 'A grader you can trust')"
+)
+_STEP4 = (
+    "issue 10 defect 2: step 4 is the paired per-concept contrast concept - control vector "
+    "with its own interval (was the control's net rate, compared with the concept's by eye), "
+    "and says whether the control's KL on a neutral prompt matches the concept vector's (issue "
+    "10 defect 7; here: not measured)" + _LOW_TRUST
+)
 
 #: "kind/table" (or "headline:NAME", "step:N:NAME") -> why its values changed. A headline or
-#: scorecard line listed here may also be new (it has no fixture row to compare with).
+#: scorecard line listed here is not compared, and a line that exists on one side only (a
+#: renamed or new line) must be listed here or in REMOVED.
 CHANGED: dict[str, str] = {
     "category_thresholds/category_thresholds": _EC50,
     "category_thresholds/thresholds": _EC50 + " (the per-strength differences keep their CIs; "
     "the passes/threshold columns of the scan are gone, relative_strength is added)",
     "thoughts_vs_text/thoughts_vs_text": _TVT,
     "headline:thoughts vs text: identification vs no injection": _TVT,
+    "headline:thoughts vs text: identification at the selected configuration": SELECTED
+    + " (new line: identification against the no-injection control at one configuration; "
+    "the fixture run has no no-injection trials, so it falls back to nominal chance and says "
+    "so); " + _TVT,
     "headline:prefill: match - other apology (coherent answers)": (
         "issue 10 defect 10: match - other at the same configuration, on coherent answers, "
         "the other vector rescaled to the prefilled word's norm (new headline)"
@@ -62,16 +86,74 @@ CHANGED: dict[str, str] = {
     "'Not run' on the fixture run",
     "step:0:steering check (concept − random log-prob of the concept word)": "issue 10 defect "
     "8: the positive control is a new step 0 (not run in the fixture: no steering-check trials)",
-    "step:4:other-concept-vector net detection": "issue 10 defect 7: a new anomaly control "
-    "(not run in the fixture)",
-    "step:4:matched-random-vector net detection": "issue 10 defect 7: a new anomaly control "
-    "(not run in the fixture)",
+    "step:4:concept - other-concept vector (paired by concept)": "issue 10 defects 2 and 7: a "
+    "new anomaly control, read as a paired contrast (not run in the fixture)",
+    "step:4:concept - matched-random vector (paired by concept)": "issue 10 defects 2 and 7: a "
+    "new anomaly control, read as a paired contrast (not run in the fixture)",
     "yes_bias/yes_bias": YES_BIAS_PROTOCOL_2,
     "yes_bias/yes_bias_generation": YES_BIAS_PROTOCOL_2,
     "headline:bias-corrected detection (logits)": YES_BIAS_PROTOCOL_2,
     "headline:detection vs yes-bias shift (r)": YES_BIAS_PROTOCOL_2,
     "step:3:bias-corrected detection (detection shift minus yes-bias shift)": YES_BIAS_PROTOCOL_2,
     "step:3:bias-corrected detection": YES_BIAS_PROTOCOL_2,
+    **{
+        f"headline:{name}": SELECTED + why
+        for name, why in (
+            ("net detection claim (concept)", _LOW_TRUST),
+            ("net detection claim (random control)", _LOW_TRUST),
+            ("net detection claim (negated control)", _LOW_TRUST),
+            ("net detection success (concept)", _LOW_TRUST),
+            (
+                "prefill: apology change (match)",
+                " (was the largest drop, selected after the fact)" + _LOW_TRUST,
+            ),
+            (
+                "prefill: apology change (other)",
+                " (was the largest drop, selected after the fact)" + _LOW_TRUST,
+            ),
+            ("prefill: match - other (paired by word)", " (new line)" + _LOW_TRUST),
+            ("intentional control: think - don't think", ""),
+            ("mismatch: congruent - incongruent P(yes) (concept)", "; quotes the sign-flip p"),
+            (
+                "mismatch: congruent - incongruent P(yes) (random control)",
+                "; quotes the sign-flip p",
+            ),
+            ("localization: accuracy vs chance", ""),
+            ("localization - abstractness", ""),
+            ("natural states: report ~ projection | template (log-prob)", "; " + _NATURAL),
+            ("natural states: within-template partial r", ""),
+            ("natural states: report ~ projection | template + concept", ""),
+            ("natural states: concept vs distractor projection", "; " + _NATURAL),
+        )
+    },
+    **{
+        f"step:{step}:{name}": SELECTED + why
+        for step, name, why in (
+            (1, "detection claim rate (concept injection)", _LOW_TRUST),
+            (2, "net detection claim (minus no-injection false positives)", _LOW_TRUST),
+            (5, "identification above chance (candidate readout)", ""),
+            (5, "identification above chance (text)", _LOW_TRUST),
+            (5, "mutual information, bits (candidate readout)", ""),
+            (5, "mutual information, bits (text)", ""),
+            (6, "mismatch: congruent - incongruent P(yes) (concept)", ""),
+            (6, "mismatch: congruent - incongruent P(yes) (random control)", ""),
+            (7, "localization: accuracy vs chance", ""),
+            (7, "localization - abstractness", ""),
+            (8, "natural states: report ~ projection | template (log-prob)", "; " + _NATURAL),
+            (8, "natural states: within-template partial r", ""),
+            (8, "natural states: report ~ projection | template + concept", ""),
+            (8, "natural states: concept vs distractor projection", "; " + _NATURAL),
+        )
+    },
+    **{
+        f"step:4:{name}": _STEP4
+        for name in (
+            "random-vector net detection",
+            "negated-vector net detection",
+            "concept - random vector (paired by concept)",
+            "concept - negated vector (paired by concept)",
+        )
+    },
 }
 
 #: Headline / scorecard line names of the fixture that are no longer computed -> why.
@@ -81,37 +163,91 @@ REMOVED: dict[str, str] = {
     **{f"step:9:threshold/{c}/L14": _EC50 for c in _CATEGORIES},
 }
 
-_NATURAL = (
-    "issue 10 defect 4: the sentence names where the activation was read (the fixture read "
-    "the last prompt token, whose logits give the report: a logit-lens identity)"
+SUFFIXES = ("", "_ci_low", "_ci_high", "_n", "_n_ref", "_p", "_p_holm")
+_P_YES_SHIFT = (
+    "; issue 10 defect 6: the no-injection logit readout is one deterministic trial, so "
+    "p_yes_shift's interval is a one-sample t interval over concepts against that constant "
+    "instead of a Welch interval undefined with one control trial"
 )
-_LARGEST_DROP = "issue 10 defect 10: the most negative change is called the largest drop"
 
-#: "kind/table" -> (columns whose values changed, why); the table's other columns are still
-#: compared.
-CHANGED_COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {
-    "detection/detection_logits": (
-        ("p_yes_shift_ci_low", "p_yes_shift_ci_high"),
-        "issue 10 defect 6: the no-injection logit readout is one deterministic trial, so the "
-        "shift's interval is a one-sample t interval over concepts against that constant "
-        "instead of a Welch interval undefined with one control trial",
+#: "kind/table" -> (columns whose values changed or that are new, why). Every other column
+#: is still compared exactly, and a new column not listed here (or in ADDED) fails.
+COLUMNS_CHANGED: dict[str, tuple[tuple[str, ...], str]] = {
+    "detection/detection": (
+        tuple(
+            f"{family}_by_concept{suffix}"
+            for family in ("claims_detection", "net_affirmative", "net_detection")
+            for suffix in SUFFIXES
+        ),
+        "issue 10 defect 5: concept-level columns (per-concept rates averaged, t interval "
+        "over concepts, Holm over configurations) next to the trial-level ones",
     ),
+    "detection/detection_logits": (
+        (
+            "p_yes_shift_ci_low",
+            "p_yes_shift_ci_high",
+            *(
+                f"{family}_by_concept{suffix}"
+                for family in ("p_yes", "p_yes_shift")
+                for suffix in SUFFIXES
+            ),
+        ),
+        "issue 10 defect 5: concept-level columns (per-concept rates averaged, t interval "
+        "over concepts, Holm over configurations) next to the trial-level ones" + _P_YES_SHIFT,
+    ),
+    "detection/mutual_information": (
+        ("mi_bits_ci_low", "mi_bits_ci_high"),
+        "issue 10 defect 5: the MI bootstrap resamples injected concepts, not trials",
+    ),
+    "intentional_control/intentional_control": (
+        ("delta_ci_low", "delta_ci_high"),
+        "issue 10 defect 5: the instruction contrasts are paired by word (t over words), "
+        "not Welch over trials (the instruction rows' intervals are unchanged)",
+    ),
+    "mismatch/mismatch": (
+        (
+            "gap_ci_low",
+            "gap_ci_high",
+            "gap_p",
+            "gap_corrected_ci_low",
+            "gap_corrected_ci_high",
+            "gap_corrected_p",
+        ),
+        "issue 10 defect 5: the gaps are paired by injected concept (t over concepts, sign-flip "
+        "p), not Welch / two-sample permutation over trials",
+    ),
+    "natural_states/natural_states": (
+        (
+            "coef_ci_low",
+            "coef_ci_high",
+            "coef_p",
+            "partial_r_ci_low",
+            "partial_r_ci_high",
+            "n_concepts",
+        ),
+        "issue 10 defect 5: intervals clustered by concept (cluster-robust SEs, cluster "
+        "bootstrap for the partial r); n_concepts is new",
+    ),
+    **{
+        key: (
+            tuple(f"{family}{suffix}" for family in families for suffix in SUFFIXES),
+            "issue 10 defect 5: concept-level columns next to the trial-level ones",
+        )
+        for key, families in (
+            ("natural_states/projection_check", ("cos_specific_by_concept",)),
+            ("prefill/prefill", ("apology_vs_none_by_word",)),
+            (
+                "localization/localization",
+                ("accuracy_by_concept", "localization_minus_abstractness_by_concept"),
+            ),
+        )
+    },
 }
 
 #: Headline / scorecard line names whose sentence may differ (their numbers are still
-#: compared) -> why.
-SENTENCE_CHANGED: dict[str, str] = {
-    "random-vector net detection": "issue 10 defect 7: says whether the control's KL on a "
-    "neutral prompt matches the concept vector's (here: not measured)",
-    "negated-vector net detection": "issue 10 defect 7: says whether the control's KL on a "
-    "neutral prompt matches the concept vector's (here: not measured)",
-    "mismatch: congruent - incongruent P(yes) (concept)": "quotes the permutation p-value",
-    "mismatch: congruent - incongruent P(yes) (random)": "quotes the permutation p-value",
-    "prefill: apology change (match)": _LARGEST_DROP,
-    "prefill: apology change (other)": _LARGEST_DROP,
-    "natural states: report ~ projection | template (log-prob)": _NATURAL,
-    "natural states: concept vs distractor projection": _NATURAL,
-}
+#: compared) -> why. Every line whose sentence changed in issue 10 also changed its numbers
+#: (the configuration is declared or held out), so it is listed in CHANGED instead.
+SENTENCE_CHANGED: dict[str, str] = {}
 
 #: "kind/table" -> (columns appended to the fixture's, why); every other column is compared.
 ADDED: dict[str, tuple[tuple[str, ...], str]] = {
@@ -129,18 +265,9 @@ ADDED: dict[str, tuple[tuple[str, ...], str]] = {
 #: note, and the line's ``low_trust`` flag set. Everything else about them is unchanged.
 LOW_TRUST: frozenset[str] = frozenset(
     {
-        "net detection claim (concept)",
-        "net detection claim (random control)",
-        "net detection claim (negated control)",
-        "net detection success (concept)",
+        # the other low-trust lines are all read at the held-out configuration now, so they
+        # are in CHANGED (with the low-trust note named there)
         "false positives (no injection)",
-        "prefill: apology change (match)",
-        "prefill: apology change (other)",
-        "detection claim rate (concept injection)",
-        "net detection claim (minus no-injection false positives)",
-        "random-vector net detection",
-        "negated-vector net detection",
-        "identification above chance (text)",
     }
 )
 
@@ -159,13 +286,6 @@ def sentence_matches(line: Any, old_sentence: str) -> bool:
 
 #: "kind/table" -> (columns compared with a looser absolute tolerance, why).
 LOOSER: dict[str, tuple[tuple[str, ...], float, str]] = {
-    "mismatch/mismatch": (
-        ("gap_p", "gap_corrected_p"),
-        0.02,
-        "scipy's permutation_test enumerates every relabelling when there are few enough, so "
-        "the p-value is exact where the old code drew 5000 random ones (stats on scipy, "
-        "issue 9 item 4)",
-    ),
     "natural_states/natural_states": (
         ("r2", "r2_covariates", "delta_r2"),
         5e-4,
@@ -232,14 +352,18 @@ def table_diff(
     added: tuple[str, ...] = (),
     changed: tuple[str, ...] = (),
 ) -> list[str]:
+    """What differs between ``new`` and the fixture's table ``old``: ``added`` columns must be
+    the last ones of ``new`` and are not compared; ``changed`` columns are not compared, and
+    may be new (absent from the fixture)."""
     cols = [str(c) for c in new.columns] if len(new) else []
     if added and cols:
         if cols[-len(added) :] != list(added):
             return [f"columns {cols} do not end with the added {list(added)}"]
         new = new.iloc[:, : -len(added)]
-        cols = cols[: -len(added)]
     if len(new) == 0 and not old["rows"]:
         return []
+    new = new[[c for c in new.columns if str(c) not in changed or str(c) in old["columns"]]]
+    cols = [str(c) for c in new.columns] if len(new) else []
     problems = []
     if cols != old["columns"]:
         problems.append(f"columns {cols} != {old['columns']}")
@@ -279,7 +403,7 @@ def test_every_fixture_table_is_reproduced(results: RunResults, old: dict[str, A
             table,
             LOOSER.get(key),
             ADDED.get(key, ((), ""))[0],
-            CHANGED_COLUMNS.get(key, ((), ""))[0],
+            COLUMNS_CHANGED.get(key, ((), ""))[0],
         )
         if diff:
             problems[key] = diff[:5]

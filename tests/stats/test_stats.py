@@ -8,12 +8,15 @@ import warnings
 import numpy as np
 import pytest
 
-from introscope.headlines import UNDETERMINED, interval_verdict
+from introscope.headlines import undetermined, verdict
 from introscope.stats import (
     Difference,
     Rate,
     bootstrap_ci,
+    cluster_bootstrap,
     cohens_kappa,
+    holm,
+    holm_findings,
     linear_regression,
     logistic_regression,
     lowest_passing_level,
@@ -28,6 +31,7 @@ from introscope.stats import (
     rate,
     rate_difference,
     shift_from_constant,
+    sign_flip_test,
     wilson_interval,
 )
 
@@ -560,12 +564,129 @@ def test_shift_from_constant_is_one_sample_against_a_deterministic_reference() -
     assert math.isnan(shift_from_constant([0.5], []).estimate)
 
 
-def test_interval_verdict_never_reads_a_missing_interval() -> None:
+def test_verdict_never_reads_a_missing_interval() -> None:
     args = ("above", "covers", "below")
-    assert interval_verdict(0.1, 0.3, *args) == "above"
-    assert interval_verdict(-0.1, 0.3, *args) == "covers"
-    assert interval_verdict(-0.3, -0.1, *args) == "below"
-    assert interval_verdict(-0.3, -0.1, "above", "covers") == "covers"
-    assert interval_verdict(float("nan"), 0.3, *args) == UNDETERMINED
-    assert interval_verdict(None, None, *args) == UNDETERMINED
-    assert UNDETERMINED.startswith("undetermined")
+    assert verdict(0.1, 0.3, *args) == "above"
+    assert verdict(-0.1, 0.3, *args) == "covers"
+    assert verdict(-0.3, -0.1, *args) == "below"
+    assert verdict(-0.3, -0.1, "above", "covers") == "covers"
+    assert verdict(float("nan"), 0.3, *args) == undetermined()
+    assert verdict(None, None, *args, unit="trials") == undetermined("trials")
+    assert undetermined().startswith("undetermined")
+    assert verdict(0.4, 0.6, *args, null=0.5) == "covers"  # against a null other than 0
+
+
+# --------------------------------------------------------------------------- the concept as unit
+
+
+def concept_data(
+    concept_sd: float, seed: int, n_concepts: int = 30, per: int = 6
+) -> tuple[np.ndarray, np.ndarray]:
+    """``per`` trials for each of ``n_concepts`` concepts: a concept effect with sd
+    ``concept_sd`` plus trial noise with sd 1."""
+    rng = np.random.default_rng(seed)
+    groups = np.repeat(np.arange(n_concepts), per)
+    y = rng.normal(0, concept_sd, n_concepts)[groups] + rng.normal(0, 1, len(groups))
+    return y, groups
+
+
+def test_cluster_bootstrap_matches_the_textbook_standard_error() -> None:
+    # Equal-size clusters: the cluster bootstrap variance of the grand mean is the plug-in
+    # variance of the cluster means over G (Davison & Hinkley 1997, section 3.8).
+    y, g = concept_data(1.0, seed=0, n_concepts=40)
+    means = np.array([y[g == k].mean() for k in range(40)])
+    se = math.sqrt(means.var(ddof=0) / 40)
+    est, lo, hi = cluster_bootstrap(lambda r: float(y[r].mean()), g, n_boot=8000, seed=1)
+    assert est == pytest.approx(y.mean())
+    assert (hi - lo) / (2 * 1.959964 * se) == pytest.approx(1.0, abs=0.06)
+    assert cluster_bootstrap(lambda r: float(y[r].mean()), g, n_boot=500, seed=1) == (
+        cluster_bootstrap(lambda r: float(y[r].mean()), g, n_boot=500, seed=1)
+    )
+
+
+def mean_widths(concept_sd: float) -> tuple[float, float, float, float]:
+    """Mean widths over seeds: (cluster bootstrap, trial bootstrap, clustered OLS slope,
+    classical OLS slope) on data whose predictor is constant within a concept."""
+    out = np.zeros(4)
+    for seed in range(8):
+        y, g = concept_data(concept_sd, seed)
+        _, lo, hi = cluster_bootstrap(lambda r, y=y: float(y[r].mean()), g, n_boot=600, seed=seed)
+        _, lo2, hi2 = bootstrap_ci(y, n_boot=600, seed=seed)
+        x = np.random.default_rng(100 + seed).normal(size=g.max() + 1)[g]
+        c = linear_regression(y, {"x": x}, groups=g)["x"]
+        n = linear_regression(y, {"x": x})["x"]
+        out += [hi - lo, hi2 - lo2, c.ci_high - c.ci_low, n.ci_high - n.ci_low]
+    return tuple(out / 8)  # type: ignore[return-value]
+
+
+def test_clustered_intervals_are_wider_with_concept_effects_and_equal_without() -> None:
+    cb, tb, cr, ols = mean_widths(concept_sd=1.0)
+    assert cb > 1.5 * tb and cr > 1.5 * ols  # trials of a concept are not independent
+    cb, tb, cr, ols = mean_widths(concept_sd=0.0)
+    assert cb == pytest.approx(tb, rel=0.15) and cr == pytest.approx(ols, rel=0.2)
+
+
+def test_clustered_regressions_keep_estimates_and_need_two_clusters() -> None:
+    y, g = concept_data(1.0, seed=3)
+    x = np.random.default_rng(0).normal(size=len(y))
+    a, b = linear_regression(y, {"x": x}), linear_regression(y, {"x": x}, groups=g)
+    assert a["x"].estimate == pytest.approx(b["x"].estimate) and a.r2 == pytest.approx(b.r2)
+    one = linear_regression(y, {"x": x}, groups=[0] * len(y))
+    assert math.isnan(one["x"].se) and not math.isnan(one["x"].estimate)
+    yb = (y > 0).astype(float)
+    la, lb = logistic_regression(yb, {"x": x}), logistic_regression(yb, {"x": x}, groups=g)
+    assert la["x"].estimate == pytest.approx(lb["x"].estimate) and lb.converged
+    with pytest.raises(ValueError):
+        linear_regression(y, {"x": x}, groups=[0, 1])
+
+
+def test_partial_correlation_cluster_bootstrap_interval() -> None:
+    rng = np.random.default_rng(0)
+    g = np.repeat(np.arange(20), 5)
+    shared = rng.normal(size=20)[g]  # both variables move with the concept
+    y, x = shared + rng.normal(size=100), shared + rng.normal(size=100)
+    r, lo, hi, n = partial_correlation(y, x, {})
+    rc, loc, hic, _ = partial_correlation(y, x, {}, groups=g)
+    assert r == rc and n == 100 and loc <= r <= hic
+    assert hic - loc > 1.3 * (hi - lo)
+    assert math.isnan(partial_correlation(y, x, {}, groups=[0] * 100)[1])
+
+
+def test_mi_bootstrap_resamples_concepts() -> None:
+    rng = np.random.default_rng(0)
+    x = [f"c{i}" for i in range(8) for _ in range(20)]
+    # each concept has its own favourite report: trials of a concept are strongly dependent
+    fav = {f"c{i}": f"r{rng.integers(0, 3)}" for i in range(8)}
+    y = [fav[c] if rng.random() < 0.8 else f"r{rng.integers(0, 3)}" for c in x]
+    by_trial = mutual_information(x, y, n_shuffles=0, n_boot=400, seed=0)
+    by_concept = mutual_information(x, y, n_shuffles=0, n_boot=400, seed=0, clusters=x)
+    assert by_trial.corrected_bits == by_concept.corrected_bits
+    assert by_concept.ci_high - by_concept.ci_low > by_trial.ci_high - by_trial.ci_low
+    one = mutual_information(x[:20], y[:20], n_shuffles=0, clusters=x[:20])
+    assert math.isnan(one.ci_low)
+
+
+def test_holm_constructed_case() -> None:
+    # sorted: 0.005 x 4 = 0.02, 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 -> max(0.06, 0.04)
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    adj = holm([0.01, NAN, 0.02])  # an undetermined test is not counted among the m
+    assert adj[0] == pytest.approx(0.02) and math.isnan(adj[1]) and adj[2] == pytest.approx(0.02)
+    assert holm_findings([0.01, 0.04, 0.03, 0.005]) == [True, False, False, True]
+    assert holm([]) == []
+
+
+def test_paired_and_welch_intervals_carry_p_values() -> None:
+    d = paired_mean_ci([0.1, 0.2, 0.3, 0.4])
+    assert d.p == pytest.approx(0.0305, abs=1e-3)  # t = 0.25 / (0.1291 / 2) = 3.873, df 3
+    assert paired_mean_ci([0.2, 0.2]).p == 0.0 and paired_mean_ci([0.0, 0.0]).p == 1.0
+    assert math.isnan(paired_mean_ci([0.2]).p)
+    w = mean_difference_ci([1.0, 2.0, 3.0], [0.0, 0.5, 1.0])
+    assert 0 < w.p < 0.2
+
+
+def test_sign_flip_test_exact_enumeration() -> None:
+    # 2^5 = 32 sign patterns; |mean| >= the observed 0.19 for all signs positive, all
+    # negative, and the same two with -0.05 flipped: p = 4 / 32.
+    assert sign_flip_test([0.3, 0.1, 0.4, 0.2, -0.05]) == pytest.approx(0.125)
+    assert sign_flip_test([0.5, 0.6, 0.7, 0.8, 0.9, 1.0]) == pytest.approx(2 / 64)
+    assert math.isnan(sign_flip_test([0.3]))

@@ -7,11 +7,12 @@ attribute path. A small registry maps ``config.model_type`` to that path; an exp
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 from torch import nn
 
+from introscope.core.layer_specs import LayerSpec as LayerSpec
+from introscope.core.layer_specs import resolve_layer as resolve_layer
+from introscope.core.layer_specs import resolve_layers as resolve_layers
 from introscope.errors import LayerError
 
 # model_type -> candidate attribute paths (first that resolves wins). Several families wrap
@@ -30,8 +31,6 @@ LAYER_PATHS: dict[str, tuple[str, ...]] = {
     "gpt2": ("transformer.h",),
     "gpt_neox": ("gpt_neox.layers",),
 }
-
-LayerSpec = int | float | str
 
 
 def _get_path(model: nn.Module, path: str) -> nn.Module | None:
@@ -64,62 +63,6 @@ def locate_layers(model: nn.Module, layers_path: str | None = None) -> tuple[nn.
         f"No decoder-layer list at {' or '.join(repr(p) for p in candidates)} in this "
         f"'{model_type}' model; pass layers_path naming its nn.ModuleList of decoder blocks."
     )
-
-
-def resolve_layer(spec: LayerSpec, n_layers: int) -> int:
-    """Turn a layer spec into a non-negative decoder-layer index.
-
-    Accepted: an int (negative counts from the end), a float in [0, 1] meaning a depth
-    fraction (0.67 -> the nearest layer to 67% of the way from the first to the last), or a
-    string holding either ("12", "-1", "0.67", "67%").
-    """
-    value: int | float
-    if isinstance(spec, bool):
-        raise LayerError(f"Layer spec {spec!r} is not a layer index or depth fraction.")
-    if isinstance(spec, str):
-        text = spec.strip()
-        try:
-            if text.endswith("%"):
-                value = float(text[:-1]) / 100.0
-            elif any(c in text for c in ".eE"):
-                value = float(text)
-            else:
-                value = int(text)
-        except ValueError:
-            raise LayerError(
-                f"Layer spec {spec!r} is neither an index (e.g. 12, -1) nor a depth "
-                f"fraction (e.g. 0.67 or 67%)."
-            ) from None
-    elif isinstance(spec, int | float):
-        value = spec
-    else:
-        raise LayerError(f"Layer spec {spec!r} is not a layer index or depth fraction.")
-
-    if isinstance(value, float):
-        if not (0.0 <= value <= 1.0) or value != value:
-            raise LayerError(
-                f"Depth fraction {value} is outside [0, 1]; use an integer for a layer index."
-            )
-        return round(value * (n_layers - 1))
-    if not -n_layers <= value < n_layers:
-        raise LayerError(
-            f"Layer {value} is out of range: this model has {n_layers} decoder layers "
-            f"(valid indices {-n_layers}..{n_layers - 1})."
-        )
-    return value % n_layers
-
-
-def resolve_layers(specs: LayerSpec | Sequence[LayerSpec], n_layers: int) -> tuple[int, ...]:
-    """Resolve one spec or several (order kept, duplicates removed)."""
-    items: Sequence[LayerSpec] = [specs] if isinstance(specs, int | float | str) else specs
-    out: list[int] = []
-    for s in items:
-        idx = resolve_layer(s, n_layers)
-        if idx not in out:
-            out.append(idx)
-    if not out:
-        raise LayerError("No layer was given.")
-    return tuple(out)
 
 
 def block_output(output: object) -> torch.Tensor:

@@ -86,7 +86,8 @@ class Session(Protocol):
         """A line per batch sent again because its worker died (empty locally)."""
 
     def check_layers(self) -> None:
-        """Resolve every spec's layers (a bad layer fails before anything is written)."""
+        """Resolve every spec's layers and declared ``primary`` layer (a bad layer fails before
+        anything is written)."""
 
     def words_needed(self) -> list[str]:
         """The concept words every spec needs vectors for, in first-use order."""

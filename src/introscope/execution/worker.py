@@ -58,6 +58,8 @@ class Worker:
     def check_layers(self) -> None:
         for spec in self.specs.values():
             self.lm.layer_indices(spec.grid.layers)
+            if spec.primary is not None:  # a declared configuration's layer, likewise
+                self.lm.layer_indices([spec.primary.layer])
 
     def words_needed(self) -> list[str]:
         words = (

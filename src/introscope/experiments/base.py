@@ -74,6 +74,7 @@ EXPERIMENT_FIELDS: dict[str, Any] = {
     "grid.variants": ["default"],
     "trials_per_cell": 1,
     "control_trials": 0,
+    "primary": None,
 }
 
 
@@ -93,6 +94,8 @@ def refuse_unused(spec: Spec, used: Sequence[str]) -> None:
             continue
         value = spec_value(spec, path)
         if value != default:
+            if isinstance(value, BaseModel):
+                value = value.model_dump(exclude_none=True)
             raise SpecError(
                 f"{path}: the {spec.experiment} experiment does not use this setting "
                 f"(it is {value!r}; leave it out)."
@@ -208,12 +211,19 @@ class Solver(Protocol[P]):
 
 @dataclass(frozen=True)
 class Selection:
-    """The configuration the scorecard's later steps reuse (chosen by the detection slice)."""
+    """The configuration the scorecard's later steps reuse (chosen by the detection slice):
+    declared in the spec, or chosen on ``chosen_on`` concepts and estimated on the others
+    (:mod:`introscope.experiments.selection`). A later step estimates on concepts outside
+    ``chosen_on``; ``note`` is the parenthetical its sentences quote."""
 
     layer: int | None
     strength: float | None
     source: str  # "text" or "logits"
     k: int  # configurations that competed in the selection
+    how: str = "fixed"  # "declared", "held out", "only" or "fixed" (too few concepts)
+    note: str = ""
+    chosen_on: tuple[str, ...] = ()
+    estimated_on: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

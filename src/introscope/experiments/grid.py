@@ -40,6 +40,9 @@ CONTROL_DESCRIPTIONS: dict[str, str] = {
 #: The spec fields naming the concepts, and those of the whole injection grid.
 CONCEPT_FIELDS = ("grid.concepts", "grid.categories", "grid.n_concepts")
 GRID_FIELDS = (*CONCEPT_FIELDS, "grid.layers", "grid.strengths")
+#: The configuration an experiment's headline reads, when declared before the run: used by
+#: the experiments whose headline picks one configuration of several.
+PRIMARY_FIELD = "primary"
 
 
 class InjectionGrid(ExperimentParams):
@@ -48,8 +51,40 @@ class InjectionGrid(ExperimentParams):
     strengths: list[float]
 
 
+def check_primary(spec: Spec, *, layers: Sequence[Any] | None, strengths: bool) -> None:
+    """Refuse a declared configuration (``primary``) the run would not contain: its layer
+    must be one of ``layers`` as written (None: any layer, for experiments that read every
+    layer), its strength one of ``grid.strengths`` when the experiment has strengths, and
+    absent when it has none."""
+    primary = spec.primary
+    if primary is None:
+        return
+    if layers is not None and primary.layer not in layers:
+        raise SpecError(
+            f"primary.layer: {primary.layer!r} is not one of grid.layers "
+            f"({', '.join(repr(x) for x in layers)}); declare a configuration the run contains."
+        )
+    if not strengths:
+        if primary.strength is not None:
+            raise SpecError(
+                f"primary.strength: the {spec.experiment} experiment has no injection "
+                "strengths; declare only the layer."
+            )
+        return
+    if primary.strength is None:
+        raise SpecError("primary.strength: declare the strength too (primary = {layer, strength}).")
+    if primary.strength not in spec.grid.strengths:
+        raise SpecError(
+            f"primary.strength: {primary.strength:g} is not one of grid.strengths "
+            f"({', '.join(f'{x:g}' for x in spec.grid.strengths)}); declare a configuration "
+            "the run contains."
+        )
+
+
 def grid_values(spec: Spec) -> dict[str, Any]:
-    """The :class:`InjectionGrid` fields from a spec."""
+    """The :class:`InjectionGrid` fields from a spec (a declared ``primary`` checked against
+    the grid)."""
+    check_primary(spec, layers=list(spec.grid.layers), strengths=True)
     return {
         "concepts": spec_concepts(spec),
         "layers": list(spec.grid.layers),

@@ -83,7 +83,7 @@ def load_results(run_dir: Path | str) -> RunResults:
         manifest: Mapping[str, Any] = read_manifest(run_dir)
     except StoreError:  # a run directory with a database but no manifest
         manifest = {}
-    return analyse(RunFrame(df, run_dir), manifest)
+    return analyse(RunFrame(df, run_dir, manifest), manifest)
 
 
 def headlines(results: RunResults) -> list[Headline]:

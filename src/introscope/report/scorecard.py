@@ -40,8 +40,9 @@ WORDING_NOTE = (
     "anything. Detection claims can come from anomaly detection (random, negated, other-concept "
     "and covariance-matched random vectors test this, with their KL showing how matched they "
     "are) or from a general push toward answering 'yes' (the yes-bias questions test "
-    "this). Configurations called 'best' are selected after the fact, so their estimates are "
-    "biased upward."
+    "this). Each line reads one configuration, declared in the spec or chosen on half the "
+    "concepts and estimated on the other half (its sentence says which), and names the unit "
+    "its n counts (concepts wherever the estimate is a mean over concepts)."
 )
 
 

@@ -39,6 +39,7 @@ from introscope.stats.intervals import (
     shift_from_constant,
     wilson_interval,
 )
+from introscope.stats.multiplicity import holm, holm_findings
 from introscope.stats.regression import (
     Coefficient,
     RegressionResult,
@@ -51,6 +52,7 @@ from introscope.stats.resampling import (
     cluster_bootstrap,
     cluster_resamples,
     permutation_test,
+    sign_flip_test,
 )
 
 __all__ = [
@@ -71,6 +73,8 @@ __all__ = [
     "cohens_kappa",
     "dose_response",
     "ece",
+    "holm",
+    "holm_findings",
     "incremental_auroc",
     "linear_regression",
     "logistic_regression",
@@ -90,5 +94,6 @@ __all__ = [
     "rate_difference",
     "reliability_bins",
     "shift_from_constant",
+    "sign_flip_test",
     "wilson_interval",
 ]

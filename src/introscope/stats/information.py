@@ -64,14 +64,20 @@ def mutual_information(
     n_boot: int = 500,
     seed: int = 0,
     confidence: float = 0.95,
+    clusters: Sequence[Hashable] | None = None,
 ) -> MutualInformation:
     """Mutual information between two label sequences (x = injected, y = reported).
 
     The corrected value is deliberately not clamped at 0, so averages over runs stay
     unbiased. The shuffle baseline (y permuted against x) and its p-value answer "does the
-    report carry information about the injected direction at all"; the bootstrap CI over
-    trials is for the corrected value (spread of the bootstrap, re-centred on the estimate).
-    Labels may be any hashable (None = "no concept").
+    report carry information about the injected direction at all"; the bootstrap CI is for
+    the corrected value (spread of the bootstrap, re-centred on the estimate). Labels may be
+    any hashable (None = "no concept").
+
+    ``clusters`` (one label per trial, e.g. the injected concept) makes the bootstrap
+    resample clusters with all their trials instead of single trials: trials of the same
+    concept are not independent, and a trial bootstrap then understates the spread. With
+    fewer than two clusters the bounds are NaN (undetermined).
     """
     if correction not in ("miller_madow", "none"):
         raise ValueError(f"unknown correction {correction!r}")
@@ -86,9 +92,19 @@ def mutual_information(
     shuffled = np.array([_mi_bits(x, rng.permutation(y), correction)[0] for _ in range(n_shuffles)])
     p_value = (1 + int((shuffled >= plugin - 1e-12).sum())) / (n_shuffles + 1)
     boots = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, n, size=n)
-        boots.append(_mi_bits(x[idx], y[idx], correction)[1])
+    if clusters is None:
+        for _ in range(n_boot):
+            idx = rng.integers(0, n, size=n)
+            boots.append(_mi_bits(x[idx], y[idx], correction)[1])
+    else:
+        if len(clusters) != n:
+            raise ValueError("clusters must have one label per trial")
+        codes = encode_labels(list(clusters))
+        members = [np.flatnonzero(codes == g) for g in range(int(codes.max()) + 1)]
+        for _ in range(n_boot if len(members) > 1 else 0):
+            drawn = rng.integers(0, len(members), size=len(members))
+            idx = np.concatenate([members[g] for g in drawn])
+            boots.append(_mi_bits(x[idx], y[idx], correction)[1])
     # Resampling with replacement duplicates trials, which looks like dependence, so the
     # bootstrap distribution of MI sits above the estimate. Use its spread around its own
     # median, re-centred on the estimate, rather than raw percentiles.

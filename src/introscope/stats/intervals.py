@@ -75,13 +75,15 @@ def rate(successes: int, n: int, confidence: float = 0.95) -> Rate:
 
 @dataclass(frozen=True)
 class Difference:
-    """A difference (a - b) with its CI and the two sample sizes behind it."""
+    """A difference (a - b) with its CI and the two sample sizes behind it; ``p`` is the
+    two-sided p-value against 0 where the interval's method gives one (NaN otherwise)."""
 
     estimate: float
     low: float
     high: float
     n_a: int
     n_b: int
+    p: float = NAN
 
     def __str__(self) -> str:
         return (
@@ -130,7 +132,8 @@ def mover_difference(
 def mean_difference_ci(
     a: Sequence[float], b: Sequence[float], confidence: float = 0.95
 ) -> Difference:
-    """Welch t interval for mean(a) - mean(b) (unequal variances: conditions rarely match).
+    """Welch t interval for mean(a) - mean(b) (unequal variances: conditions rarely match),
+    with its two-sided p-value.
 
     ``scipy.stats.ttest_ind(equal_var=False)``; bounds NaN with fewer than 2 values per
     side, and a point interval when both sides are constant (the t statistic is 0/0).
@@ -149,13 +152,16 @@ def mean_difference_ci(
             # scipy reads an exactly constant side as "nearly identical" data and warns of
             # precision loss; that side's zero variance is exact, so the interval is sound.
             warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)
-        ci = _st.ttest_ind(xa, xb, equal_var=False).confidence_interval(confidence)
-    return Difference(d, float(ci.low), float(ci.high), na, nb)
+        test = _st.ttest_ind(xa, xb, equal_var=False)
+        ci = test.confidence_interval(confidence)
+    return Difference(d, float(ci.low), float(ci.high), na, nb, float(test.pvalue))
 
 
 def paired_mean_ci(diffs: Sequence[float], confidence: float = 0.95) -> Difference:
-    """One-sample t interval on paired differences (same trial under two conditions),
-    ``scipy.stats.ttest_1samp``; NaN bounds for n < 2, a point interval for constant input."""
+    """One-sample t interval on paired differences (same trial, or same concept, under two
+    conditions), ``scipy.stats.ttest_1samp``, with its two-sided p-value against 0; NaN
+    bounds (and p) for n < 2, a point interval for constant input (constant to 1e-12; p 0
+    unless it is 0)."""
     x = np.asarray(diffs, dtype=float)
     n = len(x)
     if n == 0:
@@ -163,10 +169,13 @@ def paired_mean_ci(diffs: Sequence[float], confidence: float = 0.95) -> Differen
     d = float(x.mean())
     if n < 2:
         return Difference(d, NAN, NAN, n, n)
-    if np.ptp(x) == 0.0:
-        return Difference(d, d, d, n, n)
-    ci = _st.ttest_1samp(x, 0.0).confidence_interval(confidence)
-    return Difference(d, float(ci.low), float(ci.high), n, n)
+    # Constant up to rounding (differences of equal sums rarely cancel exactly): a point
+    # interval, where scipy would warn of catastrophic cancellation.
+    if np.ptp(x) <= 1e-12 * max(1.0, abs(d)):
+        return Difference(d, d, d, n, n, 1.0 if d == 0.0 else 0.0)
+    test = _st.ttest_1samp(x, 0.0)
+    ci = test.confidence_interval(confidence)
+    return Difference(d, float(ci.low), float(ci.high), n, n, float(test.pvalue))
 
 
 def shift_from_constant(
@@ -186,7 +195,7 @@ def shift_from_constant(
     if np.ptp(ref) > 1e-6:
         return mean_difference_ci(values, reference, confidence)
     d = paired_mean_ci([v - float(ref.mean()) for v in values], confidence)
-    return Difference(d.estimate, d.low, d.high, d.n_a, len(ref))
+    return Difference(d.estimate, d.low, d.high, d.n_a, len(ref), d.p)
 
 
 def pearson_with_ci(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,9 @@ from statsmodels.tools.sm_exceptions import (
     SingularMatrixWarning,
 )
 
-from introscope.stats.intervals import NAN, fisher_z_interval, z_value
+from introscope.stats.clustered import partial_r
+from introscope.stats.intervals import NAN, encode_labels, fisher_z_interval, z_value
+from introscope.stats.resampling import cluster_bootstrap
 
 # --------------------------------------------------------------------------- regression
 
@@ -83,12 +85,30 @@ def _design(
     return names, np.column_stack(cols) if cols else np.zeros((n, 0))
 
 
-def _ols(y: np.ndarray, design: np.ndarray) -> Any:
+def _ols(y: np.ndarray, design: np.ndarray, groups: np.ndarray | None = None) -> Any:
     """statsmodels OLS fit. A rank-deficient design (e.g. dummies nested in other dummies) is
-    expected in sweeps and gets the minimum-norm solution (pinv), so its warning is muted."""
+    expected in sweeps and gets the minimum-norm solution (pinv), so its warning is muted.
+    ``groups`` (integer cluster codes) asks for cluster-robust standard errors."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SingularMatrixWarning)
-        return OLS(y, design).fit()
+        if groups is None:
+            return OLS(y, design).fit()
+        return OLS(y, design).fit(**cluster_fit(groups))
+
+
+def cluster_fit(groups: np.ndarray) -> dict[str, Any]:
+    """statsmodels ``fit`` arguments for cluster-robust (sandwich, CR1) standard errors with
+    t intervals on G - 1 degrees of freedom (G clusters), the usual small-G correction."""
+    return {"cov_type": "cluster", "cov_kwds": {"groups": groups}, "use_t": True}
+
+
+def group_codes(groups: Sequence[Hashable] | None, n: int) -> np.ndarray | None:
+    """Integer codes of cluster labels (None without clusters); one label per observation."""
+    if groups is None:
+        return None
+    if len(groups) != n:
+        raise ValueError(f"groups has length {len(groups)}, expected {n}")
+    return encode_labels(list(groups))
 
 
 def _residuals(v: np.ndarray, design: np.ndarray) -> np.ndarray:
@@ -125,6 +145,7 @@ def linear_regression(
     X: Mapping[str, Sequence[float]],
     add_intercept: bool = True,
     confidence: float = 0.95,
+    groups: Sequence[Hashable] | None = None,
 ) -> RegressionResult:
     """OLS (statsmodels) with classical (homoskedastic) standard errors and t-based CIs and
     p-values; ``r2`` is always the centred R^2 (NaN when y is constant).
@@ -133,15 +154,21 @@ def linear_regression(
     prompt. With no residual degrees of freedom (n <= rank of the design) the SEs are NaN
     rather than an error; a rank-deficient design gets the minimum-norm estimates, with
     n - rank residual degrees of freedom. Empty input gives NaN estimates.
+
+    ``groups`` (one cluster label per observation, e.g. the concept) gives cluster-robust
+    standard errors instead (statsmodels ``cov_type="cluster"``, t on G - 1 df): rows of the
+    same concept are not independent. Fewer than two clusters: SE, CI and p are NaN.
     """
     yv = np.asarray(y, dtype=float)
     n = len(yv)
     names, A = _design(n, X, add_intercept)
+    codes = group_codes(groups, n)
     if n == 0 or A.shape[1] == 0:
         return RegressionResult(_undefined(names), n, NAN, "ols")
-    fit = _ols(yv, A)
+    few_clusters = codes is not None and int(codes.max()) + 1 < 2
+    fit = _ols(yv, A, None if few_clusters else codes)
     r2 = 1.0 - fit.ssr / fit.centered_tss if fit.centered_tss > 0 else NAN
-    if fit.df_resid <= 0:
+    if fit.df_resid <= 0 or few_clusters:
         coefs = _undefined(names, fit.params)
     else:
         coefs = _coefficients(
@@ -157,8 +184,10 @@ def logistic_regression(
     confidence: float = 0.95,
     max_iter: int = 100,
     tol: float = 1e-8,
+    groups: Sequence[Hashable] | None = None,
 ) -> RegressionResult:
-    """Logistic regression (statsmodels ``Logit``, Newton-Raphson) with Wald CIs.
+    """Logistic regression (statsmodels ``Logit``, Newton-Raphson) with Wald CIs
+    (cluster-robust, t on G - 1 df, with ``groups``; see :func:`linear_regression`).
 
     Binary outcomes (detected / not) per trial against strength, layer, controls. Perfect
     separation is common with small cells (e.g. 0 false positives on every control), so it
@@ -173,6 +202,9 @@ def logistic_regression(
     n = len(yv)
     names, A = _design(n, X, add_intercept)
     z_value(confidence)
+    codes = group_codes(groups, n)
+    few_clusters = codes is not None and int(codes.max()) + 1 < 2
+    robust = cluster_fit(codes) if codes is not None and not few_clusters else {}
     ybar = yv.mean() if n else NAN
     if n == 0 or A.shape[1] == 0:
         return RegressionResult(_undefined(names), n, NAN, "logit", converged=False)
@@ -182,7 +214,7 @@ def logistic_regression(
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", PerfectSeparationWarning)
         try:
-            fit = Logit(yv, A).fit(method="newton", maxiter=max_iter, tol=tol, disp=False)
+            fit = Logit(yv, A).fit(method="newton", maxiter=max_iter, tol=tol, disp=False, **robust)
         except np.linalg.LinAlgError:
             # singular Hessian at the end: the design does not identify the coefficients
             return RegressionResult(_undefined(names), n, NAN, "logit", converged=False)
@@ -192,7 +224,7 @@ def logistic_regression(
         and not np.allclose(fit.predict(), yv)
         and bool(np.all(np.isfinite(fit.bse)))
     )
-    if converged:
+    if converged and not few_clusters:
         coefs = _coefficients(
             names, beta, fit.bse, fit.conf_int(alpha=1.0 - confidence), fit.pvalues
         )
@@ -213,6 +245,9 @@ def partial_correlation(
     x: Sequence[float] | np.ndarray,
     covariates: Mapping[str, Sequence[float]],
     confidence: float = 0.95,
+    groups: Sequence[Hashable] | None = None,
+    n_boot: int = 2000,
+    seed: int = 0,
 ) -> tuple[float, float, float, int]:
     """Partial correlation of y and x given covariates, with a Fisher-z interval: (r, low,
     high, n).
@@ -221,6 +256,11 @@ def partial_correlation(
     intercept (statsmodels OLS); the z SE is 1 / sqrt(n - 3 - k) for k = ``len(covariates)``
     columns (one per dummy of a factor). NaN when n < 3 or the covariates explain y or x
     entirely; bounds NaN when n - 3 - k <= 0.
+
+    With ``groups`` (one cluster label per observation, e.g. the concept), the Fisher-z
+    interval, which assumes independent observations, is replaced by a percentile cluster
+    bootstrap (:func:`introscope.stats.resampling.cluster_bootstrap`) of the partial
+    correlation, the covariates refitted on every resample.
     """
     yv, xv = np.asarray(y, dtype=float), np.asarray(x, dtype=float)
     n = len(yv)
@@ -233,6 +273,16 @@ def partial_correlation(
     if ry.std() < 1e-12 or rx.std() < 1e-12:
         return (NAN, NAN, NAN, n)
     r = float(np.clip(_st.pearsonr(ry, rx).statistic, -1.0, 1.0))
+    codes = group_codes(groups, n)
+    if codes is not None:
+        _, low, high = cluster_bootstrap(
+            lambda rows: partial_r(yv[rows], xv[rows], design[rows]),
+            codes.tolist(),
+            n_boot,
+            seed,
+            confidence,
+        )
+        return (r, low, high, n)
     dof = n - 3 - len(covariates)
     if dof <= 0:
         return (r, NAN, NAN, n)

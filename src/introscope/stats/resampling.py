@@ -1,5 +1,5 @@
-"""Bootstrap intervals (plain and clustered) and permutation tests, seeded so reports are
-reproducible."""
+"""Bootstrap intervals (over values, or over clusters such as concepts), permutation tests and
+the sign-flip test for paired differences (scipy), seeded so reports are reproducible."""
 
 from __future__ import annotations
 
@@ -160,3 +160,25 @@ def permutation_test(
         rng=seed,
     )
     return (float(fn(xa, xb)), float(result.pvalue))
+
+
+def sign_flip_test(diffs: Sequence[float], n_permutations: int = 5000, seed: int = 0) -> float:
+    """Two-sided sign-flip permutation p-value for paired differences (e.g. one per concept):
+    under "no difference" each difference is as likely positive as negative, so its sign is
+    flipped at random (``scipy.stats.permutation_test`` with one sample and
+    ``permutation_type="samples"``); p is the share of sign patterns whose |mean| is at least
+    the observed one (exact when ``n_permutations`` covers all 2^n patterns). NaN with
+    fewer than two differences."""
+    x = np.asarray(diffs, dtype=float)
+    if len(x) < 2:
+        return NAN
+    result = _st.permutation_test(
+        (x,),
+        lambda u, axis=-1: np.abs(np.mean(u, axis=axis)),
+        permutation_type="samples",
+        vectorized=True,
+        n_resamples=n_permutations,
+        alternative="greater",
+        rng=seed,
+    )
+    return float(result.pvalue)

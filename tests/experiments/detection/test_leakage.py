@@ -106,9 +106,11 @@ Outcome = tuple[dict[str, Headline], pd.Series]
 
 
 def outcome(run: RunFrame) -> Outcome:
-    """The step-5 lines by name, and the leakage table's concept-injection row."""
+    """The step-5 lines by name (at the scorecard's configuration: the grid's only one, read
+    on every concept), and the leakage table's concept-injection row."""
     t = analysis.tables(run, {})
-    lines = [*scorecard.content_lines(t, None), *leakage_lines(t, None)]
+    sel = scorecard.select(t)
+    lines = [*scorecard.content_lines(t, sel), *leakage_lines(t, sel)]
     leak = t["leakage"]
     return {ln.name: ln for ln in lines}, leak[leak["variant"] == "default"].iloc[0]
 

@@ -228,8 +228,13 @@ def test_headlines(run: RunFrame) -> None:
     for ln in lines:
         assert "aware" not in ln.sentence.lower()
     top = next(ln for ln in lines if ln.name == "net detection success (concept)")
-    assert close(top.estimate, 0.5) and top.n == 50 and top.kind == "rate_difference"
-    assert "layer 10, strength 4" in top.sentence
+    # One concept ("oceans") in this run: the concept is the unit, so n is 1 and the
+    # interval over concepts is undefined (issue 10 defect 5).
+    assert close(top.estimate, 0.5) and top.n == 1 and top.unit == "concepts"
+    assert top.kind == "rate_difference" and math.isnan(top.ci_low)
+    assert (
+        "layer 10, strength 4" in top.sentence and "no interval: too few concepts" in top.sentence
+    )
 
 
 def test_empty_run_gives_empty_tables() -> None:

@@ -50,9 +50,13 @@ def layer_jitter(k: int) -> float:
     return 0.01 * (k - 4.5)
 
 
+WORDS = [f"w{k}" for k in range(10)]
+
+
 def think_dont_think_records() -> list[TrialRecord]:
-    """10 think and 10 don't-think trials over 3 layers; at layer 1 the per-trial delta is
-    0.3 + j - (0.05 + j/2) (think) and 0.15 + j - (0.05 + j/2) (don't think)."""
+    """One think and one don't-think trial for each of 10 words, over 3 layers; at layer 1
+    word k's delta is 0.3 + j - (0.05 + j/2) (think) and 0.15 + j - (0.05 + j/2) (don't
+    think): the word effect j cancels in the per-word contrast."""
     recs: list[TrialRecord] = []
     for instr, cos in (("think", [0.1, 0.3, 0.2]), ("dont_think", [0.08, 0.15, 0.1])):
         for k in range(10):
@@ -65,6 +69,7 @@ def think_dont_think_records() -> list[TrialRecord]:
                         "cos_by_layer": [c + j for c in cos],
                         "baseline_by_layer": [0.05, 0.05 + j / 2, 0.05],
                     },
+                    word=WORDS[k],
                 )
             )
     return recs
@@ -95,10 +100,12 @@ def test_intentional_control(run: RunFrame) -> None:
     assert math.isclose(th["baseline"], 0.05, abs_tol=1e-12)
     con = row(t, row_type="contrast", instruction="think - dont_think", layer=1)
     assert math.isclose(con["delta"], 0.15, abs_tol=1e-9)
-    assert con["delta_ci_low"] > 0
+    # Paired by word (issue 10 defect 5): the word effect cancels, every word's contrast is
+    # 0.15, so the interval is the point; unpaired (Welch) it would be wide.
+    assert math.isclose(con["delta_ci_low"], 0.15, abs_tol=1e-9) and con["delta_n"] == 10
+    assert math.isclose(con["delta_ci_high"], 0.15, abs_tol=1e-9) and con["delta_n_ref"] == 10
     dont = [0.15 + layer_jitter(k) - (0.05 + layer_jitter(k) / 2) for k in range(10)]
-    d = mean_difference_ci(deltas, dont)
-    assert math.isclose(con["delta_ci_high"], d.high, abs_tol=1e-12)
+    assert mean_difference_ci(deltas, dont).low < 0.15 - 0.005
     # Only the contrast whose two instructions ran; rows per layer: 2 instructions + 1.
     assert set(t[t.row_type == "contrast"]["instruction"]) == {"think - dont_think"}
     assert list(t["layer"]) == [0] * 3 + [1] * 3 + [2] * 3
@@ -110,10 +117,27 @@ def test_headline_is_the_largest_think_minus_dont_think_layer(run: RunFrame) -> 
     (h,) = analysis.headlines(t, {})
     con = row(t["intentional_control"], row_type="contrast", layer=1)
     assert h.name == "intentional control: think - don't think"
-    assert math.isclose(h.estimate, con["delta"], abs_tol=1e-12) and h.n == 10
+    assert math.isclose(h.estimate, con["delta"], abs_tol=1e-12) and h.n == 5
     assert h.kind == "cosine" and h.config == "layer 1" and h.step is None
-    assert h.sentence.startswith("At layer 1 (the largest of 3 configurations, selected after")
-    assert "+0.15 [" in h.sentence
+    assert h.unit == "words"
+    assert h.sentence.startswith(
+        "At layer 1 (chosen among 3 configurations on 5 words and estimated on the other 5; "
+        "split seed 0)"
+    )
+    assert "+0.150 [" in h.sentence and "n=5 words" in h.sentence
+    held_out = set(str(t["selection"]["estimated_on"].iloc[0]).split(", "))
+    assert len(held_out) == 5 and held_out <= set(WORDS)
+
+
+def test_a_declared_layer_is_read_on_every_word(run: RunFrame) -> None:
+    declared = RunFrame(
+        run.df,
+        run.run_dir,
+        {"specs": [{"experiment": "intentional_control", "primary": {"layer": 2}}]},
+    )
+    (h,) = analysis.headlines(EXPERIMENT.tables(declared, {}), {})
+    assert h.sentence.startswith("At layer 2 (declared in the spec before the run)")
+    assert h.n == 10 and math.isclose(h.estimate, 0.1, abs_tol=1e-9)
 
 
 def test_token_table_and_plot(tmp_path: Path) -> None:
@@ -150,7 +174,13 @@ def test_token_table_and_plot(tmp_path: Path) -> None:
 
 def test_no_trials_no_tables_headlines_or_figures(tmp_path: Path) -> None:
     t = EXPERIMENT.tables(RunFrame(pd.DataFrame()), {})
-    assert set(t) == {"intentional_control", "intentional_control_tokens"}
+    assert set(t) == {
+        "intentional_control",
+        "intentional_control_tokens",
+        "intentional_control_words",
+        "selection",
+        "held_out",
+    }
     assert all(v.empty for v in t.values())
     assert analysis.headlines(t, {}) == []
     assert figures.figures(t, tmp_path) == {}

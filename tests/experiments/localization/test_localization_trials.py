@@ -97,7 +97,8 @@ def test_localization_real_run(lm: LoadedModel, tmp_path: Path) -> None:
     for _, g in inj.groupby(inj["condition"].map(lambda c: c["stimulus_id"])):
         assert len(g) == 2 and g["injection"].map(str).nunique() == 1
         assert g["condition"].map(lambda c: c["target"]).nunique() == 1
-    t = tables(RunFrame(df), {})["localization"]
+    everything = tables(RunFrame(df), {})
+    t = everything["localization"]
     assert set(t["question"]) == {"injected", "abstract"} and (t["chance"] == 0.2).all()
-    lines = headlines({"localization": t}, {})
+    lines = headlines(everything, {})
     assert lines and all("aware" not in ln.sentence.lower() for ln in lines)

@@ -112,7 +112,9 @@ def test_mismatch_section(text: str, table: pd.DataFrame) -> None:
         assert html.escape(str(cell), quote=True) in sec
     concept = table[table["control"] == "concept"].iloc[0]
     assert concept["gap_corrected"] == pytest.approx(0.15, abs=0.03)
-    assert re.search(r"\+0\.1\d \[\+0\.\d\d, \+0\.\d\d\] \(n=12 vs 12\)", sec)
+    # paired by concept: n counts the 4 injected concepts (issue 10 defect 5)
+    assert re.search(r"\+0\.1\d \[\+0\.\d\d, \+0\.\d\d\] \(n=4 vs 4\)", sec)
+    assert "chosen among 2 configurations on 2 concepts" in sec
     assert sec.count('src="data:image/png;base64,') == 1
 
 

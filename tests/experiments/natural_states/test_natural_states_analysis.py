@@ -16,7 +16,7 @@ from introscope.experiments.natural_states.analysis import scorecard, tables
 from introscope.experiments.natural_states.params import natural_states_params
 from introscope.headlines import Headline, step_lines
 from introscope.spec import load_spec, validate_spec
-from introscope.stats import partial_correlation
+from introscope.stats import linear_regression, partial_correlation
 from introscope.tables import RunFrame, Tables
 from introscope.words import word_list
 
@@ -100,7 +100,7 @@ def test_empty_runs_give_empty_tables() -> None:
     other = frame("detection", [({"control": "none"}, {"p_yes": 0.5})])
     for run in (RunFrame(pd.DataFrame()), other):
         t = tables(run, {})
-        assert len(t["natural_states"]) == 0 and len(t["projection_check"]) == 0
+        assert all(len(v) == 0 for v in t.values())
         assert EXPERIMENT.headlines(t, {}) == []
         assert EXPERIMENT.sections(t, {}) == []
 
@@ -132,10 +132,14 @@ def test_report_tracks_projection_beyond_template() -> None:
     assert "carries information about the projection" in lines[0].sentence
     assert "correlational" in lines[0].sentence
     assert lines[1].kind == "logodds" and lines[2].kind == "correlation"
-    # The manipulation check pools the layer's trials: 30 per template.
+    # The concept is the unit (issue 10): 10 concepts, their trials clustered.
+    assert all(ln.unit == "concepts" and ln.n == 10 for ln in lines)
+    assert "(the only configuration)" in lines[0].sentence
+    assert "clustered by concept: 10 concepts, 120 trials" in lines[0].sentence
     check = lines[4]
-    assert check.n == 120 and check.estimate == pytest.approx(0.05, abs=0.02)
-    assert check.ci_low > 0
+    assert check.estimate == pytest.approx(0.05, abs=0.02) and check.ci_low > 0
+    pooled = t["projection_check"].iloc[0]
+    assert pooled["cos_specific_n"] == 120 and pooled["cos_specific_by_concept_n"] == 10
 
 
 def test_text_only_dependence_covers_zero() -> None:
@@ -154,6 +158,60 @@ def test_text_only_dependence_covers_zero() -> None:
     assert np.corrcoef(x, y)[0, 1] > 0.5
     line = EXPERIMENT.headlines(t, {})[0]
     assert line.ci_low < 0 < line.ci_high and "no evidence" in line.sentence
+
+
+def concept_effect_rows(seed: int) -> RunFrame:
+    """Report and projection each have a concept effect (an easy concept is easy in every
+    template), unrelated to each other: trials of one concept are far from independent."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for ci in range(12):
+        shared, easy = rng.normal(0, 1, 2)
+        for template in ("repeated", "single", "incidental"):
+            for rep in range(4):
+                cos = 0.02 * shared + rng.normal(0, 0.005)
+                rows.append(
+                    (
+                        {"concept": f"W{ci}", "template": template, "control": "none", "rep": rep},
+                        {
+                            "concept_logprob": -8.0 + easy + rng.normal(0, 0.3),
+                            "rank": 2,
+                            "cos_by_layer": {"10": cos + 0.02, "12": cos + 0.02},
+                            "distractor_cos_by_layer": {"10": 0.02, "12": 0.02},
+                        },
+                    )
+                )
+    return frame(KIND, rows)
+
+
+def test_intervals_are_clustered_by_concept() -> None:
+    t = tables(concept_effect_rows(0), {})
+    row = main_reg(t["natural_states"])
+    assert row["coef_n"] == 144 and row["n_concepts"] == 12
+    run = concept_effect_rows(0)
+    ys, xs = [], []
+    for r in run.records(KIND):
+        ys.append(r["logits"]["concept_logprob"])
+        xs.append(r["logits"]["cos_by_layer"]["10"] - 0.02)
+    x = (np.array(xs) - np.mean(xs)) / np.std(xs, ddof=1)
+    templates = [r["condition"]["template"] for r in run.records(KIND)]
+    covs = {
+        f"t[{v}]": [1.0 if u == v else 0.0 for u in templates] for v in ("single", "incidental")
+    }
+    naive = linear_regression(ys, {"cos_specific": list(x), **covs})["cos_specific"]
+    # the trial-level interval counts 144 independent trials; with 12 concepts behind them the
+    # clustered one is much wider
+    assert row["coef_ci_high"] - row["coef_ci_low"] > 2 * (naive.ci_high - naive.ci_low)
+    assert row["coef"] == pytest.approx(naive.estimate)
+
+
+def test_the_layer_is_chosen_on_half_the_concepts() -> None:
+    t = tables(concept_effect_rows(1), {})
+    sel = t["selection"].iloc[0]
+    assert sel["how"] == "held out" and sel["n_chosen_on"] == 6 and sel["n_estimated_on"] == 6
+    lines = EXPERIMENT.headlines(t, {})
+    assert "chosen among 2 layers on 6 concepts and estimated on the other 6" in lines[0].sentence
+    assert lines[0].n == 6 and main_reg(t["held_out"])["coef_n"] == 72
 
 
 def test_partial_correlation_removes_the_covariate() -> None:

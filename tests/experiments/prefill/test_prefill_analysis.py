@@ -24,15 +24,20 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def prefill_records(
-    injected: str, n_apology: int, layer: int | None = 10, start: int = 0, n: int = 40
+    injected: str,
+    n_apology: int,
+    layer: int | None = 10,
+    start: int = 0,
+    n: int = 40,
+    word: str = "bread",
 ) -> list[TrialRecord]:
     """``n`` trials of one condition, the first ``n_apology`` of them apologising."""
     none = injected == "none"
     condition = {
         "sentence_id": 1,
-        "word": "bread",
+        "word": word,
         "injected": injected,
-        "inject_concept": None if none else "bread",
+        "inject_concept": None if none else word,
         "layer": None if none else layer,
         "strength": None if none else 4.0,
     }
@@ -98,28 +103,40 @@ def test_prefill(run: RunFrame) -> None:
     assert list(t["injected"]) == ["match", "other", "none"]
 
 
-def test_headlines_pick_the_largest_drop(tmp_path: Path) -> None:
-    # match lowers apologies at layer 10 (-0.5) and raises them at layer 12 (+0.1): the
-    # headline reports layer 10, the drop, and says it was chosen among 2 configurations.
-    recs = [
-        *prefill_records("none", 30, start=0),
-        *prefill_records("match", 10, layer=10, start=40),
-        *prefill_records("match", 34, layer=12, start=80),
-        *prefill_records("other", 28, layer=12, start=120),
-    ]
+WORDS = [f"w{k}" for k in range(10)]
+
+
+def test_headlines_read_one_configuration_on_held_out_words(tmp_path: Path) -> None:
+    # 10 words, 4 trials per word and condition. Without injection 3 of 4 apologise; the
+    # word's own vector lowers that to 1 of 4 at layer 10 and raises it to 4 of 4 at layer
+    # 12; another word's vector leaves 3 of 4 at both layers.
+    recs: list[TrialRecord] = []
+    for w in WORDS:
+        for injected, n_apology, layer in (
+            ("none", 3, None),
+            ("match", 1, 10),
+            ("match", 4, 12),
+            ("other", 3, 10),
+            ("other", 3, 12),
+        ):
+            recs += prefill_records(injected, n_apology, layer, len(recs), 4, w)
     t = EXPERIMENT.tables(frame_of(tmp_path, recs), {})
-    _, match, other = EXPERIMENT.headlines(t, {})
+    _, match, other, contrast = EXPERIMENT.headlines(t, {})
+    note = "(chosen among 2 configurations on 5 words and estimated on the other 5; split seed 0)"
     assert match.name == "prefill: apology change (match)"
-    assert close(match.estimate, -0.5) and match.n == 40 and match.kind == "rate_difference"
+    assert close(match.estimate, -0.5) and match.n == 5 and match.unit == "words"
+    assert match.kind == "rate_difference" and match.config == "layer 10, strength 4"
     assert match.sentence.startswith(
-        "At layer 10, strength 4 (the largest drop of 2 configurations, selected after the "
-        "fact), "
-        "injecting the prefilled word's vector before the prefill changes the apology rate by "
-        "-0.50 ["
+        f"At layer 10, strength 4 {note}, injecting the prefilled word's vector before the "
+        "prefill changes the apology rate, relative to no injection, by -0.50 "
     )
-    assert other.name == "prefill: apology change (other)"
-    assert close(other.estimate, 28 / 40 - 30 / 40)
-    assert other.sentence.startswith("At layer 12, strength 4, injecting a different word's")
+    assert other.name == "prefill: apology change (other)" and close(other.estimate, 0.0)
+    assert contrast.name == "prefill: match - other (paired by word)"
+    assert close(contrast.estimate, -0.5) and contrast.n == 5
+    assert "fewer apologies under its own vector" in contrast.sentence
+    # the per-word columns of the table: every word's rate minus its own no-injection rate
+    r = row(t["prefill"], injected="match", layer=12, strength=4.0)
+    assert close(r["apology_vs_none_by_word"], 0.25) and r["apology_vs_none_by_word_n"] == 10
 
 
 def test_figure_and_section(run: RunFrame, tmp_path: Path) -> None:
@@ -138,8 +155,15 @@ def test_figure_and_section(run: RunFrame, tmp_path: Path) -> None:
 
 def test_empty_run(tmp_path: Path) -> None:
     t = EXPERIMENT.tables(RunFrame(pd.DataFrame()), {})
-    assert list(t) == ["prefill", "match_vs_other", "rules_validation"]
-    assert t["prefill"].empty and t["match_vs_other"].empty and t["rules_validation"].empty
+    assert list(t) == [
+        "prefill",
+        "prefill_words",
+        "match_vs_other",
+        "selection",
+        "held_out",
+        "rules_validation",
+    ]
+    assert all(v.empty for v in t.values())
     assert EXPERIMENT.headlines(t, {}) == []
     assert plot_prefill(pd.DataFrame(), tmp_path / "x.png") is None
     assert EXPERIMENT.figures(t, tmp_path) == {}

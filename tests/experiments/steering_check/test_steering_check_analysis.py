@@ -274,13 +274,13 @@ def test_step_4_says_how_the_controls_kl_compares() -> None:
     add_steering(b, lift={**dict.fromkeys(CONTROLS, 0.0), "concept": 2.0}, kl=kl, noise=0.3)
     add_detection(b)
     step4 = {ln.name: ln for ln in lines_of(b) if ln.step == 4}
-    random_line = step4["random-vector net detection"]
+    random_line = step4["concept - random vector (paired by concept)"]
     assert "KL from no injection is 0.05 nats against the concept vector's 1.00" in (
         random_line.sentence
     )
     assert "a weaker perturbation than the concept vector" in random_line.sentence
     # controls without detection trials: not run, with their own names
-    assert not step4["other-concept-vector net detection"].available
+    assert not step4["concept - other-concept vector (paired by concept)"].available
     # no steering trials at all: the clause says the match is assumed, not shown
     assert "assumed, not shown" in scorecard.kl_clause(pd.DataFrame(), 10, 4.0, "random")
 

@@ -142,6 +142,9 @@ def test_detection_with_the_new_controls_real_run(tmp_path: Path) -> None:
     assert set(effects["control"]) == {"concept", "random", "other", "matched_random"}
     assert effects["kl"].notna().all() and (effects["kl"] > 0).all()
     step4 = {ln.name: ln for ln in scorecard_lines(res) if ln.step == 4}
-    for name in ("other-concept-vector net detection", "matched-random-vector net detection"):
+    for name in (
+        "concept - other-concept vector (paired by concept)",
+        "concept - matched-random vector (paired by concept)",
+    ):
         assert step4[name].available
         assert "On a neutral prompt its KL from no injection is" in step4[name].sentence

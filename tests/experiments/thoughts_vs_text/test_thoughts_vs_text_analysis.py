@@ -138,9 +138,42 @@ def test_chance_is_the_mean_of_one_over_n_candidates(tmp_path: Path) -> None:
     assert close(r["chance"], (1 / 4 + 1 / 5) / 2)
 
 
-def test_headline(run: RunFrame) -> None:
+def test_headline_reads_a_held_out_configuration(tmp_path: Path) -> None:
+    # 10 concepts, 4 trials each per configuration: at layer 10 two of a concept's four picks
+    # are the injected word (3 of 4 sentences exact), at layer 5 none are.
+    recs: list[TrialRecord] = []
+    for c in [f"c{i}" for i in range(10)]:
+        for layer, hits in ((5, 0), (10, 2)):
+            for k in range(4):
+                rank = 1 if k < hits else 5
+                recs.append(
+                    tvt_record(
+                        len(recs),
+                        {"concept": c, "layer": layer, "strength": 4.0, "control": "concept"},
+                        logits={"candidate_rank": rank, "n_candidates": 10},
+                        grades={"rules": {"identified": rank == 1, "exact_match": k < 3}},
+                    )
+                )
+    t = EXPERIMENT.tables(frame_of(tmp_path, recs), {})
+    h, held = EXPERIMENT.headlines(t, {})
+    assert h.name == "thoughts vs text: identification vs no injection"
+    assert h.n == 0 and "undetermined" in h.sentence  # no no-injection trials to pair with
+    assert held.name == "thoughts vs text: identification at the selected configuration"
+    assert close(held.estimate, 0.4) and close(held.ci_low, 0.4) and held.n == 5
+    assert held.unit == "concepts" and held.kind == "rate_difference" and held.step is None
+    assert held.sentence.startswith(
+        "At layer 10, strength 4 (chosen among 2 configurations on 5 concepts and estimated "
+        "on the other 5; split seed 0), the word picked among the candidates"
+    )
+    assert "in 50% of trials" in held.sentence and "exactly in 75% of trials" in held.sentence
+    # no no-injection trials: the weaker reference, nominal chance, and the sentence says so
+    assert "relative to nominal chance (0.10; the run has no no-injection trials" in (held.sentence)
+    assert "favours the injected word more than chance" in held.sentence
+
+
+def test_headlines(run: RunFrame) -> None:
     t = EXPERIMENT.tables(run, {})
-    (h,) = EXPERIMENT.headlines(t, {})
+    h, held = EXPERIMENT.headlines(t, {})
     assert h.name == "thoughts vs text: identification vs no injection"
     assert close(h.estimate, 0.4) and h.n == 1 and h.unit == "concepts"
     assert h.kind == "rate_difference" and h.step is None
@@ -148,6 +181,11 @@ def test_headline(run: RunFrame) -> None:
     assert "picked in 50% of trials against 10% without injection" in h.sentence
     assert "undetermined" in h.sentence and "exactly in 75% of injected trials" in h.sentence
     assert "predates shared candidate sets" in h.sentence
+    # the same difference at the (only) configuration: one concept is undetermined, not a
+    # verdict
+    assert held.n == 1 and close(held.estimate, 0.4) and math.isnan(held.ci_low)
+    assert "relative to its own no-injection trials (paired by concept)" in held.sentence
+    assert "undetermined" in held.sentence and "no evidence" not in held.sentence
 
 
 def test_figure_and_section(run: RunFrame, tmp_path: Path) -> None:
@@ -163,8 +201,14 @@ def test_figure_and_section(run: RunFrame, tmp_path: Path) -> None:
 
 def test_empty_run(tmp_path: Path) -> None:
     t = EXPERIMENT.tables(RunFrame(pd.DataFrame()), {})
-    assert list(t) == ["thoughts_vs_text", "vs_control"]
-    assert t["thoughts_vs_text"].empty and t["vs_control"].empty
+    assert list(t) == [
+        "thoughts_vs_text",
+        "vs_control",
+        "thoughts_vs_text_concepts",
+        "selection",
+        "held_out",
+    ]
+    assert all(v.empty for v in t.values())
     assert EXPERIMENT.headlines(t, {}) == []
     assert plot_thoughts_vs_text(pd.DataFrame(), tmp_path / "x.png") is None
     assert EXPERIMENT.figures(t, tmp_path) == {}
@@ -217,7 +261,7 @@ def test_identification_is_compared_with_the_control_paired_per_concept() -> Non
     vc = t["vs_control"].iloc[0]
     assert vc["control"] == "concept" and vc["configurations"] == 2
     assert vc["identification_vs_control_n"] == 20 and vc["shared_candidates"] == True  # noqa: E712
-    (h,) = EXPERIMENT.headlines(t, {})
+    h, _ = EXPERIMENT.headlines(t, {})
     assert h.estimate == vc["identification_vs_control"] and h.n == 20
     assert "predates" not in h.sentence and "by mean log-probability per token" in h.sentence
 

@@ -30,7 +30,7 @@ from introscope.experiments.yes_bias.analysis import headlines, tables
 from introscope.experiments.yes_bias.logodds import KEPT, LOW_MASS, WRONG, logit_tables
 from introscope.experiments.yes_bias.params import MIN_YES_NO_MASS, WRONG_BELOW
 from introscope.experiments.yes_bias.questions import selected
-from introscope.headlines import UNDETERMINED, Headline
+from introscope.headlines import Headline, undetermined
 from introscope.stats import Difference, mean_difference_ci
 from introscope.tables import RunFrame, Tables, cond
 from support import TrialRecords
@@ -214,7 +214,7 @@ def test_detection_baseline_below_mass_is_undetermined() -> None:
     assert questions.iloc[0]["question_id"] == "detection"
     assert questions.iloc[0]["status"] == LOW_MASS
     (line,) = line3(t, Selection(10, 4.0, "logits", 1))
-    assert UNDETERMINED in line.sentence and "not distinguishable" not in line.sentence
+    assert undetermined() in line.sentence and "not distinguishable" not in line.sentence
     assert "the no-injection detection trial itself (mass 0.010)" in line.sentence
 
 
@@ -269,7 +269,7 @@ def test_one_concept_gives_an_undetermined_interval() -> None:
     assert math.isnan(row["bias_corrected_detection_ci_low"])
     assert row["bias_pattern"] == "undetermined"
     (line,) = line3(t, Selection(10, 4.0, "logits", 1))
-    assert line.sentence.count(UNDETERMINED) == 1
+    assert line.sentence.count(undetermined()) == 1
     assert "not distinguishable" not in line.sentence
 
 

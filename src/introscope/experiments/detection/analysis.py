@@ -1,11 +1,10 @@
-"""Detection tables, headline rows and scorecard steps 1, 2 and 4.
+"""Detection tables and headline rows.
 
 Every table comes from the run's ``detection`` trials (generation: rules grades; logits:
 P(yes) and the candidate rank). Column conventions are those of :mod:`introscope.tables`.
-The configuration that later scorecard steps reuse is chosen here (:func:`select`): the
-concept-injection layer x strength with the highest net detection claim (text) or the
-highest P(yes) shift (logits-only runs). That choice is post hoc and every sentence built on
-it says so.
+The configuration the headlines and the scorecard read is declared in the spec or chosen on
+half the concepts and estimated on the other half (:mod:`.held_out`); every estimate there
+is a mean over concepts.
 """
 
 from __future__ import annotations
@@ -21,26 +20,26 @@ from introscope.experiments.detection import (
     content,
     control_effects,
     dose,
+    held_out,
     leakage,
     wordings,
 )
+from introscope.experiments.detection.held_out import claims_detection, success
 from introscope.experiments.grader_trust import rules_validation_table
 from introscope.grading.validation import low_trust_note
 from introscope.headlines import (
     Headline,
     cfg_text,
+    ci_or_none,
     ci_text,
     headline_from_row,
     low_trust,
-    pct,
-    post_hoc,
 )
 from introscope.stats import cohens_kappa, rate, shift_from_constant
 from introscope.tables import (
     NAN,
     RunFrame,
     Tables,
-    best_row,
     by_config,
     cond,
     config_key,
@@ -56,30 +55,7 @@ from introscope.tables import (
     put_rate,
     put_rate_diff,
     put_vs_chance,
-    row_at,
 )
-
-
-def _success(grades: Any, grader: str) -> bool | None:
-    v = grade_value(grades, "success", grader)
-    if v is not None:
-        return v
-    parts = [
-        grade_value(grades, c, grader)
-        for c in ("coherent", "affirmative", "correct_concept", "noticed_first")
-    ]
-    if any(p is None for p in parts):
-        return None
-    return all(parts)
-
-
-def _claims_detection(grades: Any, grader: str) -> bool | None:
-    """A coherent, affirmative detection report (a false positive on a control trial)."""
-    aff = grade_value(grades, "affirmative", grader)
-    coh = grade_value(grades, "coherent", grader)
-    if aff is None or coh is None:
-        return None
-    return aff and coh
 
 
 def detection_table(run: RunFrame, grader: str = "rules") -> pd.DataFrame:
@@ -103,22 +79,22 @@ def detection_table(run: RunFrame, grader: str = "rules") -> pd.DataFrame:
         layer, strength, control = out["layer"], out["strength"], out["control"]
         g = [t["grades"] for t in trials]
         is_control = control == "none"
-        put_rate(out, "success", (None if is_control else _success(x, grader) for x in g))
+        put_rate(out, "success", (None if is_control else success(x, grader) for x in g))
         put_rate(out, "affirmative", (grade_value(x, "affirmative", grader) for x in g))
         put_rate(
             out,
             "identification",
             (None if is_control else grade_value(x, "correct_concept", grader) for x in g),
         )
-        claims = [_claims_detection(x, grader) for x in g]
+        claims = [claims_detection(x, grader) for x in g]
         put_rate(out, "claims_detection", claims)
-        ctrl = [_claims_detection(c["grades"], grader) for c in matched(controls, layer, strength)]
+        ctrl = [claims_detection(c["grades"], grader) for c in matched(controls, layer, strength)]
         put_rate(out, "false_positive", ctrl)
         if is_control:
             for name in ("net_detection", "net_affirmative"):
                 put_no_diff(out, name)
         else:
-            put_rate_diff(out, "net_detection", (_success(x, grader) for x in g), ctrl)
+            put_rate_diff(out, "net_detection", (success(x, grader) for x in g), ctrl)
             put_rate_diff(out, "net_affirmative", claims, ctrl)
         rows.append(out)
     return frame(rows)  # already in config_order: by_config sorts the groups
@@ -246,17 +222,29 @@ SUCCESS = ("coherent", "affirmative", "correct_concept", "noticed_first")
 
 
 def tables(run: RunFrame, upstream: Mapping[str, Tables]) -> Tables:
-    """The generation and logit tables, identification, mutual information and the
-    confabulation profile (``confabulation_summary`` is one row), all from the trials under
-    the paper's wording and window; the dose-response fits; the variants (``variants``:
-    detection and false positives per wording / window); the leakage control (``leakage``,
-    ``leakage_mi``: identification in the detection frame vs a neutral frame under the same
-    injection); and each control's detection effect next to its KL (``control_effects``, from
-    the steering check); and the rule grader's agreement with hand labels."""
+    """The generation and logit tables (trial-level columns, then the concept-level
+    ``*_by_concept`` columns), identification, mutual information and the confabulation
+    profile (``confabulation_summary`` is one row), all from the trials under the paper's
+    wording and window; the dose-response fits; the variants (``variants``: detection and
+    false positives per wording / window); the leakage control (``leakage``, ``leakage_mi``:
+    identification in the detection frame vs a neutral frame under the same injection); the
+    rule grader's agreement with hand labels; the concept-unit tables: ``concept_rates``,
+    ``contrasts`` (concept - each control vector, paired by concept), ``selection`` (the
+    scorecard's configuration and how it was chosen), ``held_out`` and ``held_out_mi`` (every
+    estimate the scorecard reads, on the concepts the configuration was not chosen on); and
+    each control's detection effect next to its KL (``control_effects``, from the steering
+    check)."""
     vectors = run.vectors()
+    rates = held_out.concept_rates(run)
+    picked = held_out.choose_detection(run, rates)
+    held, held_mi = held_out.held_out_tables(run, rates, picked)
     t = {
-        "detection": detection_table(run),
-        "detection_logits": detection_logit_table(run),
+        "detection": held_out.merge_by_config(
+            detection_table(run), held_out.concept_level_columns(run, rates, "text")
+        ),
+        "detection_logits": held_out.merge_by_config(
+            detection_logit_table(run), held_out.concept_level_columns(run, rates, "logits")
+        ),
         "outcomes": outcome_table(run),
         "grader_agreement": grader_agreement_table(run),
         "identification": content.identification_table(run),
@@ -268,6 +256,11 @@ def tables(run: RunFrame, upstream: Mapping[str, Tables]) -> Tables:
         "leakage": leakage.leakage_table(run),
         "leakage_mi": leakage.leakage_mi_table(run),
         "rules_validation": rules_validation_table(run, "detection"),
+        "concept_rates": rates,
+        "contrasts": held_out.contrasts_table(rates),
+        "selection": held_out.selection_table(picked),
+        "held_out": held,
+        "held_out_mi": held_mi,
     }
     t["control_effects"] = control_effects.control_effects_table(t, upstream)
     return t
@@ -284,72 +277,97 @@ CONTROL_HEADLINE_WHAT = {
 }
 
 
+def held_row(t: Tables, source: str, quantity: str) -> pd.Series | None:
+    """The ``held_out`` row of one source and quantity, or None."""
+    h = t["held_out"]
+    if len(h) == 0:
+        return None
+    rows = h[(h["source"] == source) & (h["quantity"] == quantity)]
+    return rows.iloc[0] if len(rows) else None
+
+
+def concept_ci(row: Mapping[str, Any], col: str = "value", signed: bool = True) -> str:
+    """A concept-level estimate with its interval ("no interval: too few concepts")."""
+    return ci_or_none(
+        row[col], row[f"{col}_ci_low"], row[f"{col}_ci_high"], signed=signed, unit="concepts"
+    )
+
+
 def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
     """Net detection claims (concept, then random / negated at the same configuration), net
-    success, and the no-injection false-positive rate. Lines built on a rule-grader
-    criterion below the agreement target say so (low trust)."""
+    success, all at the scorecard's configuration on its held-out concepts (the concept is
+    the unit), and the no-injection false-positive rate (those trials carry no concept).
+    Lines built on a rule-grader criterion below the agreement target say so (low trust)."""
     claims_note = low_trust_note("detection", CLAIMS)
     named_note = low_trust_note("detection", (*CLAIMS, "correct_concept"))
     det = t["detection"]
     lines: list[Headline] = []
     if len(det) == 0:
         return lines
-    ctrl = det[det["control"] == "none"]
-    inj = det["control"] == "concept"
-    row, k = best_row(det, "net_affirmative", inj)
-    if row is not None:
+    net = held_row(t, "text", "net")
+    if net is not None:
+        cfg = cfg_text(net["layer"], net["strength"])
+        named = held_row(t, "text", "identification")
         lines.append(
             low_trust(
                 headline_from_row(
                     "net detection claim (concept)",
-                    row,
-                    "net_affirmative",
-                    f"At {cfg_text(row['layer'], row['strength'])}{post_hoc(k)}, the detection "
-                    "report is coherent and affirmative more often under concept injection than "
-                    f"on no-injection trials by {ci_text(row['net_affirmative'], row['net_affirmative_ci_low'], row['net_affirmative_ci_high'])}; "
-                    f"the report names the injected concept in {pct(row['identification'])} of "
-                    f"trials (n={int(row['identification_n'])}).",
+                    net,
+                    "value",
+                    f"At {cfg}{net['note']}, the detection report is coherent and affirmative "
+                    "more often under concept injection than on no-injection trials by "
+                    f"{concept_ci(net)} (per-concept claim rates averaged over "
+                    f"{int(net['value_n'])} concepts, minus the false-positive rate); the "
+                    "report names the injected concept in "
+                    f"{'n/a' if named is None else concept_ci(named, signed=False)} of trials.",
+                    unit="concepts",
                     kind="rate_difference",
+                    config=cfg,
                 ),
                 named_note,
             )
         )
         for other, what in CONTROL_HEADLINE_WHAT.items():
-            orow = row_at(det, row["layer"], row["strength"], control=other)
-            if orow is not None:
-                lines.append(
-                    low_trust(
-                        headline_from_row(
-                            f"net detection claim ({other} control)",
-                            orow,
-                            "net_affirmative",
-                            f"At the same configuration, {what} shifts the affirmative "
-                            "report by "
-                            f"{ci_text(orow['net_affirmative'], orow['net_affirmative_ci_low'], orow['net_affirmative_ci_high'])}; "
-                            "a similar shift means the claim tracks the perturbation, not its "
-                            "content.",
-                            kind="rate_difference",
-                        ),
-                        claims_note,
-                    )
+            orow = held_row(t, "text", f"{other}_net")
+            if orow is None or int(orow["value_n"]) == 0:
+                continue
+            lines.append(
+                low_trust(
+                    headline_from_row(
+                        f"net detection claim ({other} control)",
+                        orow,
+                        "value",
+                        f"At the same configuration and concepts, {what} shifts the "
+                        f"affirmative report by {concept_ci(orow)}; a similar shift means the "
+                        "claim tracks the perturbation, not its content.",
+                        unit="concepts",
+                        kind="rate_difference",
+                        config=cfg,
+                    ),
+                    claims_note,
                 )
-    row, k = best_row(det, "net_detection", inj)
-    if row is not None:
+            )
+    succ = held_row(t, "text", "net_success")
+    if succ is not None:
+        cfg = cfg_text(succ["layer"], succ["strength"])
         lines.append(
             low_trust(
                 headline_from_row(
                     "net detection success (concept)",
-                    row,
-                    "net_detection",
-                    f"At {cfg_text(row['layer'], row['strength'])}{post_hoc(k)}, trials meeting "
-                    "the full success rule (coherent, affirmative, correct concept, noticed "
-                    "before naming) exceed the no-injection false-positive rate by "
-                    f"{ci_text(row['net_detection'], row['net_detection_ci_low'], row['net_detection_ci_high'])}.",
+                    succ,
+                    "value",
+                    f"At {cfg}{succ['note']}, trials meeting the full success rule (coherent, "
+                    "affirmative, correct concept, noticed before naming) exceed the "
+                    f"no-injection false-positive rate by {concept_ci(succ)} (per-concept "
+                    f"rates, n={int(succ['value_n'])} concepts).",
+                    unit="concepts",
                     kind="rate_difference",
+                    config=cfg,
                 ),
                 low_trust_note("detection", SUCCESS),
             )
         )
+    ctrl = det[det["control"] == "none"]
     if len(ctrl):
         c = ctrl.iloc[0]
         lines.append(

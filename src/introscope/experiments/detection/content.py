@@ -19,9 +19,10 @@ from the run (:class:`introscope.tables.RunFrame`); other experiments are ignore
 
 * **mutual information** (:func:`mutual_information_table`) in bits between the injected
   concept and the reported one, from :func:`introscope.stats.mutual_information`:
-  Miller-Madow corrected estimate (``mi_bits``, with a bootstrap CI), the plug-in estimate,
-  the shuffled-label baseline (mean and 95th percentile of the plug-in MI with the reported
-  labels permuted) and the permutation p-value. Reported label: the logits readout's
+  Miller-Madow corrected estimate (``mi_bits``, with a bootstrap CI that resamples
+  injected concepts, not trials: trials of one concept are not independent), the plug-in
+  estimate, the shuffled-label baseline (mean and 95th percentile of the plug-in MI with
+  the reported labels permuted) and the permutation p-value. Reported label: the logits readout's
   ``top_candidate``; for text, the rules grader's ``reported`` concept (the candidate named
   earliest in the answer). **When the answer names no concept of the run, the label is
   ``"<none>"``** (:data:`NONE_LABEL`), a category of its own: whether the model names
@@ -242,6 +243,8 @@ def mi_row(
         n_shuffles=n_shuffles,
         n_boot=n_boot,
         seed=seed,
+        # Trials of one injected concept are not independent: resample concepts.
+        clusters=[p[0] for p in pairs],
     )
     n_concepts = len({p[0] for p in pairs})
     return {
@@ -270,6 +273,8 @@ def mutual_information_table(
     drop_none: bool = False,
     controls: Iterable[str] | None = None,
     layers: Iterable[int | None] | None = None,
+    concepts: Iterable[str] | None = None,
+    sources: Iterable[str] | None = None,
     min_per_concept: float = 3.0,
     n_shuffles: int = 200,
     n_boot: int = 500,
@@ -283,11 +288,15 @@ def mutual_information_table(
     ``shuffled_mean_bits``, ``shuffled_p95_bits``, ``p_value``, ``max_bits`` (log2 of the
     number of injected concepts), ``n_concepts``, ``n_reported_labels``, ``per_concept``
     (trials per injected concept) and ``none_fraction`` (share of ``"<none>"`` reports).
-    ``controls`` / ``layers`` restrict the rows computed (each row costs a bootstrap and a
-    permutation test).
+    ``controls`` / ``layers`` / ``concepts`` (injected) / ``sources`` restrict the trials and
+    rows computed (each row costs a bootstrap and a permutation test). The bootstrap
+    resamples injected concepts with all their trials (trials of one concept are not
+    independent).
     """
     keep_c = None if controls is None else set(controls)
     keep_l = None if layers is None else set(layers)
+    keep_x = None if concepts is None else set(concepts)
+    keep_s = None if sources is None else set(sources)
     trials = [
         t
         for t in trial_dicts(content_trials(run))
@@ -295,6 +304,8 @@ def mutual_information_table(
         and not (drop_none and t["reported"] == NONE_LABEL)
         and (keep_c is None or t["control"] in keep_c)
         and (keep_l is None or t["layer"] in keep_l)
+        and (keep_x is None or t["injected"] in keep_x)
+        and (keep_s is None or t["source"] in keep_s)
     ]
     if not trials:
         return pd.DataFrame()

@@ -26,6 +26,7 @@ from introscope.experiments.base import (
 )
 from introscope.experiments.grid import (
     GRID_FIELDS,
+    PRIMARY_FIELD,
     Control,
     InjectionGrid,
     check_other_control,
@@ -50,7 +51,15 @@ class DetectionParams(InjectionGrid):
 
 def detection_params(spec: Spec) -> DetectionParams:
     refuse_unused(
-        spec, (*GRID_FIELDS, "grid.controls", "grid.variants", "control_trials", "trials_per_cell")
+        spec,
+        (
+            *GRID_FIELDS,
+            PRIMARY_FIELD,
+            "grid.controls",
+            "grid.variants",
+            "control_trials",
+            "trials_per_cell",
+        ),
     )
     variants = list(spec.grid.variants)
     if variants != EXPERIMENT_FIELDS["grid.variants"]:

@@ -1,5 +1,6 @@
-"""Detection's report sections: the generated answers, the grader agreement, the failure
-taxonomy, the logit readout and content specificity."""
+"""Detection's report sections: the selected configuration and the paired contrasts, the
+generated answers, the grader agreement, the failure taxonomy, the logit readout and
+content specificity."""
 
 from __future__ import annotations
 
@@ -9,15 +10,52 @@ from pathlib import Path
 import pandas as pd
 
 from introscope.experiments.grader_trust import rules_validation_section
-from introscope.headlines import ci_or_none, pct
+from introscope.experiments.selection import selection_paragraph
+from introscope.headlines import cfg_text, ci_or_none, p_text, pct
 from introscope.render.html import Section, heading, img, paragraph, table_block
 from introscope.render.numbers import fmt_plain
 from introscope.render.tables import format_table
 from introscope.tables import Tables, to_float
 
+CONCEPT_LEVEL = (
+    "The *_by_concept columns take the concept as the unit: each concept's rate over its "
+    "trials, averaged over concepts with a t interval over concepts (n = concepts), minus the "
+    "no-injection trials (Welch; a deterministic logit readout's control is a constant), "
+    "with p-values Holm-adjusted over the configurations (*_p_holm)."
+)
+
+
+def optional(text: str) -> str:
+    return paragraph(text) if text else ""
+
+
+def holm_text(table: pd.DataFrame, col: str, what: str) -> str:
+    """Which concept-injection configurations are findings after Holm's adjustment over all
+    of them (the report lists several configurations, so it adjusts and says so)."""
+    if len(table) == 0 or f"{col}_p_holm" not in table.columns:
+        return ""
+    conc = table[table["control"] == "concept"]
+    tested = conc[conc[f"{col}_p"].notna()]
+    if len(tested) == 0:
+        return ""
+    found = tested[(tested[f"{col}_p_holm"] < 0.05) & (tested[col] > 0)]
+    listed = "; ".join(
+        f"{cfg_text(r['layer'], r['strength'])} (Holm p = {p_text(r[f'{col}_p_holm'])})"
+        for _, r in found.iterrows()
+    )
+    return (
+        f"Configurations where {what} is above no injection at the concept level, Holm-adjusted "
+        f"over the {len(tested)} concept-injection configurations tested: "
+        + (listed if listed else "none")
+        + ". Every estimate here reuses the concepts of the whole run: the headline numbers "
+        "are the held-out ones."
+    )
+
 
 def sections(t: Tables, figs: Mapping[str, Path]) -> list[Section]:
     out: list[Section] = []
+    if len(t["detection"]) or len(t["detection_logits"]):
+        out.append(selection_section(t))
     if len(t["detection"]):
         out.append(
             Section(
@@ -26,8 +64,10 @@ def sections(t: Tables, figs: Mapping[str, Path]) -> list[Section]:
                 "Generation trials, rules grader. success = coherent, affirmative, names the "
                 "injected concept, noticed before naming; claims_detection = coherent and "
                 "affirmative; false_positive = claims_detection on no-injection trials (the "
-                "matched control); net_* = rate minus false_positive (Newcombe 95% CI).",
-                table_block(format_table(t["detection"]), "Detection by configuration")
+                "matched control); net_* = rate minus false_positive (Newcombe 95% CI over "
+                "trials). " + CONCEPT_LEVEL,
+                optional(holm_text(t["detection"], "net_affirmative_by_concept", "the claim rate"))
+                + table_block(format_table(t["detection"]), "Detection by configuration")
                 + img(figs.get("net_detection_heatmap"), "net detection heatmap")
                 + img(figs.get("detection_controls"), "detection controls"),
             )
@@ -59,8 +99,13 @@ def sections(t: Tables, figs: Mapping[str, Path]) -> list[Section]:
                 "Detection from the logits",
                 "detection-logits",
                 "Mean normalised P(yes) at the answer, its shift against no-injection trials "
-                "(Welch CI), and how often the injected concept ranks first among candidates.",
-                table_block(format_table(t["detection_logits"]), "Logit readout by configuration"),
+                "(each concept's mean P(yes) minus the deterministic no-injection readout, a "
+                "constant: one-sample t interval over concepts), and how often the injected "
+                "concept ranks first among candidates. " + CONCEPT_LEVEL,
+                optional(holm_text(t["detection_logits"], "p_yes_shift_by_concept", "P(yes)"))
+                + table_block(
+                    format_table(t["detection_logits"]), "Logit readout by configuration"
+                ),
             )
         )
     if len(t["identification"]) or len(t["mutual_information"]):
@@ -124,6 +169,30 @@ def controls_section(t: Tables) -> Section:
         table_block(format_table(t["leakage"]), "Identification: detection vs neutral frame")
         + table_block(format_table(t["leakage_mi"]), "Mutual information in each frame")
         + table_block(format_table(t["variants"]), "Detection by wording and window"),
+    )
+
+
+def selection_section(t: Tables) -> Section:
+    """How the scorecard's configuration was chosen, every estimate the scorecard reads there
+    (on the held-out concepts), and the paired concept - control contrasts per
+    configuration."""
+    held = t["held_out"]
+    shown = held.drop(columns=["note"]) if len(held) else held
+    return Section(
+        "Selected configuration and paired contrasts",
+        "selection",
+        "A configuration read after picking the best of several on the same data is biased "
+        "upward. The scorecard reads the one the spec declares (primary = {layer, strength}), "
+        "or the one with the largest net detection on half the concepts (a seeded split), and "
+        "estimates it on the other half only; every later step reuses it. Estimates average "
+        "per-concept values with t intervals over concepts; the concept - random and concept - "
+        "negated contrasts (and concept - other-concept and concept - matched-random where the "
+        "run has those controls) are each concept's difference between its own vector and "
+        "the control vector (paired by concept), Holm-adjusted over the configurations in "
+        "the contrasts table.",
+        selection_paragraph(t["selection"], "The scorecard is")
+        + table_block(format_table(shown), "Estimates at the selected configuration")
+        + table_block(format_table(t["contrasts"]), "Paired contrasts by configuration"),
     )
 
 

@@ -16,6 +16,7 @@ from introscope.experiments.base import (
     refuse_values,
     spec_concepts,
 )
+from introscope.experiments.grid import PRIMARY_FIELD, check_primary
 
 if TYPE_CHECKING:
     from introscope.spec import Spec
@@ -39,8 +40,17 @@ class IntentionalControlParams(ExperimentParams):
 def intentional_control_params(spec: Spec) -> IntentionalControlParams:
     refuse_unused(
         spec,
-        ("grid.concepts", "grid.categories", "grid.n_concepts", "grid.variants", "trials_per_cell"),
+        (
+            "grid.concepts",
+            "grid.categories",
+            "grid.n_concepts",
+            "grid.variants",
+            "trials_per_cell",
+            PRIMARY_FIELD,
+        ),
     )
+    # Every layer is read out, so a declared readout layer may be any layer of the model.
+    check_primary(spec, layers=None, strengths=False)
     variants = list(spec.grid.variants)
     if variants == ["default"]:  # the spec's default: variants not set
         instructions = list(DEFAULT_INSTRUCTIONS)

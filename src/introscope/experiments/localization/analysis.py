@@ -3,7 +3,10 @@
 The model is asked which of N numbered sentences carried the injected thought, and on the
 same stimuli which sentence is the most abstract. Localization above chance that the
 abstractness question matches may follow how the perturbed sentence reads, not where the
-injection happened. Column conventions are those of :mod:`introscope.tables`.
+injection happened. The headlines read one configuration, declared in the spec or chosen
+on half the concepts and estimated on the other half, with the concept as the unit
+(:mod:`introscope.experiments.selection`). Column conventions are those of
+:mod:`introscope.tables`.
 """
 
 from __future__ import annotations
@@ -15,16 +18,29 @@ import pandas as pd
 from scipy import stats
 
 from introscope.experiments.base import ScoreInputs
+from introscope.experiments.selection import (
+    Choice,
+    choose,
+    concept_mean,
+    concept_values,
+    declared_config,
+    paired_difference,
+    per_concept,
+    put_estimate,
+    selection_frame,
+    split_seed,
+)
 from introscope.headlines import (
     Headline,
     cfg_text,
+    ci_or_none,
     ci_text,
     excludes_zero,
     headline_from_row,
-    p_text,
     pct,
-    post_hoc,
     step_lines,
+    undetermined,
+    verdict,
 )
 from introscope.tables import (
     CONTROL_ORDER,
@@ -34,18 +50,19 @@ from introscope.tables import (
     Tables,
     as_layer,
     as_strength,
-    best_row,
     cond,
     frame,
     group,
     is_nan,
     matched,
     number,
+    put_diff,
     put_mean,
     put_no_diff,
     put_rate,
     put_rate_diff,
     put_vs_chance,
+    row_at,
     sort_key,
     to_float,
 )
@@ -71,6 +88,11 @@ def correct(r: Record) -> bool | None:
 def interval(row: Mapping[str, Any], col: str, signed: bool = True) -> str:
     """``col`` of a table row with its CI, as :func:`introscope.tables.ci_text` prints it."""
     return ci_text(row[col], row[f"{col}_ci_low"], row[f"{col}_ci_high"], signed)
+
+
+def concept_interval(row: Mapping[str, Any], col: str) -> str:
+    """A concept-level estimate with its CI ("no interval: too few concepts")."""
+    return ci_or_none(row[col], row[f"{col}_ci_low"], row[f"{col}_ci_high"], unit="concepts")
 
 
 def n_options(trials: Sequence[Record]) -> int:
@@ -110,15 +132,18 @@ def localization_table(run: RunFrame) -> pd.DataFrame:
     of the target. On injected rows, ``accuracy_vs_none``: minus the same question's
     no-injection accuracy on the same stimuli (Newcombe; positional bias cancels), and,
     on rows of the localization question, ``localization_minus_abstractness``: accuracy
-    minus the abstractness question's accuracy at the same configuration (Newcombe). A
-    localization accuracy that the abstractness question matches is not evidence that the
-    report carries information about where the thought was injected, over and above how
-    the injected sentence looks.
+    minus the abstractness question's accuracy at the same configuration (Newcombe). The
+    same with the concept as the unit: ``accuracy_by_concept`` (per-concept accuracies
+    averaged, t interval over concepts) and ``localization_minus_abstractness_by_concept``
+    (the two questions paired by concept). A localization accuracy that the abstractness
+    question matches is not evidence that the report carries information about where the
+    thought was injected, over and above how the injected sentence looks.
     """
     # Every measure: the solver reads out logits whatever the spec's measure said.
     recs = run.records("localization")
     if not recs:
         return pd.DataFrame()
+    per = concept_table(run)
     groups = group(recs, localization_key)
     none_by_q = {
         q: [r for r in recs if cond(r, "control") == "none" and cond(r, "question") == q]
@@ -156,58 +181,167 @@ def localization_table(run: RunFrame) -> pd.DataFrame:
             put_rate_diff(out, "localization_minus_abstractness", hits, [correct(t) for t in other])
         else:
             put_no_diff(out, "localization_minus_abstractness")
+        # The same rates with the concept as the unit: per-concept accuracy averaged (t
+        # interval over concepts), and the two questions paired by concept.
+        mine = concept_values(per, CELL_KEYS, (question, layer, strength, control), "accuracy")
+        put_mean(out, "accuracy_by_concept", list(mine))
+        theirs = concept_values(per, CELL_KEYS, ("abstract", layer, strength, control), "accuracy")
+        if question == "injected" and len(theirs):
+            put_diff(
+                out, "localization_minus_abstractness_by_concept", paired_difference(mine, theirs)
+            )
+        else:
+            put_no_diff(out, "localization_minus_abstractness_by_concept")
         rows.append(out)
     return frame(rows)
 
 
+def concept_table(run: RunFrame) -> pd.DataFrame:
+    """Per question x layer x strength x control x concept: the concept's ``accuracy`` over
+    its stimuli (no-injection trials carry their stimulus's concept), the unit the headline
+    estimates average."""
+    recs = run.records("localization")
+    concept_of = {
+        cond(r, "stimulus_id"): cond(r, "concept")
+        for r in recs
+        if cond(r, "control") != "none" and cond(r, "concept") is not None
+    }
+    points = []
+    for r in recs:
+        question, layer, strength, control = localization_key(r)
+        concept = cond(r, "concept") or concept_of.get(cond(r, "stimulus_id"))
+        points.append(
+            {
+                "question": question,
+                "layer": layer,
+                "strength": strength,
+                "control": control,
+                "concept": concept,
+                "accuracy": correct(r),
+            }
+        )
+    return per_concept(points, CELL_KEYS, ("accuracy",))
+
+
+KEYS = ("layer", "strength")
+CELL_KEYS = ("question", "layer", "strength", "control")
+
+
 def tables(run: RunFrame, _upstream: Mapping[str, Tables]) -> Tables:
-    return {"localization": localization_table(run)}
+    """``localization`` (per configuration), ``localization_concepts`` (per concept), the
+    ``selection`` of the configuration the headlines read and ``held_out`` (the estimates
+    there, on the held-out concepts)."""
+    table = localization_table(run)
+    per = concept_table(run)
+    choice = choose_configuration(run, per)
+    return {
+        "localization": table,
+        "localization_concepts": per,
+        "selection": selection_frame(choice),
+        "held_out": held_out_estimates(table, per, choice),
+    }
+
+
+def choose_configuration(run: RunFrame, per: pd.DataFrame) -> Choice | None:
+    """The (layer, strength) the headlines read: declared in the spec, or the one with the
+    highest localization accuracy under concept injection (any injected control when there
+    is none) on half the concepts."""
+    if len(per) == 0:
+        return None
+    loc = per[(per["question"] == "injected") & (per["control"] != "none")]
+    competing = loc[loc["control"] == "concept"]
+    return choose(
+        competing if len(competing) else loc,
+        KEYS,
+        "accuracy",
+        declared=declared_config(run, "localization", KEYS),
+        seed=split_seed(run, "localization"),
+    )
+
+
+def held_out_estimates(
+    table: pd.DataFrame, per: pd.DataFrame, choice: Choice | None
+) -> pd.DataFrame:
+    """At the chosen configuration, on the held-out concepts: accuracy minus chance
+    (``accuracy_vs_chance``; per-concept accuracies averaged, t interval over concepts) and
+    localization minus abstractness accuracy (paired by concept), for the control that
+    competed."""
+    if choice is None:
+        return pd.DataFrame()
+    controls = [c for c in CONTROL_ORDER if c != "none" and c in set(per["control"])]
+    control = "concept" if "concept" in controls else controls[0]
+    layer, strength = choice.config
+    cells = {q: (q, layer, strength, control) for q in QUESTION_ORDER}
+    loc = concept_values(per, CELL_KEYS, cells["injected"], "accuracy", choice.estimated_on)
+    ref = row_at(table, layer, strength, question="injected", control=control)
+    chance = to_float(ref["chance"]) if ref is not None else 1.0 / DEFAULT_OPTIONS
+    rows = []
+    base = {"control": control, "layer": layer, "strength": strength, "chance": chance}
+    out: dict[str, Any] = {"quantity": "accuracy_vs_chance", **base}
+    put_estimate(out, "value", concept_mean(loc, chance))
+    out["note"] = choice.note()
+    rows.append(out)
+    abstract = concept_values(per, CELL_KEYS, cells["abstract"], "accuracy", choice.estimated_on)
+    if len(abstract):
+        out = {"quantity": "localization_minus_abstractness", **base}
+        put_estimate(out, "value", paired_difference(loc, abstract))
+        out["note"] = choice.note()
+        rows.append(out)
+    return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------- headlines
 
 
 def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
-    """Localization accuracy above chance at the best injected configuration, the same
-    configuration's localization - abstractness difference, and the no-injection accuracy
-    (positional bias)."""
+    """Localization accuracy above chance at the configuration declared in the spec or
+    chosen on half the concepts (estimated on the other half, per-concept accuracies), the
+    localization - abstractness difference there (paired by concept), and the
+    no-injection accuracy (positional bias)."""
     table = t["localization"]
     if len(table) == 0:
         return []
     loc = table["question"] == "injected"
-    row, k = best_row(table, "accuracy_vs_chance", loc & (table["control"] == "concept"))
-    if row is None:
-        row, k = best_row(table, "accuracy_vs_chance", loc & (table["control"] != "none"))
+    held = t["held_out"]
     lines: list[Headline] = []
-    if row is not None:
-        above = excludes_zero(row["accuracy_vs_chance_ci_low"])
-        what = (
-            "the numbered answer carries information about which sentence received the injection"
-            if above
-            else "no evidence that the numbered answer carries information about which "
-            "sentence received the injection"
+    acc = held[held["quantity"] == "accuracy_vs_chance"] if len(held) else held
+    if len(acc):
+        row = acc.iloc[0]
+        chance = to_float(row["chance"])
+        above = excludes_zero(row["value_ci_low"])
+        what = verdict(
+            row["value_ci_low"],
+            row["value_ci_high"],
+            "the numbered answer carries information about which sentence received the injection",
+            "no evidence that the numbered answer carries information about which sentence "
+            "received the injection",
+            "the numbered answer avoids the injected sentence more often than chance",
         )
         lines.append(
             headline_from_row(
                 "localization: accuracy vs chance",
                 row,
-                "accuracy_vs_chance",
-                f"At {cfg_text(row['layer'], row['strength'])}{post_hoc(k)}, asked which of "
-                f"{round(1 / row['chance'])} sentences carried the injected thought, the model "
-                f"picks the injected one in {pct(row['accuracy'])} of trials "
-                f"(n={int(row['accuracy_n'])}), "
-                f"{interval(row, 'accuracy_vs_chance')} relative to chance {row['chance']:.2f} "
-                f"(binomial p = {p_text(row['accuracy_p'])}): {what}.",
+                "value",
+                f"At {cfg_text(row['layer'], row['strength'])}{row['note']}, asked which of "
+                f"{round(1 / chance)} sentences carried the injected thought, the model picks "
+                f"the injected one in {pct(to_float(row['value']) + chance)} of trials "
+                f"(per-concept accuracies averaged over {int(row['value_n'])} concepts), "
+                f"{concept_interval(row, 'value')} relative to chance {chance:.2f}: {what}.",
+                unit="concepts",
                 kind="rate_difference",
+                config=cfg_text(row["layer"], row["strength"]),
             )
         )
-        d = row["localization_minus_abstractness"]
-        if not is_nan(d):
-            if excludes_zero(row["localization_minus_abstractness_ci_low"]):
+        diff = held[held["quantity"] == "localization_minus_abstractness"]
+        if len(diff):
+            d = diff.iloc[0]
+            if excludes_zero(d["value_ci_low"]):
                 what2 = (
                     "the localization answer carries information beyond how the injected "
                     "sentence looks to an unrelated question"
                 )
+            elif is_nan(d["value_ci_low"]) or is_nan(d["value_ci_high"]):
+                what2 = undetermined()
             elif above:
                 what2 = (
                     "localization is not separated from the abstractness confound: the same "
@@ -222,14 +356,15 @@ def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
             lines.append(
                 headline_from_row(
                     "localization - abstractness",
-                    row,
-                    "localization_minus_abstractness",
+                    d,
+                    "value",
                     "On the same stimuli, the 'which sentence is the most abstract?' question "
                     "finds the injected sentence at a rate that the localization question "
-                    f"exceeds by {interval(row, 'localization_minus_abstractness')}: {what2}.",
-                    n=row["localization_minus_abstractness_n"]
-                    + row["localization_minus_abstractness_n_ref"],
+                    f"exceeds by {concept_interval(d, 'value')} (paired by concept, "
+                    f"n={int(d['value_n'])} concepts): {what2}.",
+                    unit="concepts",
                     kind="rate_difference",
+                    config=cfg_text(d["layer"], d["strength"]),
                 )
             )
     none = table[loc & (table["control"] == "none")]

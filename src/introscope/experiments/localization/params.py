@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from introscope.experiments.base import refuse_unused
 from introscope.experiments.grid import (
     GRID_FIELDS,
+    PRIMARY_FIELD,
     InjectedControl,
     InjectionGrid,
     grid_values,
@@ -25,7 +26,7 @@ class LocalizationParams(InjectionGrid):
 
 
 def localization_params(spec: Spec) -> LocalizationParams:
-    refuse_unused(spec, (*GRID_FIELDS, "grid.controls", "trials_per_cell"))
+    refuse_unused(spec, (*GRID_FIELDS, PRIMARY_FIELD, "grid.controls", "trials_per_cell"))
     controls = injected_controls(
         spec,
         "the localization experiment always shows every stimulus once without injection ('none').",

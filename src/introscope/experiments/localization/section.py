@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from introscope.experiments.selection import selection_paragraph
 from introscope.render.html import Section, img, table_block
 from introscope.render.tables import format_table
 from introscope.tables import Tables
@@ -19,8 +20,9 @@ INTRO = (
     "often, the answer may follow how the perturbed sentence reads rather than the injection "
     "site: localization_minus_abstractness is the difference (Newcombe CI). accuracy_vs_none "
     "subtracts the same question's accuracy without injection on the same stimuli, which "
-    "cancels positional bias. Accuracy has Wilson CIs; rows with control 'none' carry no "
-    "injection."
+    "cancels positional bias. Accuracy has Wilson CIs over trials; the *_by_concept columns "
+    "take the concept as the unit (per-concept accuracies averaged, t interval over concepts; "
+    "the two questions paired by concept). Rows with control 'none' carry no injection."
 )
 
 
@@ -33,7 +35,8 @@ def sections(t: Tables, figs: Mapping[str, Path]) -> list[Section]:
             "Localization vs abstractness",
             "localization",
             INTRO,
-            table_block(format_table(table), "Localization by question and configuration")
+            selection_paragraph(t["selection"], "The headline accuracy is")
+            + table_block(format_table(table), "Localization by question and configuration")
             + img(figs.get("localization"), "localization"),
         )
     ]

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from introscope.experiments.base import refuse_unused
 from introscope.experiments.grid import (
     GRID_FIELDS,
+    PRIMARY_FIELD,
     InjectedControl,
     InjectionGrid,
     grid_values,
@@ -26,7 +27,9 @@ class MismatchParams(InjectionGrid):
 
 
 def mismatch_params(spec: Spec) -> MismatchParams:
-    refuse_unused(spec, (*GRID_FIELDS, "grid.controls", "control_trials", "trials_per_cell"))
+    refuse_unused(
+        spec, (*GRID_FIELDS, PRIMARY_FIELD, "grid.controls", "control_trials", "trials_per_cell")
+    )
     controls = injected_controls(
         spec,
         "the mismatch experiment always asks about every word without injection ('none'); "

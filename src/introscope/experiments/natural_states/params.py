@@ -12,6 +12,7 @@ from introscope.experiments.base import (
     refuse_values,
     spec_concepts,
 )
+from introscope.experiments.grid import PRIMARY_FIELD, check_primary
 
 if TYPE_CHECKING:
     from introscope.spec import Spec
@@ -43,9 +44,11 @@ def natural_states_params(spec: Spec) -> NaturalStatesParams:
             "grid.controls",
             "grid.variants",
             "trials_per_cell",
+            PRIMARY_FIELD,
         ),
     )
     g = spec.grid
+    check_primary(spec, layers=list(g.layers), strengths=False)
     if list(g.controls) != EXPERIMENT_FIELDS["grid.controls"]:
         refuse_values("grid.controls", g.controls, ["none"], KIND)
     templates = list(P.NATURAL_PASSAGES)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from introscope.experiments.selection import selection_paragraph
 from introscope.render.html import Section, heading, paragraph, table_block
 from introscope.render.tables import drop_empty, format_table
 from introscope.tables import Tables
@@ -32,8 +33,9 @@ def sections(t: Tables, _figs: Mapping[str, Path]) -> list[Section]:
                 "concept_logprob: its log-probability; cos: cosine between the activation at "
                 "read_at and the concept's vector, distractor_cos: mean cosine with the "
                 "distractors' vectors, cos_specific: their per-trial difference (t CIs); "
-                "the second table pools cos_specific over templates. read_at passage_end: "
-                "the passage's last token, before the request and the question; "
+                "the second table pools cos_specific over templates (over trials, and per "
+                "concept: cos_specific_by_concept, t interval over concepts). read_at "
+                "passage_end: the passage's last token, before the request and the question; "
                 "last_prompt_token (runs before protocol 2): the position whose logits give "
                 "the report, where the projection is partly the report itself."
             )
@@ -45,9 +47,12 @@ def sections(t: Tables, _figs: Mapping[str, Path]) -> list[Section]:
                 "predictor, with the template (and for template+concept also the concept) as "
                 "covariates; OLS for concept_logprob, logistic for identified. A coefficient "
                 "whose CI excludes 0 means the report tracks the projection beyond the "
-                "covariates. partial_r: within-covariate correlation (Fisher z CI); delta_r2: "
-                "R² gained by adding the projection."
+                "covariates. A concept's trials are not independent, so the CIs are "
+                "cluster-robust by concept (t on concepts - 1 df) and partial_r's is a "
+                "cluster bootstrap over concepts; delta_r2: R² gained by adding the "
+                "projection."
             )
+            + selection_paragraph(t["selection"], "The headlines are")
             + table_block(format_table(reg), "Regressions by layer"),
         )
     ]

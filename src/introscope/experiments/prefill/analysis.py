@@ -7,45 +7,53 @@ not ``control``). Column conventions are those of :mod:`introscope.tables`.
 ``prefill`` compares each injected condition with no injection; ``match_vs_other`` is the
 contrast the experiment is about: the prefilled word's own vector against another word's
 vector of the same norm, at the same configuration, on coherent answers only (an incoherent
-reply neither disowns nor claims the word), paired per prefilled word.
+reply neither disowns nor claims the word), paired per prefilled word and pooled over the
+configurations (:mod:`.match_other`). The ``held_out`` contrasts (match - none, other -
+none, match - other, all answers, paired by word) are read at one configuration, declared
+in the spec or chosen on half the words and estimated on the other half
+(:mod:`introscope.experiments.selection`).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from introscope.experiments.grader_trust import rules_validation_table
+from introscope.experiments.prefill.match_other import match_vs_other_headline, match_vs_other_table
 from introscope.experiments.prefill.params import CONDITIONS
+from introscope.experiments.selection import (
+    Choice,
+    choose,
+    concept_values,
+    declared_config,
+    paired_difference,
+    per_concept,
+    put_estimate,
+    selection_frame,
+    split_seed,
+)
 from introscope.grading.validation import low_trust_note
 from introscope.headlines import (
     Headline,
     cfg_text,
-    ci_sign,
-    ci_text,
+    ci_or_none,
     headline_from_row,
     low_trust,
+    verdict,
 )
-from introscope.stats import paired_mean_ci
 from introscope.tables import (
-    Record,
     RunFrame,
     Tables,
-    as_dict,
     as_layer,
     as_strength,
-    best_row,
-    clean,
     cond,
     frame,
     grade_value,
     group,
     matched,
-    number,
     put_diff,
     put_no_diff,
     put_rate,
@@ -58,13 +66,16 @@ def prefill_table(run: RunFrame) -> pd.DataFrame:
     """Prefill / retroactive intention: apology rate per injected condition x layer x strength.
 
     ``apology`` and ``coherent`` are rates; ``apology_vs_none`` is the apology rate minus that
-    of the matched ``injected == "none"`` trials (Newcombe CI). A lower apology rate under
+    of the matched ``injected == "none"`` trials (Newcombe CI over trials), and
+    ``apology_vs_none_by_word`` the same paired by prefilled word (each word's rate minus its
+    own no-injection rate, t interval over words). A lower apology rate under
     "match" than under "none" means the report of intent carries information about the
     direction injected before the prefilled word; "other" is the wrong-concept control.
     """
     recs = run.records("prefill")
     if not recs:
         return pd.DataFrame()
+    per = word_table(run)
     none = [r for r in recs if cond(r, "injected") == "none"]
     groups = group(
         recs,
@@ -94,143 +105,140 @@ def prefill_table(run: RunFrame) -> pd.DataFrame:
         put_rate(out, "coherent", (grade_value(t["grades"], "coherent") for t in trials))
         if injected == "none":
             put_no_diff(out, "apology_vs_none")
+            put_no_diff(out, "apology_vs_none_by_word")
         else:
             ctrl = [grade_value(c["grades"], "apology") for c in matched(none, layer, strength)]
             put_rate_diff(out, "apology_vs_none", apo, ctrl)
+            put_diff(
+                out,
+                "apology_vs_none_by_word",
+                paired_difference(
+                    word_rates(per, (layer, strength, injected)),
+                    word_rates(per, (None, None, "none")),
+                ),
+            )
         rows.append(out)
     return frame(rows)
 
 
-def coherent_apology(trials: Sequence[Record]) -> float | None:
-    """The apology rate among the coherent answers of ``trials`` (None without one)."""
-    grades = [
-        grade_value(t["grades"], "apology")
-        for t in trials
-        if grade_value(t["grades"], "coherent") is True
+KEYS = ("layer", "strength")
+CELL_KEYS = ("layer", "strength", "injected")
+
+
+def word_table(run: RunFrame) -> pd.DataFrame:
+    """Per layer x strength x injected condition x prefilled word: the word's ``apology`` and
+    ``coherent`` rates (the word is the unit: its trials share the prefilled word)."""
+    points = [
+        {
+            "layer": as_layer(cond(r, "layer")),
+            "strength": as_strength(cond(r, "strength")),
+            "injected": cond(r, "injected"),
+            "concept": cond(r, "word"),
+            "apology": grade_value(r["grades"], "apology"),
+            "coherent": grade_value(r["grades"], "coherent"),
+        }
+        for r in run.records("prefill")
     ]
-    vals = [g for g in grades if g is not None]
-    return float(np.mean(vals)) if vals else None
+    return per_concept(points, CELL_KEYS, ("apology", "coherent"))
 
 
-def match_vs_other_table(run: RunFrame) -> pd.DataFrame:
-    """Match - other at the same configuration, on coherent answers, paired per word.
-
-    One row per (layer, strength) and a last row pooled over them (``layer`` and
-    ``strength`` empty, ``configurations`` = how many). Per prefilled word and
-    configuration, the apology rate among its coherent answers under "match" minus under
-    "other" (the other word's vector rescaled to the prefilled word's norm); a word whose
-    coherent answers miss either arm there is left out of that configuration. The pooled row
-    averages each word's differences over the configurations where it has both (no
-    configuration is selected). ``match_minus_other`` is the mean over words with a
-    one-sample t CI (``_n``: words); ``apology_match`` / ``apology_other`` /
-    ``apology_none`` are apology rates among coherent answers (Wilson, n = coherent trials);
-    ``coherent_match`` / ``coherent_other`` the coherent rates over all trials;
-    ``norm_matched`` (every row) whether the stored "other" injections have the norm of the
-    word's "match" injection (:func:`norm_matched`).
-    """
-    recs = run.records("prefill")
-    if not recs:
-        return pd.DataFrame()
-    none = [r for r in recs if cond(r, "injected") == "none"]
-    cells = group(
-        [r for r in recs if cond(r, "injected") in ("match", "other")],
-        lambda r: (as_layer(cond(r, "layer")), as_strength(cond(r, "strength"))),
-    )
-    per_word: dict[str, list[float]] = {}
-    rows = []
-    for (layer, strength), trials in sorted(
-        cells.items(), key=lambda kv: (sort_key(kv[0][0]), sort_key(kv[0][1]))
-    ):
-        by_word = group(trials, lambda r: (cond(r, "word"), cond(r, "injected")))
-        diffs = []
-        for word in dict.fromkeys(cond(r, "word") for r in trials):
-            m = coherent_apology(by_word.get((word, "match"), []))
-            o = coherent_apology(by_word.get((word, "other"), []))
-            if m is not None and o is not None:
-                diffs.append(m - o)
-                per_word.setdefault(str(word), []).append(m - o)
-        out: dict[str, Any] = {"layer": layer, "strength": strength, "configurations": 1}
-        arms = {k: [r for r in trials if cond(r, "injected") == k] for k in ("match", "other")}
-        put_coherent_rates(out, arms["match"], arms["other"], matched(none, layer, strength))
-        put_diff(out, "match_minus_other", paired_mean_ci(diffs))
-        rows.append(out)
-    pooled: dict[str, Any] = {"layer": None, "strength": None, "configurations": len(cells)}
-    match_all = [r for r in recs if cond(r, "injected") == "match"]
-    other_all = [r for r in recs if cond(r, "injected") == "other"]
-    put_coherent_rates(pooled, match_all, other_all, none)
-    put_diff(
-        pooled,
-        "match_minus_other",
-        paired_mean_ci([float(np.mean(v)) for v in per_word.values()]),
-    )
-    rows.append(pooled)
-    out_df = frame(rows)
-    out_df["norm_matched"] = norm_matched(recs)
-    return out_df
-
-
-def norm_matched(recs: Sequence[Record]) -> bool | None:
-    """Every "other" injection has the norm of its word's "match" injection at the same
-    layer (protocol 2), as the stored injections record it; None when no pair records both
-    norms (runs made before protocol 2 injected "other" at its own norm)."""
-    norms: dict[tuple[Any, Any, Any], float] = {}
-    for r in recs:
-        if cond(r, "injected") == "match":
-            v = number(as_dict(r.get("injection")).get("vector_norm"))
-            if v is not None:
-                norms[(cond(r, "word"), cond(r, "layer"), cond(r, "strength"))] = v
-    seen = False
-    for r in recs:
-        if cond(r, "injected") != "other":
-            continue
-        v = number(as_dict(r.get("injection")).get("vector_norm"))
-        m = norms.get((cond(r, "word"), cond(r, "layer"), cond(r, "strength")))
-        if v is None or m is None:
-            continue
-        seen = True
-        if not math.isclose(v, m, rel_tol=1e-4):
-            return False
-    return True if seen else None
-
-
-def put_coherent_rates(
-    out: dict[str, Any],
-    match: Sequence[Record],
-    other: Sequence[Record],
-    none: Sequence[Record],
-) -> None:
-    """Apology rates among coherent answers per arm, and the coherent rates."""
-    for name, arm in (("match", match), ("other", other), ("none", none)):
-        put_rate(
-            out,
-            f"apology_{name}",
-            (
-                grade_value(t["grades"], "apology")
-                for t in arm
-                if grade_value(t["grades"], "coherent") is True
-            ),
-        )
-    for name, arm in (("match", match), ("other", other)):
-        put_rate(out, f"coherent_{name}", (grade_value(t["grades"], "coherent") for t in arm))
+def word_rates(per: pd.DataFrame, cell: tuple[Any, ...], words: Any = None) -> pd.Series:
+    """Per-word apology rate in one cell (layer, strength, injected)."""
+    return concept_values(per, CELL_KEYS, cell, "apology", words)
 
 
 def tables(run: RunFrame, _upstream: Mapping[str, Tables]) -> Tables:
+    """``prefill`` (per condition), ``prefill_words`` (per word), ``match_vs_other`` (on
+    coherent answers, pooled over the configurations), the ``selection`` of the
+    configuration the held-out headlines read and ``held_out`` (the contrasts there, on the
+    held-out words), and the rule grader's agreement with hand labels."""
+    per = word_table(run)
+    choice = choose_configuration(run, per)
     return {
         "prefill": prefill_table(run),
+        "prefill_words": per,
         "match_vs_other": match_vs_other_table(run),
+        "selection": selection_frame(choice, unit="word"),
+        "held_out": held_out_contrasts(per, choice),
         "rules_validation": rules_validation_table(run, "prefill"),
     }
 
 
-def largest_drop(k: int) -> str:
-    return f" (the largest drop of {k} configurations, selected after the fact)" if k > 1 else ""
+def choose_configuration(run: RunFrame, per: pd.DataFrame) -> Choice | None:
+    """The (layer, strength) the headlines read: declared in the spec, or the one where the
+    prefilled word's own vector lowers the apology rate most below another word's vector
+    (match - other, per word), on half the words."""
+    if len(per) == 0:
+        return None
+    match = per[per["injected"] == "match"]
+    other = per[per["injected"] == "other"]
+    if len(match) == 0:
+        return None
+    paired = match.merge(other, on=[*KEYS, "concept"], how="left", suffixes=("", "_other"))
+    diff = paired.assign(match_minus_other=paired["apology"] - paired["apology_other"])
+    col = "match_minus_other" if diff["match_minus_other"].notna().any() else "apology"
+    return choose(
+        diff,
+        KEYS,
+        col,
+        declared=declared_config(run, "prefill", KEYS),
+        seed=split_seed(run, "prefill"),
+        sign=-1.0,  # the hoped-for effect is a drop in apologies
+    )
+
+
+CONTRASTS = (("match", "none"), ("other", "none"), ("match", "other"))
+
+
+def held_out_contrasts(per: pd.DataFrame, choice: Choice | None) -> pd.DataFrame:
+    """At the chosen configuration, on the held-out words: the apology rate under match
+    minus none, other minus none and match minus other, each paired by word (t interval over
+    words, ``value_n`` = words)."""
+    if choice is None:
+        return pd.DataFrame()
+    layer, strength = choice.config
+    cells = {
+        "match": (layer, strength, "match"),
+        "other": (layer, strength, "other"),
+        "none": (None, None, "none"),
+    }
+    rows = []
+    for first, second in CONTRASTS:
+        a = word_rates(per, cells[first], choice.estimated_on)
+        b = word_rates(per, cells[second], choice.estimated_on)
+        if len(a) == 0 or len(b) == 0:
+            continue
+        out: dict[str, Any] = {"contrast": f"{first} - {second}", **choice.at()}
+        put_estimate(out, "value", paired_difference(a, b))
+        out["note"] = choice.note("word")
+        rows.append(out)
+    return pd.DataFrame(rows)
+
+
+LINES = {
+    "match - none": (
+        "prefill: apology change (match)",
+        "injecting the prefilled word's vector before the prefill changes the apology rate, "
+        "relative to no injection, by",
+    ),
+    "other - none": (
+        "prefill: apology change (other)",
+        "injecting a different word's vector before the prefill changes the apology rate, "
+        "relative to no injection, by",
+    ),
+    "match - other": (
+        "prefill: match - other (paired by word)",
+        "the prefilled word's own vector changes the apology rate, relative to another "
+        "word's vector at the same configuration, by",
+    ),
+}
 
 
 def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
     """Match - other on coherent answers, pooled over the configurations (no selection);
-    then, for "match" and "other", the configuration where injection lowers the apology
-    rate most relative to no injection (selected after the fact, and said so). Low trust
-    when the rules' apology grade is below its agreement target."""
+    then, at the configuration declared in the spec or chosen on half the words (estimated
+    on the other half): match - none, other - none, and match - other, each paired by word.
+    Low trust when the rules' apology grade is below its agreement target."""
     pre = t["prefill"]
     if len(pre) == 0:
         return []
@@ -239,68 +247,42 @@ def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
     pooled = mvo[mvo["layer"].isna()] if len(mvo) else mvo
     if len(pooled):
         lines.append(match_vs_other_headline(pooled.iloc[0]))
-    # The hoped-for effect is a drop in apologies, so the best row is the most negative one.
-    ranked = pre.assign(apology_decrease=-pre["apology_vs_none"])
-    for kind in ("match", "other"):
-        row, k = best_row(ranked, "apology_decrease", ranked["injected"] == kind)
-        if row is None:
-            continue
-        whose = "the prefilled word" if kind == "match" else "a different word"
+    held = t["held_out"]
+    note = low_trust_note("prefill", ("apology",))
+    for _, row in held.iterrows() if len(held) else []:
+        name, what = LINES[str(row["contrast"])]
+        cfg = cfg_text(row["layer"], row["strength"])
+        reading = "."
+        if row["contrast"] == "match - other":
+            reading = (
+                ": "
+                + verdict(
+                    row["value_ci_low"],
+                    row["value_ci_high"],
+                    "the report of intent depends on which direction was injected before the "
+                    "prefilled word (more apologies under its own vector)",
+                    "no evidence that the report of intent depends on which direction was "
+                    "injected before the prefilled word",
+                    "the report of intent depends on which direction was injected before the "
+                    "prefilled word (fewer apologies under its own vector)",
+                    unit="words",
+                )
+                + "."
+            )
         lines.append(
             low_trust(
                 headline_from_row(
-                    f"prefill: apology change ({kind})",
+                    name,
                     row,
-                    "apology_vs_none",
-                    f"At {cfg_text(row['layer'], row['strength'])}{largest_drop(k)}, "
-                    f"injecting {whose}'s vector before the prefill changes the apology rate by "
-                    f"{ci_text(row['apology_vs_none'], row['apology_vs_none_ci_low'], row['apology_vs_none_ci_high'])} "
-                    "relative to no injection.",
+                    "value",
+                    f"At {cfg}{row['note']}, {what} "
+                    f"{ci_or_none(row['value'], row['value_ci_low'], row['value_ci_high'], unit='words')} "
+                    f"(each word's rate difference, n={int(row['value_n'])} words){reading}",
+                    unit="words",
                     kind="rate_difference",
+                    config=cfg,
                 ),
-                low_trust_note("prefill", ("apology",)),
+                note,
             )
         )
     return lines
-
-
-def match_vs_other_headline(row: pd.Series) -> Headline:
-    """The pooled match - other row as a headline (unit: concepts, i.e. prefilled words)."""
-    ci = ci_text(
-        row["match_minus_other"], row["match_minus_other_ci_low"], row["match_minus_other_ci_high"]
-    )
-    n = int(row["match_minus_other_n"])
-    side = ci_sign(row["match_minus_other_ci_low"], row["match_minus_other_ci_high"])
-    if n < 2 or np.isnan(float(row["match_minus_other_ci_low"])):
-        what = "undetermined (fewer than two words with coherent answers under both vectors)."
-    elif side < 0:
-        what = (
-            "the model disowns the word less after its own vector than after another "
-            "word's: the judgement of its reply carries information about the direction "
-            "injected before it, beyond the size of the push."
-        )
-    elif side > 0:
-        what = "the model disowns the word *more* after its own vector than after another's."
-    else:
-        what = "no difference between the two vectors is distinguishable."
-    configs = int(row["configurations"])
-    matched_norm = clean(row.get("norm_matched"))
-    other = (
-        "another word's vector"
-        if matched_norm is None
-        else "another word's vector of the same norm"
-        if bool(matched_norm)
-        else "another word's vector (at its own norm, not the prefilled word's: this run "
-        "predates prefill protocol 2, so the two also differ in how hard they push)"
-    )
-    return headline_from_row(
-        "prefill: match - other apology (coherent answers)",
-        row,
-        "match_minus_other",
-        f"On coherent answers, averaged over the {configs} configuration"
-        f"{'s' if configs != 1 else ''} run (none selected), injecting the prefilled word's "
-        f"own vector instead of {other} changes the apology rate by {ci} (paired per "
-        f"prefilled word, n = {n} concepts): {what}",
-        unit="concepts",
-        kind="rate_difference",
-    )

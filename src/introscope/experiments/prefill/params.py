@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from introscope.experiments.base import refuse_unused
-from introscope.experiments.grid import GRID_FIELDS, InjectionGrid, grid_values
+from introscope.experiments.grid import GRID_FIELDS, PRIMARY_FIELD, InjectionGrid, grid_values
 
 if TYPE_CHECKING:
     from introscope.spec import Spec
@@ -36,5 +36,5 @@ class PrefillParams(InjectionGrid):
 
 
 def prefill_params(spec: Spec) -> PrefillParams:
-    refuse_unused(spec, (*GRID_FIELDS, "trials_per_cell"))
+    refuse_unused(spec, (*GRID_FIELDS, PRIMARY_FIELD, "trials_per_cell"))
     return PrefillParams(**grid_values(spec), repeats=spec.trials_per_cell)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from introscope.experiments.grader_trust import rules_validation_section
+from introscope.experiments.selection import selection_paragraph
 from introscope.render.html import Section, img, paragraph, table_block
 from introscope.render.tables import format_table
 from introscope.tables import Tables
@@ -37,8 +38,11 @@ def sections(t: Tables, figs: Mapping[str, Path]) -> list[Section]:
             "Apology rate for a prefilled word, with no injection, with the prefilled word's "
             "vector injected before it (match), or another word's vector of the same norm "
             "(other). The contrast that isolates content is match - other at the same "
-            "configuration; each against no injection follows, with Newcombe CIs.",
+            "configuration; each against no injection follows, with Newcombe CIs over trials, "
+            "and paired by prefilled word (each word's rate minus its own no-injection rate, "
+            "t interval over words).",
             body
+            + selection_paragraph(t["selection"], "The held-out headline contrasts are")
             + table_block(format_table(pre), "Prefill by condition")
             + img(figs.get("prefill"), "prefill"),
         )

@@ -20,6 +20,12 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from introscope.experiments.selection import choose, declared_config, selection_frame, split_seed
+from introscope.experiments.thoughts_vs_text.held_out import (
+    concept_table,
+    held_out_estimates,
+    held_out_line,
+)
 from introscope.headlines import Headline, ci_sign, ci_text, headline_from_row, pct
 from introscope.stats import paired_mean_ci
 from introscope.tables import (
@@ -213,17 +219,41 @@ def vs_control_table(run: RunFrame) -> pd.DataFrame:
     return frame(rows)
 
 
+KEYS = ("layer", "strength")
+
+
 def tables(run: RunFrame, _upstream: Mapping[str, Tables]) -> Tables:
-    return {"thoughts_vs_text": thoughts_vs_text_table(run), "vs_control": vs_control_table(run)}
+    """``thoughts_vs_text`` (per configuration), ``vs_control`` (per injected control, pooled
+    over the configurations), ``thoughts_vs_text_concepts`` (per concept), the ``selection``
+    of the configuration the second headline reads and ``held_out`` (the estimates there, on
+    the held-out concepts)."""
+    per = concept_table(run, identified, DEFAULT_CHANCE)
+    choice = None
+    if len(per):
+        competing = per[per["control"] == "concept"]
+        choice = choose(
+            competing,
+            KEYS,
+            "identification",
+            declared=declared_config(run, KIND, KEYS),
+            seed=split_seed(run, KIND),
+        )
+    return {
+        "thoughts_vs_text": thoughts_vs_text_table(run),
+        "vs_control": vs_control_table(run),
+        "thoughts_vs_text_concepts": per,
+        "selection": selection_frame(choice),
+        "held_out": held_out_estimates(per, choice, DEFAULT_CHANCE),
+    }
 
 
 def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
     """Identification of the injected concept minus the no-injection control, pooled over
-    the concept-injection configurations (none selected), paired per concept."""
+    the concept-injection configurations (none selected), paired per concept; then the same
+    at the configuration declared in the spec or chosen on half the concepts (estimated on
+    the other half)."""
     vc = t["vs_control"]
-    if len(vc) == 0:
-        return []
-    at = vc[vc["control"] == "concept"]
+    at = vc[vc["control"] == "concept"] if len(vc) else vc
     if len(at) == 0:
         return []
     row = at.iloc[0]
@@ -274,5 +304,6 @@ def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
             sentence,
             unit="concepts",
             kind="rate_difference",
-        )
+        ),
+        *held_out_line(t),
     ]

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 from introscope.experiments.base import refuse_unused, spec_concepts
 from introscope.experiments.grid import (
     GRID_FIELDS,
+    PRIMARY_FIELD,
     Control,
     InjectionGrid,
     check_other_control,
@@ -31,7 +32,7 @@ class ThoughtsVsTextParams(InjectionGrid):
 
 
 def thoughts_vs_text_params(spec: Spec) -> ThoughtsVsTextParams:
-    refuse_unused(spec, (*GRID_FIELDS, "grid.controls", "trials_per_cell"))
+    refuse_unused(spec, (*GRID_FIELDS, PRIMARY_FIELD, "grid.controls", "trials_per_cell"))
     check_other_control(spec.grid.controls, spec_concepts(spec))
     return ThoughtsVsTextParams(
         **grid_values(spec), controls=list(spec.grid.controls), repeats=spec.trials_per_cell

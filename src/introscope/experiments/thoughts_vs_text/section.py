@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from introscope.experiments.selection import selection_paragraph
 from introscope.render.html import Section, img, paragraph, table_block
 from introscope.render.tables import format_table
 from introscope.tables import Tables
@@ -37,6 +38,9 @@ def sections(t: Tables, figs: Mapping[str, Path]) -> list[Section]:
             "of the candidates, compared with the same concept's no-injection trials) and "
             "exact transcription of that sentence.",
             body
+            + selection_paragraph(
+                t["selection"], "The identification at the selected configuration is"
+            )
             + table_block(format_table(tvt), "Thoughts vs. text by configuration")
             + img(figs.get("thoughts_vs_text"), "thoughts vs text"),
         )

@@ -22,8 +22,8 @@ from introscope.headlines import (
     cfg_text,
     ci_or_none,
     headline_from_row,
-    interval_verdict,
     not_run,
+    verdict,
 )
 from introscope.tables import Tables, best_row, row_at, to_float
 
@@ -101,13 +101,13 @@ def logit_line(t: Tables, sel: Selection | None) -> Headline | None:
     if row is None:
         return not_run(3, LOGIT_NAME, "the yes-bias grid has no concept-injection configuration.")
     cfg = cfg_text(row["layer"], row["strength"])
-    verdict = interval_verdict(
+    reading = verdict(
         row["bias_corrected_detection_ci_low"],
         row["bias_corrected_detection_ci_high"],
         "the detection question moves more than the same injection moves yes/no questions "
-        "in general.",
-        "not distinguishable from the injection's push on any yes/no question in this frame.",
-        "the detection question moves less than the control questions.",
+        "in general",
+        "not distinguishable from the injection's push on any yes/no question in this frame",
+        "the detection question moves less than the control questions",
     )
     r = to_float(row["pearson_r"])
     r_text = (
@@ -127,7 +127,7 @@ def logit_line(t: Tables, sel: Selection | None) -> Headline | None:
         "bias_corrected_detection",
         f"At {cfg}{note}, concept injection moves {shifts_text(row)}; per concept, the "
         f"detection shift minus the control shift is {bc} over "
-        f"{int(row['bias_corrected_detection_n'])} concepts: {verdict}"
+        f"{int(row['bias_corrected_detection_n'])} concepts: {reading}."
         + left_out(row, summary_of(t, "logits"))
         + r_text,
         unit="concepts",
@@ -150,12 +150,13 @@ def text_line(t: Tables, sel: Selection | None) -> Headline | None:
     def ci(col: str) -> str:
         return ci_or_none(row[col], row[f"{col}_ci_low"], row[f"{col}_ci_high"])
 
-    verdict = interval_verdict(
+    reading = verdict(
         row["bias_corrected_claims_ci_low"],
         row["bias_corrected_claims_ci_high"],
-        "detection claims rise more than answers to any yes/no question move toward 'yes'.",
-        "not distinguishable from a general shift toward answering 'yes'.",
-        "detection claims rise less than 'yes' answers to the control questions.",
+        "detection claims rise more than answers to any yes/no question move toward 'yes'",
+        "not distinguishable from a general shift toward answering 'yes'",
+        "detection claims rise less than 'yes' answers to the control questions",
+        unit="trials",
     )
     summary = summary_of(t, "generation")
     dropped = (
@@ -174,7 +175,7 @@ def text_line(t: Tables, sel: Selection | None) -> Headline | None:
         f"same frame, against each question's no-injection answers, by {ci('yes_bias_shift')} "
         f"('yes'-answer questions {ci('yes_answer_shift')}, 'no'-answer questions "
         f"{ci('no_answer_shift')}); the difference is {ci('bias_corrected_claims')} (MOVER "
-        f"interval over trials): {verdict}" + dropped,
+        f"interval over trials): {reading}." + dropped,
         unit="trials",
         kind="rate_difference",
         config=cfg,
