@@ -257,11 +257,11 @@ def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
     reading = verdict(
         row["value_ci_low"],
         row["value_ci_high"],
-        "the sentence activations carry the instruction's content along the word's direction.",
+        "the sentence activations carry the instruction's content along the word's direction",
         "no evidence that the instruction changes how much the sentence activations align "
-        "with the word's direction.",
+        "with the word's direction",
         "the sentence activations align *less* with the word's direction when told to think "
-        "about it.",
+        "about it",
         unit="words",
     )
     return [
@@ -273,7 +273,7 @@ def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
             "activations align more with the word's concept vector (relative to other words) "
             "when told to think about it than when told not to, by "
             f"{ci_or_none(row['value'], row['value_ci_low'], row['value_ci_high'], dec=3, unit='words')} "
-            f"in cosine (each word's difference, n={int(row['value_n'])} words): {reading}",
+            f"in cosine (each word's difference, n={int(row['value_n'])} words): {reading}.",
             unit="words",
             kind="cosine",
             config=cfg_text(row["layer"], None),
