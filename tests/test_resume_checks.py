@@ -185,7 +185,8 @@ def test_a_run_written_by_the_old_code_passes_every_check(lm: LoadedModel) -> No
     assert manifest["model"]["weights_hash"] == lm.info.weights_hash_v1 != lm.info.weights_hash
     check_model_and_versions(FIXTURE, manifest, lm.info, library_versions())
     check_vectors_file(FIXTURE, manifest, FIXTURE / "vectors.safetensors")
-    specs = battery_specs(scale=0.3)
+    recorded = {d["name"] for d in manifest["specs"]}
+    specs = [s for s in battery_specs(scale=0.3) if s.name in recorded]  # the fixture's parts
     worker = Worker(lm, specs)
     worker.use_vectors(load_vectors(FIXTURE / "vectors.safetensors", lm))
     with RunStore(FIXTURE, read_only=True) as store:
@@ -228,9 +229,10 @@ def test_the_old_run_narrowed_to_its_detection_parts_resumes(
 
     run = tmp_path / "old"
     shutil.copytree(FIXTURE, run, ignore=shutil.ignore_patterns("tables.json", "*.md", "*.txt"))
-    specs = battery_specs(scale=0.3)
-    names = [s.name for s in specs]
     manifest = read_manifest(run)
+    recorded = {d["name"] for d in manifest["specs"]}
+    specs = [s for s in battery_specs(scale=0.3) if s.name in recorded]  # the fixture's parts
+    names = [s.name for s in specs]
     manifest["specs"] = [s for s in manifest["specs"] if s["name"] in names]
     write_manifest(run, manifest)
     with duckdb.connect(str(run / "trials.duckdb")) as con:

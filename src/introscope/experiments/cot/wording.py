@@ -71,6 +71,14 @@ def line(
     n is missing."""
     if row is None or not to_float(row.get(f"{col}_n")) > 0:
         return not_run(step, name, why_missing or "the run has no data for this line.")
+    if math.isnan(to_float(row.get(col))):
+        return not_run(
+            step,
+            name,
+            "the estimate is undefined on these data (a quantity is constant across items, or "
+            "no item qualifies).",
+            prefix="Not available",
+        )
     return headline_from_row(
         name, row, col, sentence, kind=kind, unit=unit, step=step, config=config, null=null
     )
