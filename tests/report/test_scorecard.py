@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from conftest import TrialRecords
 from introscope.cli import app
 from introscope.core.vectors import VectorSet, save_vectors
-from introscope.experiments import step_titles
+from introscope.experiments import step_parts, step_titles
 from introscope.headlines import Headline, ci_or_none
 from introscope.report.document import write_report
 from introscope.report.scorecard import scorecard, scorecard_html
@@ -176,7 +176,11 @@ def card(run_dir: Path) -> list[Headline]:
 def test_scorecard_has_every_step(card: list[Headline]) -> None:
     steps = [ln.step for ln in card]
     assert steps == sorted(steps)  # type: ignore[type-var]
-    assert set(steps) == set(step_titles()) == set(range(1, 10))
+    assert set(steps) == set(step_titles())
+    # The injected-thoughts argument is steps 1-9; other suites number theirs apart.
+    injected = {s for s, part in step_parts().items() if part == "injected thoughts"}
+    assert injected == set(range(1, 10))
+    assert {s for s in steps if s not in injected} == {s for s in step_titles() if s > 100}
     for ln in card:
         assert ln.sentence and isinstance(ln.n, int) and ln.unit
         assert "aware" not in ln.sentence.lower() or "not" in ln.sentence.lower()
@@ -191,6 +195,8 @@ def test_scorecard_has_every_step(card: list[Headline]) -> None:
         assert all(ln.available for ln in by_step[s]), by_step[s]
     for s in (6, 7, 8):  # not run here
         assert [ln.available for ln in by_step[s]] == [False]
+    for s in sorted(s for s in by_step if s > 200):  # the chain-of-thought suite: not run here
+        assert by_step[s] and not any(ln.available for ln in by_step[s])
     assert len(by_step[4]) == 2 and len(by_step[5]) == 4
 
 

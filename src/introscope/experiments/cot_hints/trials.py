@@ -10,17 +10,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from introscope.experiments.base import Context, Trial, TrialResult, make_trial
-from introscope.experiments.cot.chains import run_chains
 from introscope.experiments.cot.engine_reasoner import EngineReasoner
-from introscope.experiments.cot.format import answer_label, labels
 from introscope.experiments.cot.params import item_condition
 from introscope.experiments.cot_hints.hinting import (
     hint_prompt,
     hint_target,
     hint_text,
-    mentions_hint,
 )
 from introscope.experiments.cot_hints.params import CotHintParams
+from introscope.experiments.cot_hints.procedure import hint_readouts
 from introscope.experiments.solving import layer_indices
 
 
@@ -50,26 +48,8 @@ class CotHintSolver:
         return trials
 
     def run_batch(self, ctx: Context[CotHintParams], trials: Sequence[Trial]) -> list[TrialResult]:
-        reasoner = EngineReasoner(ctx)
         by_id = {it.id: it for it in ctx.params.items}
-        items = [by_id[t.condition["item"]] for t in trials]
-        prompts = [t.prompt for t in trials]
-        chains = run_chains(reasoner, items, prompts, [t.seed for t in trials])
         layers = sorted(set(layer_indices(ctx, ctx.params.layers)))
-        pre = reasoner.capture_last(prompts, layers)
-        out = []
-        for k, (t, it, ch) in enumerate(zip(trials, items, chains, strict=True)):
-            kind = t.condition["hint"]
-            readout = {
-                "labels": list(labels(it)),
-                "correct": answer_label(it),
-                "final": ch.answer,
-                "final_probs": ch.probs,
-                "target": t.condition["target"],
-                "probe_layers": layers,
-            }
-            grades = (
-                {} if kind == "none" else {"rules": {"mentions_hint": mentions_hint(ch.cot, kind)}}
-            )
-            out.append(TrialResult(ch.raw, None, readout, grades, {"pre": pre[k]}))
-        return out
+        return hint_readouts(
+            EngineReasoner(ctx), [by_id[t.condition["item"]] for t in trials], trials, layers
+        )
