@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from introscope.headlines import pct
-from introscope.stats import cluster_bootstrap
+from introscope.stats.intervals import encode_labels
 
 N_BOOT = 1000
 
@@ -30,12 +30,23 @@ def _finite(
 def clustered_mean(
     values: Sequence[float | None], families: Sequence[Hashable], seed: int = 0
 ) -> tuple[float, float, float, int]:
-    """(mean, low, high, n) over the finite values, interval from whole families resampled."""
+    """(mean, low, high, n) over the finite values, interval from whole families resampled
+    (percentile, as :func:`introscope.stats.cluster_bootstrap`; undefined with one family)."""
     v, fam = _finite(values, families)
     if len(v) == 0:
         return (math.nan, math.nan, math.nan, 0)
-    est, lo, hi = cluster_bootstrap(lambda i: float(v[i].mean()), fam, N_BOOT, seed)
-    return (est, lo, hi, len(v))
+    labels = encode_labels(fam)
+    sums = np.bincount(labels, weights=v)
+    sizes = np.bincount(labels).astype(float)
+    est = float(v.mean())
+    if len(sizes) < 2:
+        return (est, math.nan, math.nan, len(v))
+    # The cluster bootstrap of a mean, all resamples at once: a resample's mean is the sum
+    # of its clusters' sums over the sum of their sizes.
+    pick = np.random.default_rng(seed).integers(0, len(sizes), size=(N_BOOT, len(sizes)))
+    boots = sums[pick].sum(axis=1) / sizes[pick].sum(axis=1)
+    lo, hi = np.quantile(boots, [0.025, 0.975])
+    return (est, float(lo), float(hi), len(v))
 
 
 def put_clustered(
@@ -81,15 +92,35 @@ def clustered_r(
     fam = [f for f, k in zip(families, keep, strict=True) if k]
     if len(xv) < 3:
         return (math.nan, math.nan, math.nan, len(xv))
+    est = float(_weighted_r(xv, yv, np.ones((1, len(xv))))[0])
+    labels = encode_labels(fam)
+    n_fam = int(labels.max()) + 1
+    if n_fam < 2 or not math.isfinite(est):
+        return (est, math.nan, math.nan, len(xv))
+    # All resamples at once: a resample weighs each item by how often its family was drawn.
+    pick = np.random.default_rng(seed).integers(0, n_fam, size=(N_BOOT, n_fam))
+    counts = np.zeros((N_BOOT, n_fam))
+    np.add.at(counts, (np.arange(N_BOOT)[:, None], pick), 1.0)
+    boots = _weighted_r(xv, yv, counts[:, labels])
+    finite = boots[np.isfinite(boots)]
+    if len(finite) < N_BOOT / 2:  # undefined on most resamples: no honest interval
+        return (est, math.nan, math.nan, len(xv))
+    lo, hi = np.quantile(finite, [0.025, 0.975])
+    return (est, float(lo), float(hi), len(xv))
 
-    def r(i: np.ndarray) -> float:
-        a, b = xv[i], yv[i]
-        if a.std() < 1e-12 or b.std() < 1e-12:
-            return math.nan
-        return float(np.corrcoef(a, b)[0, 1])
 
-    est, lo, hi = cluster_bootstrap(r, fam, N_BOOT, seed)
-    return (est, lo, hi, len(xv))
+def _weighted_r(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Pearson r of ``x`` and ``y`` under each row of weights ``w`` ``[B, n]`` (NaN where
+    either is constant among the rows weighed)."""
+    x, y = x - x.mean(), y - y.mean()
+    total = w.sum(axis=1)
+    mx, my = w @ x / total, w @ y / total
+    cxy = w @ (x * y) / total - mx * my
+    cxx = w @ (x * x) / total - mx * mx
+    cyy = w @ (y * y) / total - my * my
+    ok = (cxx > 1e-12) & (cyy > 1e-12)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ok, cxy / np.sqrt(np.where(ok, cxx * cyy, 1.0)), np.nan)
 
 
 def put_r(
