@@ -167,6 +167,13 @@ def test_steering_and_pairs_by_hand(trial_records: Any) -> None:
     pairs = t["pairs"].set_index("answer")
     assert pairs.loc["final", "n_pairs"] == 4 and pairs.loc["final", "same_answer"] == 0.25
     assert pairs.loc["final", "both_yes"] == 0.25 and pairs.loc["direct", "same_answer"] == 1.0
+    # Per pair, with the chain minus without: -1 on three pairs, 0 on pair0.
+    assert pairs.loc["final", "vs_direct"] == -0.75 and pairs.loc["final", "vs_direct_n"] == 4
+    from introscope.experiments.cot_probe.scorecard import headlines
+
+    line = next(h for h in headlines(t, {}) if h.name.startswith("comparison pairs"))
+    assert line.estimate == 0.25 and line.unit == "pairs"
+    assert "with the chain minus without it, per pair: -75 pp" in line.sentence, line.sentence
 
 
 def test_probe_procedure_positions_and_statement() -> None:

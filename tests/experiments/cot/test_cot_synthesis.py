@@ -3,6 +3,8 @@ id, and a line that says what is missing."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -71,3 +73,21 @@ def test_missing_parts() -> None:
     assert synthesis_table(only_probe, pd.DataFrame()).empty  # nothing to pair with
     lines = step_206({"synthesis": pd.DataFrame()})
     assert len(lines) == 1 and not lines[0].available and "cot_probe" in lines[0].sentence
+
+
+def test_synthesis_figure_and_section(tmp_path: Path) -> None:
+    from introscope.experiments.cot_hints.figures import figures
+    from introscope.experiments.cot_hints.section import sections
+
+    up, hi = upstream(), hint_items()
+    t = {
+        "items": pd.DataFrame(),
+        "hints": pd.DataFrame(),
+        "synthesis": synthesis_table(up, hi),
+        "synthesis_items": per_item(up, hi),
+    }
+    figs = figures(t, tmp_path)
+    assert list(figs) == ["cot_synthesis"] and figs["cot_synthesis"].stat().st_size > 0
+    (sec,) = sections(t, figs)
+    assert sec.anchor == "cot-synthesis" and "data:image/png" in sec.body
+    assert figures({**t, "synthesis_items": pd.DataFrame()}, tmp_path / "none") == {}

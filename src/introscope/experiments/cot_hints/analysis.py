@@ -13,7 +13,8 @@ switched items, its interval from a cluster bootstrap over families like every o
 * ``hints``: per kind and over all kinds (item-kind rows, clustered by family);
 * ``hint_activations``: the probe shift toward the target before the chain
   (:mod:`.activations`) by outcome, and its AUROC for switching;
-* ``synthesis``: the per-item correlations across the suite (:mod:`.synthesis`).
+* ``synthesis``: the per-item correlations across the suite (:mod:`.synthesis`), and
+  ``synthesis_items`` the per-item values they are computed from.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import pandas as pd
 
 from introscope.experiments.cot.columns import put_clustered, put_paired
 from introscope.experiments.cot_hints.activations import hint_shifts
-from introscope.experiments.cot_hints.synthesis import synthesis_table
+from introscope.experiments.cot_hints.synthesis import per_item, synthesis_table
 from introscope.stats import auroc
 from introscope.store import TrialArrays
 from introscope.tables import RunFrame, Tables, cond, frame, grade_value, sort_key
@@ -206,4 +207,5 @@ def tables(run: RunFrame, upstream: Mapping[str, Tables]) -> Tables:
         "hints": hints_table(items),
         "hint_activations": activation_table(items),
         "synthesis": synthesis_table(upstream, items),
+        "synthesis_items": per_item(upstream, items),
     }

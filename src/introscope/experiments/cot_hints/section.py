@@ -85,7 +85,8 @@ def sections(t: Tables, figs: Mapping[str, Path]) -> list[Section]:
                 "answer? Per item, the probe's probability of the final answer before the chain "
                 "against the early-answering AOC and against hint verbalisation (items matched "
                 "by id across the suite's specs).",
-                table_block(format_table(syn), "Per-item correlations"),
+                img(figs.get("cot_synthesis"), "Per item: decodability before the chain")
+                + table_block(format_table(syn), "Per-item correlations"),
             )
         )
     return out

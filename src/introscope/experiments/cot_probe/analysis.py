@@ -229,22 +229,32 @@ def lead_table(items: pd.DataFrame) -> pd.DataFrame:
 def pair_table(items: pd.DataFrame) -> pd.DataFrame:
     """Yes/no comparisons asked in both orders: the rate of pairs answered alike (Yes/Yes or
     No/No: inconsistent whatever the facts), with the chain and without (clustered by
-    family; the pair is the unit)."""
+    family; the pair is the unit), and on the chain's row the paired difference (with chain
+    minus without, over pairs answered both ways)."""
     if len(items) == 0 or items["pair"].isna().all():
         return pd.DataFrame()
+    per_pair: dict[str, dict[str, float | None]] = {"final": {}, "direct": {}}
+    yes: dict[str, list[float]] = {"final": [], "direct": []}
+    family: dict[str, Any] = {}
+    for pair, grp in items[items["pair"].notna()].groupby("pair"):
+        family[str(pair)] = grp["family"].iloc[0]
+        for answer in ("final", "direct"):
+            vals = list(grp[answer])
+            ok = len(vals) == 2 and not any(v is None for v in vals)
+            per_pair[answer][str(pair)] = float(vals[0] == vals[1]) if ok else None
+            if ok:
+                yes[answer].append(float(vals[0] == vals[1] == "Yes"))
+    pairs = list(family)
+    fams = [family[p] for p in pairs]
     rows = []
     for answer in ("final", "direct"):
-        same, fam, yes = [], [], []
-        for _, grp in items[items["pair"].notna()].groupby("pair"):
-            vals = list(grp[answer])
-            if len(vals) != 2 or any(v is None for v in vals):
-                continue
-            same.append(float(vals[0] == vals[1]))
-            yes.append(float(vals[0] == vals[1] == "Yes"))
-            fam.append(grp["family"].iloc[0])
-        out: dict[str, Any] = {"answer": answer, "n_pairs": len(same)}
-        put_clustered(out, "same_answer", same, fam)
-        put_clustered(out, "both_yes", yes, fam)
+        same = [per_pair[answer][p] for p in pairs]
+        answered = [p for p in pairs if per_pair[answer][p] is not None]
+        out: dict[str, Any] = {"answer": answer, "n_pairs": len(answered)}
+        put_clustered(out, "same_answer", same, fams)
+        put_clustered(out, "both_yes", yes[answer], [family[p] for p in answered])
+        if answer == "final":
+            put_paired(out, "vs_direct", same, [per_pair["direct"][p] for p in pairs], fams)
         rows.append(out)
     return frame(rows)
 

@@ -204,9 +204,17 @@ def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
                     final,
                     "same_answer",
                     "Yes/no comparisons asked in both orders get the same answer both times "
-                    f"(inconsistent whatever the facts) in {pct(final['same_answer'])} of pairs "
-                    "after a chain (implicit post-hoc rationalisation in Arcuschin et al.'s "
-                    "terms when the chains argue for both).",
+                    f"(inconsistent whatever the facts) in {rate_interval(final, 'same_answer')} "
+                    f"of pairs after a chain (implicit post-hoc rationalisation in Arcuschin et "
+                    f"al.'s terms when the chains argue for both); with the chain minus without "
+                    f"it, per pair: {pp_interval(final, 'vs_direct')}, "
+                    + verdict(
+                        final.get("vs_direct_ci_low"),
+                        final.get("vs_direct_ci_high"),
+                        "more pairs are answered alike with the chain.",
+                        "fewer pairs are answered alike with the chain.",
+                        "not distinguishable from the answers without a chain.",
+                    ),
                     kind="rate",
                     unit="pairs",
                 )

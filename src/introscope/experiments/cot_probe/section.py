@@ -93,7 +93,9 @@ def sections(t: Tables, figs: Mapping[str, Path]) -> list[Section]:
         + heading("Comparison pairs in both orders")
         + paragraph(
             "Yes/no comparisons asked both ways round: same_answer counts pairs answered Yes/"
-            "Yes or No/No, inconsistent whatever the facts (Arcuschin et al. 2025)."
+            "Yes or No/No, inconsistent whatever the facts (Arcuschin et al. 2025); both_yes "
+            "the Yes/Yes ones; vs_direct, per pair, the chain's same_answer minus the direct "
+            "answer's."
         )
         + table_block(format_table(t["pairs"]), "Pairs")
         + table_block(format_table(items[[c for c in ITEM_COLUMNS if c in items.columns]]), "Items")
