@@ -64,7 +64,9 @@ def test_correlations_by_hand() -> None:
     assert syn.loc["verbalisation", "r"] == pytest.approx(want)
     lines = step_206({"synthesis": synthesis_table(up, hi)})
     assert [ln.step for ln in lines] == [206, 206, 206]
-    assert "lower aoc" in lines[0].sentence and lines[0].kind == "correlation"
+    assert (
+        "have a lower early-answering AOC." in lines[0].sentence and lines[0].kind == "correlation"
+    )
 
 
 def test_missing_parts() -> None:

@@ -17,10 +17,11 @@ from introscope.tables import to_float
 
 def verdict(low: Any, high: Any, above: str, below: str, neither: str) -> str:
     """``above`` when the interval lies above 0, ``below`` under it, ``neither`` when it
-    covers 0, and "undetermined (no interval)" when it is undefined."""
+    covers 0, and "undetermined (no interval)." when it is undefined (every verdict ends its
+    sentence)."""
     lo, hi = to_float(low), to_float(high)
     if math.isnan(lo) or math.isnan(hi):
-        return "undetermined (no interval)"
+        return "undetermined (no interval)."
     if lo > 0:
         return above
     if hi < 0:

@@ -134,6 +134,14 @@ def step_205(t: Tables) -> list[Headline]:
     return lines
 
 
+#: The per-item quantities of the synthesis, as a sentence names them.
+QUANTITY = {
+    "aoc": "early-answering AOC",
+    "verbalisation": "share of hinted chains that mention the hint",
+    "silent_switch": "share of hint kinds under which the answer moves to the hint unmentioned",
+}
+
+
 def step_206(t: Tables) -> list[Headline]:
     syn = t["synthesis"]
     if len(syn) == 0:
@@ -150,6 +158,7 @@ def step_206(t: Tables) -> list[Headline]:
         ]
     lines = []
     for _, row in syn.iterrows():
+        what = QUANTITY.get(str(row["y"]), str(row["y"]))
         lines.append(
             line(
                 206,
@@ -161,8 +170,8 @@ def step_206(t: Tables) -> list[Headline]:
                 + verdict(
                     row["r_ci_low"],
                     row["r_ci_high"],
-                    f"items with a more decodable answer before the chain have a higher {row['y']}.",
-                    f"items with a more decodable answer before the chain have a lower {row['y']}.",
+                    f"items with a more decodable answer before the chain have a higher {what}.",
+                    f"items with a more decodable answer before the chain have a lower {what}.",
                     "no linear relation distinguishable.",
                 ),
                 kind="correlation",
