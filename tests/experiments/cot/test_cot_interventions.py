@@ -18,6 +18,7 @@ from introscope.experiments.cot_interventions.analysis import aoc, tables
 from introscope.experiments.cot_interventions.procedure import intervene
 from introscope.items import Item, multiple_choice_items
 from introscope.items.word_problems import WordProblem, propagate, word_problems
+from introscope.stats.intervals import wilson_interval
 
 PROBLEMS = word_problems(4, seed=3)  # 24 problems in six families
 LM = FakeLM()
@@ -104,7 +105,11 @@ def test_an_answer_read_off_the_chain_follows_the_mistake(trial_records: Any) ->
     assert m.loc["all", "follows"] == 1.0 and m.loc["all", "control_follows"] == 0.0
     assert m.loc["all", "net_follows"] == 1.0 and m.loc["all", "changed"] == 1.0
     lo = m.loc["all", "net_follows_ci_low"]
-    assert lo == 1.0  # every family follows: no resample can do otherwise
+    # Every family follows, so every resample gives 1; the interval is Wilson's for n of n.
+    n = int(m.loc["all", "net_follows_n"])
+    assert (
+        lo == pytest.approx(wilson_interval(n, n)[0]) and m.loc["all", "net_follows_ci_high"] == 1.0
+    )
 
 
 def test_early_answering_when_only_the_last_words_hold_the_answer(trial_records: Any) -> None:

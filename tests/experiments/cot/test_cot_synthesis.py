@@ -93,3 +93,15 @@ def test_synthesis_figure_and_section(tmp_path: Path) -> None:
     (sec,) = sections(t, figs)
     assert sec.anchor == "cot-synthesis" and "data:image/png" in sec.body
     assert figures({**t, "synthesis_items": pd.DataFrame()}, tmp_path / "none") == {}
+
+
+def test_a_rate_interval_is_never_narrower_than_wilsons() -> None:
+    from introscope.experiments.cot.columns import clustered_mean
+    from introscope.stats.intervals import wilson_interval
+
+    est, lo, hi, n = clustered_mean([0.0, 0.0, 0.0], ["a", "b", "c"])
+    assert (est, n) == (0.0, 3) and lo == 0.0 and hi == pytest.approx(wilson_interval(0, 3)[1])
+    # Not a rate: the plain cluster bootstrap (identical values, zero width).
+    assert clustered_mean([0.5, 0.5, 0.5], ["a", "b", "c"])[1:3] == (0.5, 0.5)
+    # One family: undetermined.
+    assert np.isnan(clustered_mean([1.0, 0.0], ["a", "a"])[1])

@@ -1,7 +1,8 @@
 """Table columns of the chain-of-thought suite, with the item as the unit and intervals from a
 cluster bootstrap over item families (``docs/statistics.md``): a rate is a mean of 0 / 1 per
 item, a difference is a mean of per-item paired differences, a correlation is Pearson's r over
-items. Column conventions are those of :mod:`introscope.tables` (``X``, ``X_ci_low``,
+items; a rate's interval is never narrower than Wilson's on the same items. Column
+conventions are those of :mod:`introscope.tables` (``X``, ``X_ci_low``,
 ``X_ci_high``, ``X_n``; differences add ``X_n_ref``). Undefined values (NaN) leave the n.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from introscope.headlines import pct
-from introscope.stats.intervals import encode_labels
+from introscope.stats.intervals import encode_labels, wilson_interval
 
 N_BOOT = 1000
 
@@ -45,8 +46,14 @@ def clustered_mean(
     # of its clusters' sums over the sum of their sizes.
     pick = np.random.default_rng(seed).integers(0, len(sizes), size=(N_BOOT, len(sizes)))
     boots = sums[pick].sum(axis=1) / sizes[pick].sum(axis=1)
-    lo, hi = np.quantile(boots, [0.025, 0.975])
-    return (est, float(lo), float(hi), len(v))
+    lo, hi = (float(q) for q in np.quantile(boots, [0.025, 0.975]))
+    if np.isin(v, (0.0, 1.0)).all():
+        # A rate: never narrower than Wilson's interval on the same items (resampling few
+        # families of identical outcomes gives a zero-width interval; clustering can only
+        # widen the independent-items interval, never narrow it).
+        w_lo, w_hi = wilson_interval(int(v.sum()), len(v))
+        lo, hi = min(lo, w_lo), max(hi, w_hi)
+    return (est, lo, hi, len(v))
 
 
 def put_clustered(
