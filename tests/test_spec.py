@@ -197,6 +197,9 @@ def test_battery_specs_validate_and_scale() -> None:
         "natural_states",
         "category_thresholds",
         "yes_bias_generation",
+        "cot_probe",
+        "cot_interventions",
+        "cot_hints",
     }
     assert all(isinstance(s, Spec) and s.model == "bundled" for s in one.values())
     double = {s.name: s for s in battery_specs(scale=2.0, seed=5, model="m")}

@@ -58,6 +58,7 @@ from introscope.store import (
     mark_complete,
     read_manifest,
     stable_hash,
+    write_batch_arrays,
     write_manifest,
 )
 
@@ -102,6 +103,13 @@ def run_vectors(
         vs.check_info(session.info)
         if set(words) <= set(vs.names) and (not need_norms or RESIDUAL_NORM_KEY in vs.extra):
             return vs
+    if not words and not need_norms:
+        # Experiments that read no concept vectors (the chain-of-thought suite): nothing to
+        # compute or save, and the run records no vector file.
+        info = session.info
+        return VectorSet(
+            {}, info.name_or_path, info.weights_hash, info.hidden_size, info.n_layers, "none"
+        )
     save_vectors(session.compute_vectors(words), path)
     return load_vectors(path)
 
@@ -231,7 +239,7 @@ class _Run:
         self.check(check_vectors_file, vec_path)
         need_norms = any(s.grid.strength_unit != "multiplier" for s in specs)
         session.use_vectors(
-            run_vectors(session, session.words_needed(), run_dir, need_norms=need_norms)
+            run_vectors(session, session.words_needed(), run_dir, need_norms=need_norms), run_dir
         )
         plans = session.build_trials()
         ids = [t.trial_id for s in specs for t in plans[s.name]]
@@ -311,6 +319,17 @@ class _Run:
                     judges.grade_batch(spec, trials, results)
                 per_trial = outcome.seconds / len(trials)
                 stamp, index = outcome.started_at, outcome.job.index
+                # Arrays first: a row in the store always has its arrays beside the run.
+                write_batch_arrays(
+                    self.run_dir,
+                    spec.name,
+                    index,
+                    {
+                        t.trial_id: r.arrays
+                        for t, r in zip(trials, results, strict=True)
+                        if r.arrays
+                    },
+                )
                 store.write_batch(
                     [
                         trial_record(spec, run_id, t, r, index, stamp, per_trial, n)
@@ -411,7 +430,7 @@ class _ManifestRecord:
                 "versions": dict(self.env.versions),
                 "torch_threads": self.env.torch_threads,
                 "executor": self.run.executor.describe(),
-                "vectors_sha256": file_sha256(self.vectors),
+                "vectors_sha256": file_sha256(self.vectors) if self.vectors.is_file() else None,
                 "prompt_templates": prompt_digests(self.plans),
                 "forced_resumes": forced,
                 "git_commit": _git_commit(),

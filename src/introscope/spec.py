@@ -111,9 +111,12 @@ class Sampling(_Strict):
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
 
 
-JudgeCriterion = Literal["coherent", "affirmative", "correct_concept", "noticed_first", "apology"]
-# Every rubric by default: each experiment asks those that apply to it (detection's four make
-# its judge success; prefill's apology and coherent), see introscope.grading.regrade.
+JudgeCriterion = Literal[
+    "coherent", "affirmative", "correct_concept", "noticed_first", "apology", "mentions_hint"
+]
+# Every injected-thought rubric by default: each experiment asks those that apply to it
+# (detection's four make its judge success; prefill's apology and coherent), see
+# introscope.grading.regrade. ``mentions_hint`` is cot_hints' own and asked for by name.
 DEFAULT_JUDGE_CRITERIA: list[JudgeCriterion] = [
     "coherent",
     "affirmative",
@@ -168,14 +171,20 @@ class Spec(_Strict):
     device: str = "auto"
     dtype: str = "auto"
     primary: Primary | None = None
+    # Experiment-specific settings (a [params] table), validated by the experiment's own
+    # parameters; an experiment that reads none refuses a non-empty table.
+    params: dict[str, Any] = Field(default_factory=dict)
 
     @model_serializer(mode="wrap")
-    def _leave_out_unset_primary(self, handler: SerializerFunctionWrapHandler) -> Any:
-        # A spec without a declared configuration dumps (and so digests, and names its
-        # trials) exactly as before the field existed: old run directories still resume.
+    def _leave_out_unset_fields(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # A spec without a declared configuration or [params] table dumps (and so digests,
+        # and names its trials) exactly as before those fields existed: old run directories
+        # still resume.
         data = handler(self)
         if isinstance(data, dict) and data.get("primary") is None:
             data.pop("primary", None)
+        if isinstance(data, dict) and not data.get("params"):
+            data.pop("params", None)
         return data
 
     def digest(self) -> str:

@@ -128,6 +128,7 @@ def test_rubrics_and_fields() -> None:
         "noticed_first",
         "coherent",
         "apology",
+        "mentions_hint",
     }
     text = build_prompt("correct_concept", "I sense {braces}", concept="ocean")
     assert "ocean" in text and "I sense {braces}" in text

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from introscope.cli import app
 from introscope.core.vectors import VectorSet, save_vectors
-from introscope.experiments import step_titles
+from introscope.experiments import step_parts, step_titles
 from introscope.experiments.yes_bias.params import PROTOCOL
 from introscope.experiments.yes_bias.questions import selected
 from introscope.headlines import Headline, ci_or_none
@@ -216,7 +216,11 @@ def card(run_dir: Path) -> list[Headline]:
 def test_scorecard_has_every_step(card: list[Headline]) -> None:
     steps = [ln.step for ln in card]
     assert steps == sorted(steps)  # type: ignore[type-var]
-    assert set(steps) == set(step_titles()) == set(range(0, 10))
+    assert set(steps) == set(step_titles())
+    # The injected-thoughts argument is steps 0-9; other suites number theirs apart.
+    injected = {s for s, part in step_parts().items() if part == "injected thoughts"}
+    assert injected == set(range(0, 10))
+    assert {s for s in steps if s not in injected} == {s for s in step_titles() if s > 100}
     for ln in card:
         assert ln.sentence and isinstance(ln.n, int) and ln.unit
         assert "aware" not in ln.sentence.lower() or "not" in ln.sentence.lower()
@@ -236,6 +240,8 @@ def test_scorecard_has_every_step(card: list[Headline]) -> None:
     # 4: random and negated vectors ran, the other-concept and matched-random controls did not
     assert len(by_step[2]) == 5 and len(by_step[5]) == 6
     assert [ln.available for ln in by_step[4]] == [True, True, False, False]
+    for s in sorted(s for s in by_step if s > 200):  # the chain-of-thought suite: not run here
+        assert by_step[s] and not any(ln.available for ln in by_step[s])
 
 
 def test_scorecard_configuration_is_selected_and_reused(card: list[Headline]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -95,8 +96,9 @@ class Session(Protocol):
     def compute_vectors(self, words: Sequence[str]) -> VectorSet:
         """Concept vectors for ``words`` (on CPU)."""
 
-    def use_vectors(self, vectors: VectorSet) -> None:
-        """The run's vectors, for every worker (as saved in and read back from the run)."""
+    def use_vectors(self, vectors: VectorSet, run_dir: Path | None = None) -> None:
+        """The run's vectors, for every worker (as saved in and read back from the run), and
+        the run directory (where a solver may keep what it computes while planning)."""
 
     def build_trials(self) -> dict[str, list[Trial]]:
         """Every spec's trials, in the spec's order: spec name -> trials."""

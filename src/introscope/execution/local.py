@@ -5,6 +5,7 @@ runner's order. Torch uses its default intra-op thread count here (the physical 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from introscope.core.models import LoadedModel, ModelInfo
@@ -46,8 +47,8 @@ class LocalSession:
     def compute_vectors(self, words: Sequence[str]) -> VectorSet:
         return self.worker.compute_vectors(words)
 
-    def use_vectors(self, vectors: VectorSet) -> None:
-        self.worker.use_vectors(vectors)
+    def use_vectors(self, vectors: VectorSet, run_dir: Path | None = None) -> None:
+        self.worker.use_vectors(vectors, run_dir)
 
     def build_trials(self) -> dict[str, list[Trial]]:
         return self.worker.build_trials()

@@ -24,6 +24,7 @@ import os
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from introscope.core.models import ModelInfo
@@ -153,6 +154,7 @@ class RaySession:
         )
         self.slots = [Slot(i, self._start(f"w{i}")) for i in range(n)]
         self.vectors_ref: Any = None
+        self.run_dir: Path | None = None
         self.replacements = 0
         self._retried: list[str] = []
         self._pids: dict[str, int] = {}
@@ -216,11 +218,12 @@ class RaySession:
         vs: VectorSet = self._plan("compute_vectors", list(words))
         return vs
 
-    def use_vectors(self, vectors: VectorSet) -> None:
+    def use_vectors(self, vectors: VectorSet, run_dir: Path | None = None) -> None:
         self.vectors_ref = self.ray.put(vectors)
+        self.run_dir = run_dir
         for slot in self.slots:
             self._pids[slot.name] = self._get(slot.actor.ready.remote())
-            self._get(slot.actor.call.remote("use_vectors", self.vectors_ref))
+            self._get(slot.actor.call.remote("use_vectors", self.vectors_ref, run_dir))
 
     def build_trials(self) -> dict[str, list[Trial]]:
         trials: dict[str, list[Trial]] = self._plan("build_trials")
@@ -234,7 +237,7 @@ class RaySession:
         self.replacements += 1
         slot.actor = self._start(slot.name)
         # Actor calls run in submission order: the vectors arrive before any batch.
-        slot.actor.call.remote("use_vectors", self.vectors_ref)
+        slot.actor.call.remote("use_vectors", self.vectors_ref, self.run_dir)
 
     def run(self, jobs: Sequence[BatchJob]) -> Iterator[BatchOutcome]:
         exc_types = self.ray.exceptions

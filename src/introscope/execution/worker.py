@@ -8,6 +8,7 @@ import platform
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -78,10 +79,10 @@ class Worker:
             vs.baseline = vs.baseline.detach().cpu()
         return vs
 
-    def use_vectors(self, vectors: VectorSet) -> None:
+    def use_vectors(self, vectors: VectorSet, run_dir: Path | None = None) -> None:
         vectors.check_model(self.lm)
         self.contexts = {
-            name: Context(spec, self.params[name], self.lm, self.engine, vectors)
+            name: Context(spec, self.params[name], self.lm, self.engine, vectors, run_dir)
             for name, spec in self.specs.items()
         }
 

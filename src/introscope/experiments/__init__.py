@@ -10,6 +10,9 @@ from __future__ import annotations
 from introscope.errors import SpecError
 from introscope.experiments import (
     category_thresholds,
+    cot_hints,
+    cot_interventions,
+    cot_probe,
     detection,
     intentional_control,
     localization,
@@ -33,6 +36,9 @@ REGISTRY: tuple[Experiment, ...] = (
     localization.EXPERIMENT,  # which sentence was injected, vs abstractness (step 7)
     natural_states.EXPERIMENT,  # the "heartbeat" control (step 8)
     category_thresholds.EXPERIMENT,  # thresholds per concept category (step 9)
+    cot_probe.EXPERIMENT,  # chain of thought: answer decodable before the reasoning (201, 202)
+    cot_interventions.EXPERIMENT,  # chain of thought: truncation, filler, mistakes (203, 204)
+    cot_hints.EXPERIMENT,  # chain of thought: hints, verbalisation, per-item synthesis (205, 206)
 )
 
 EXPERIMENTS: dict[str, Experiment] = {e.kind: e for e in REGISTRY}

@@ -75,6 +75,7 @@ EXPERIMENT_FIELDS: dict[str, Any] = {
     "trials_per_cell": 1,
     "control_trials": 0,
     "primary": None,
+    "params": {},
 }
 
 
@@ -152,6 +153,10 @@ class TrialResult:
     n_response_tokens: int | None = None
     readout: dict[str, Any] | None = None
     grades: dict[str, Any] = field(default_factory=dict)
+    #: Arrays too large for the store (activations): name -> numpy array. The runner writes
+    #: them beside the run (``run_dir/arrays/``, :mod:`introscope.store.arrays`) before the
+    #: batch's rows, so a stored trial always has its arrays.
+    arrays: dict[str, Any] = field(default_factory=dict)
 
 
 def make_trial(
@@ -186,14 +191,16 @@ def make_trial(
 
 @dataclass
 class Context(Generic[P]):
-    """Everything a solver needs: the spec, its typed parameters, the model, the engine and
-    the run's concept vectors."""
+    """Everything a solver needs: the spec, its typed parameters, the model, the engine,
+    the run's concept vectors and the run directory (None outside a run), where a solver
+    keeps arrays too large for the store (``run_dir/arrays/``)."""
 
     spec: Spec
     params: P
     lm: LoadedModel
     engine: Engine
     vectors: VectorSet
+    run_dir: Path | None = None
 
 
 class Solver(Protocol[P]):

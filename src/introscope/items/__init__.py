@@ -2,8 +2,11 @@
 
 Banks, by name: ``arithmetic`` (generated k-digit addition and multiplication, open
 answers), ``comparisons`` (generated from a bundled table of entities, two options, both
-orders), ``multiple_choice`` (290 bundled four-option questions in six families). Any other
-source is a path to a JSONL file of the user's own items (:mod:`introscope.items.user`).
+orders), ``multiple_choice`` (290 bundled four-option questions in six families). Two more
+serve the chain-of-thought suite (:data:`COT_BANKS`): ``word_problems`` (generated
+multi-step arithmetic with known intermediate results) and ``comparison_pairs`` (yes/no
+comparisons asked in both orders). Any other source is a path to a JSONL file of the user's
+own items (:mod:`introscope.items.user`).
 :func:`load_items` draws a deterministic selection per family.
 """
 
@@ -16,6 +19,7 @@ from pathlib import Path
 from introscope.errors import ItemError
 from introscope.items.arithmetic import arithmetic_items
 from introscope.items.bundled import multiple_choice_items
+from introscope.items.comparison_pairs import comparison_pair_items
 from introscope.items.comparisons import comparison_items
 from introscope.items.item import (
     OPTION_LETTERS,
@@ -27,8 +31,11 @@ from introscope.items.item import (
 )
 from introscope.items.sentences import Sentence, sentence_bank
 from introscope.items.user import read_user_items
+from introscope.items.word_problems import word_problem_items
 
 BANKS: tuple[str, ...] = ("multiple_choice", "comparisons", "arithmetic")
+#: Banks made for the chain-of-thought suite (not in BANKS, the metacognition default).
+COT_BANKS: tuple[str, ...] = ("word_problems", "comparison_pairs")
 
 #: Items per family a generated bank makes when no count is given.
 DEFAULT_GENERATED = 12
@@ -42,10 +49,15 @@ def bank_items(source: str, per_family: int | None, seed: int) -> list[Item]:
         return comparison_items(None, seed)
     if source == "arithmetic":
         return arithmetic_items(per_family or DEFAULT_GENERATED, seed)
+    if source == "word_problems":
+        return word_problem_items(per_family or DEFAULT_GENERATED, seed)
+    if source == "comparison_pairs":
+        return comparison_pair_items(per_family or DEFAULT_GENERATED, seed)
     if source.endswith(".jsonl") or Path(source).exists():
         return read_user_items(source)
     raise ItemError(
-        f"Item source {source!r} is neither a bank ({', '.join(BANKS)}) nor a .jsonl file."
+        f"Item source {source!r} is neither a bank ({', '.join((*BANKS, *COT_BANKS))}) nor a "
+        ".jsonl file."
     )
 
 
@@ -87,6 +99,7 @@ def load_items(
 
 __all__ = [
     "BANKS",
+    "COT_BANKS",
     "OPTION_LETTERS",
     "SURFACE_FEATURES",
     "Item",
@@ -94,6 +107,7 @@ __all__ = [
     "arithmetic_items",
     "bank_items",
     "comparison_items",
+    "comparison_pair_items",
     "first_word",
     "load_items",
     "multiple_choice_items",
@@ -101,4 +115,5 @@ __all__ = [
     "read_user_items",
     "sentence_bank",
     "surface_features",
+    "word_problem_items",
 ]

@@ -24,6 +24,7 @@ Design notes:
 
 from __future__ import annotations
 
+from introscope.store.arrays import TrialArrays, write_batch_arrays
 from introscope.store.database import RunStore
 from introscope.store.files import (
     atomic_write_text,
@@ -54,6 +55,7 @@ __all__ = [
     "MANIFEST_NAME",
     "VECTORS_NAME",
     "RunStore",
+    "TrialArrays",
     "TrialRecord",
     "atomic_write_text",
     "canonical_json",
@@ -65,5 +67,6 @@ __all__ = [
     "read_manifest",
     "read_run_vectors",
     "stable_hash",
+    "write_batch_arrays",
     "write_manifest",
 ]
