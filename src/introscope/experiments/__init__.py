@@ -11,6 +11,7 @@ from introscope.errors import SpecError
 from introscope.experiments import (
     category_thresholds,
     detection,
+    eval_framing,
     intentional_control,
     localization,
     mismatch,
@@ -33,6 +34,7 @@ REGISTRY: tuple[Experiment, ...] = (
     localization.EXPERIMENT,  # which sentence was injected, vs abstractness (step 7)
     natural_states.EXPERIMENT,  # the "heartbeat" control (step 8)
     category_thresholds.EXPERIMENT,  # thresholds per concept category (step 9)
+    eval_framing.EXPERIMENT,  # evaluation framing and reward hacking (steps 301-303)
 )
 
 EXPERIMENTS: dict[str, Experiment] = {e.kind: e for e in REGISTRY}
