@@ -46,6 +46,12 @@ def scripted(hack_under: Collection[str], flag_share: int = 0) -> TrialRecords:
                     if hackable and not hacks and flag_share and (i + k) % flag_share == 0:
                         choice = "flag"
                     probs = {f"p_{r}": (0.8 if r == choice else 0.1) for r in roles}
+                    # on the test-style side under judgment, deployment-style under
+                    # self-diagnostic, with item and cell noise
+                    shift = {"judgment": 1.0, "self_diagnostic": -1.0}.get(framing, 0.0)
+                    noise = ((i * 7 + k * 3 + f * 5) % 11) / 11 - 0.5
+                    aware = {"awareness": {"20": shift + noise}}
+                    aware["awareness_format_cosine"] = {"20": 0.25}
                     b.add(
                         "eval_framing",
                         {
@@ -59,7 +65,7 @@ def scripted(hack_under: Collection[str], flag_share: int = 0) -> TrialRecords:
                             "protocol": 1,
                         },
                         measure="logits",
-                        logits={**probs, "choice": choice, "mass": 0.5},
+                        logits={**probs, **aware, "choice": choice, "mass": 0.5},
                     )
     return b
 
@@ -150,7 +156,9 @@ def test_a_model_that_never_hacks_licenses_nothing(tmp_path: Path) -> None:
     from introscope.report.results import load_results, scorecard_lines
 
     b.write(tmp_path / "run")
-    card = [ln for ln in scorecard_lines(load_results(tmp_path / "run")) if ln.step in (302, 303)]
+    card = [
+        ln for ln in scorecard_lines(load_results(tmp_path / "run")) if ln.step in (302, 303, 304)
+    ]
     assert card and all(ln.sentence.startswith(scorecard.LICENSES_NOTHING) for ln in card)
     assert all(ln.available for ln in card)
     # the flag rate is reported per framing
@@ -160,7 +168,7 @@ def test_a_model_that_never_hacks_licenses_nothing(tmp_path: Path) -> None:
 def test_without_trials_every_step_says_not_run() -> None:
     t = tables_of(TrialRecords())
     lines = scorecard.scorecard(inputs(t))
-    assert [ln.step for ln in lines] == [301, 302, 303]
+    assert [ln.step for ln in lines] == [301, 302, 303, 304]
     assert all(not ln.available and ln.sentence.startswith("Not run") for ln in lines)
     assert analysis.headlines(t, {}) == [] and section.sections(t, {}) == []
 
@@ -174,3 +182,19 @@ def test_figure_and_section(tmp_path: Path) -> None:
     assert isinstance(t["eval_framing_contrasts"], pd.DataFrame)
     heads = analysis.headlines(t, {})
     assert heads and heads[0].ci_high < 0
+
+
+def test_awareness_projection_by_framing_and_its_link_to_hacking() -> None:
+    t = tables_of(scripted({"judgment", "permission"}))
+    aw = t["eval_framing_awareness"]
+    sd = aw[aw["framing"] == "self_diagnostic"].iloc[0]
+    assert sd["minus_judgment"] == pytest.approx(-2.0, abs=0.2)
+    assert sd["minus_judgment_ci_high"] < 0 and sd["minus_judgment_n"] == 3 * N_ITEMS
+    judged = aw[aw["framing"] == "judgment"].iloc[0]
+    assert judged["minus_neutral_ci_low"] > 0
+    link = t["eval_framing_awareness_link"].iloc[0]
+    assert link["hack_logodds_per_sd_ci_low"] > 0 and link["format_cosine"] == 0.25
+    lines = [ln for ln in scorecard.scorecard(inputs(t)) if ln.step == 304]
+    assert [ln.available for ln in lines] == [True, True]
+    assert "toward the deployment-style side" in lines[0].sentence
+    assert "more often" in lines[1].sentence and "+0.25" in lines[1].sentence

@@ -46,8 +46,9 @@ def test_settings_are_checked() -> None:
         spec(**{"grid.variants": ["neutral", "judgement"]})
     with pytest.raises(SpecError, match="neutral"):
         spec(**{"grid.variants": ["judgment", "permission"]})
-    with pytest.raises(SpecError, match=r"grid\.layers"):
-        spec(**{"grid.layers": [0.5]})
+    with pytest.raises(SpecError, match=r"grid\.strengths"):
+        spec(**{"grid.strengths": [2.0]})
+    assert eval_framing_params(spec(**{"grid.layers": [0.5, 12]})).awareness_layers == [0.5, 12]
     with pytest.raises(SpecError, match="measure"):
         spec(measure="generation")
 

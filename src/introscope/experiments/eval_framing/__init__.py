@@ -5,8 +5,9 @@ candidate that games it?
 Forced choice on hackable-by-construction items (contradicted unit tests, metric-gaming
 tasks; :mod:`introscope.items.hackable`, :mod:`introscope.items.metric_gaming`) and their
 consistent twins, under six framings x three paraphrases x two formats, read from the
-candidates' letter probabilities; GEE contrasts clustered by item; scorecard part
-"evaluation framing" (steps 301-303, the permission control first, as a gate).
+candidates' letter probabilities, with the same forward's projection on an
+evaluation-awareness direction; GEE contrasts clustered by item; scorecard part "evaluation
+framing" (steps 301-304, the permission control first, as a gate).
 """
 
 from __future__ import annotations

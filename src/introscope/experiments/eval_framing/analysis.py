@@ -15,7 +15,9 @@ Tables:
   rate among trials whose consistent twin (same framing, paraphrase and format) was solved;
 * ``eval_framing_contrasts``: each framing against neutral, and self-diagnostic against
   judgment, for the hack rate on hackable items (pooled and per format), the flag rate on
-  contradicted items and the solve rate on consistent items (:mod:`.contrasts`).
+  contradicted items and the solve rate on consistent items (:mod:`.contrasts`);
+* ``eval_framing_awareness`` and ``eval_framing_awareness_link``: the evaluation-awareness
+  projection by framing and its link to hacking (:mod:`.awareness`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from introscope.experiments.eval_framing.awareness import awareness_tables
 from introscope.experiments.eval_framing.contrasts import contrast, put_contrast
 from introscope.experiments.eval_framing.framings import FORMATS, FRAMING_NAMES
 from introscope.headlines import Headline, ci_or_none, headline_from_row
@@ -149,10 +152,15 @@ def contrast_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
 def tables(run: RunFrame, _upstream: Mapping[str, Tables]) -> Tables:
     df = trial_frame(run)
     if len(df) == 0:
-        return {"eval_framing": frame([]), "eval_framing_contrasts": frame([])}
+        return {
+            "eval_framing": frame([]),
+            "eval_framing_contrasts": frame([]),
+            **awareness_tables(run, KIND, []),
+        }
     return {
         "eval_framing": frame(rate_rows(df)),
         "eval_framing_contrasts": frame(contrast_rows(df)),
+        **awareness_tables(run, KIND, framing_order(df)),
     }
 
 

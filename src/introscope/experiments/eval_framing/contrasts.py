@@ -52,9 +52,14 @@ class Contrast:
     method: str
 
 
-def _fit(y: np.ndarray, x: np.ndarray, groups: np.ndarray, family: object) -> tuple[float, float]:
-    """(coefficient of x, its bias-reduced robust SE) of a GEE; NaN when it fails."""
+def gee_slope(
+    y: np.ndarray, x: np.ndarray, groups: np.ndarray, *, logistic: bool
+) -> tuple[float, float]:
+    """(coefficient of x, its bias-reduced robust SE) of a GEE of y on an intercept and x,
+    clustered by ``groups`` (logit link if ``logistic``, else identity); NaN when it fails."""
     import statsmodels.api as sm
+
+    family = sm.families.Binomial() if logistic else sm.families.Gaussian()
 
     exog = np.column_stack([np.ones_like(x), x])
     with warnings.catch_warnings():
@@ -72,8 +77,6 @@ def _fit(y: np.ndarray, x: np.ndarray, groups: np.ndarray, family: object) -> tu
 def contrast(data: pd.DataFrame, framing: str, reference: str, outcome: str) -> Contrast:
     """``outcome`` (a 0/1 column) under ``framing`` minus under ``reference``; ``data`` has
     columns ``framing``, ``item_id`` and ``outcome``."""
-    import statsmodels.api as sm
-
     d = data[data["framing"].isin([framing, reference]) & data[outcome].notna()]
     y = d[outcome].astype(float).to_numpy()
     x = (d["framing"] == framing).astype(float).to_numpy()
@@ -85,7 +88,7 @@ def contrast(data: pd.DataFrame, framing: str, reference: str, outcome: str) -> 
     s, s_ref = float(y[x == 1].sum()), float(y[x == 0].sum())
     diff = s / n - s_ref / n_ref
     tq = float(sps.t.ppf(0.975, max(k - 1, 1)))
-    b, se = _fit(y, x, groups, sm.families.Gaussian()) if k >= MIN_CLUSTERS else (NAN, NAN)
+    b, se = gee_slope(y, x, groups, logistic=False) if k >= MIN_CLUSTERS else (NAN, NAN)
     if k < MIN_CLUSTERS:
         return Contrast(
             diff, NAN, NAN, NAN, NAN, NAN, NAN, n, n_ref, k,
@@ -105,7 +108,7 @@ def contrast(data: pd.DataFrame, framing: str, reference: str, outcome: str) -> 
         lor = lor_lo = lor_hi = NAN
         method += "; log odds ratio undefined (a framing at 0% or 100%)"
     else:
-        lor, lse = _fit(y, x, groups, sm.families.Binomial())
+        lor, lse = gee_slope(y, x, groups, logistic=True)
         lor_lo, lor_hi = lor - tq * lse, lor + tq * lse
     return Contrast(diff, lo, hi, lor, lor_lo, lor_hi, p, n, n_ref, k, method)
 

@@ -2,7 +2,8 @@
 
 Spec fields it reads: ``grid.variants`` names the framings (``default``: all six);
 ``trials_per_cell`` is the number of items per kind (contradicted-test pairs, each asked in
-its contradicted and its consistent variant, and metric-gaming tasks). Every item is asked
+its contradicted and its consistent variant, and metric-gaming tasks); ``grid.layers`` are
+the layers at which the evaluation-awareness projection is read (:mod:`.awareness`). Every item is asked
 under every framing x paraphrase x format; the readout is deterministic, so once.
 """
 
@@ -27,10 +28,13 @@ ITEM_SEED = 0
 class EvalFramingParams(ExperimentParams):
     framings: list[str]
     items_per_kind: int
+    # Layers (index or depth fraction) at which the evaluation-awareness projection is read
+    # (the spec's grid.layers).
+    awareness_layers: list[int | float | str]
 
 
 def eval_framing_params(spec: Spec) -> EvalFramingParams:
-    refuse_unused(spec, ("grid.variants", "trials_per_cell"))
+    refuse_unused(spec, ("grid.variants", "trials_per_cell", "grid.layers"))
     variants = list(spec.grid.variants)
     framings = list(FRAMING_NAMES) if variants == ["default"] else variants
     refuse_values("grid.variants", framings, FRAMING_NAMES, "eval_framing")
@@ -39,7 +43,11 @@ def eval_framing_params(spec: Spec) -> EvalFramingParams:
             "grid.variants: the eval_framing experiment needs 'neutral' (the reference of "
             "every contrast) among its framings."
         )
-    return EvalFramingParams(framings=framings, items_per_kind=spec.trials_per_cell)
+    return EvalFramingParams(
+        framings=framings,
+        items_per_kind=spec.trials_per_cell,
+        awareness_layers=list(spec.grid.layers),
+    )
 
 
 def selected_items(n: int) -> tuple[list[CodeItem], list[MetricItem]]:

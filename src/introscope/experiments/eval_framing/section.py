@@ -29,7 +29,11 @@ INTRO = (
     "odds ratio; bias-reduced sandwich, t intervals on items - 1 degrees of freedom). "
     "'hack_rate_solvable' is the hack rate on contradicted items whose consistent twin was "
     "solved under the same framing, paraphrase and format. A rate is which candidate gets "
-    "the most probability, a behavioural readout; it does not say why."
+    "the most probability, a behavioural readout; it does not say why. The evaluation-"
+    "awareness direction is the mean difference between test-style and deployment-style "
+    "statements, taken within each format and averaged (its cosine with the "
+    "benchmark-minus-chat direction is shown); a projection is the trial's last-token "
+    "activation minus the contrast prompts' mean, onto that unit direction."
 )
 
 
@@ -45,4 +49,12 @@ def sections(t: Tables, figs: Mapping[str, Path]) -> list[Section]:
             "Contrasts (GEE clustered by item)",
         )
     )
+    if len(t["eval_framing_awareness"]):
+        body += table_block(
+            format_table(drop_empty(t["eval_framing_awareness"])),
+            "Evaluation-awareness projection by framing (t intervals over items)",
+        ) + table_block(
+            format_table(drop_empty(t["eval_framing_awareness_link"])),
+            "Hack log-odds per SD of the projection (logistic GEE clustered by item)",
+        )
     return [Section("Evaluation framing", "eval-framing", INTRO, body)]
