@@ -43,7 +43,12 @@ def test_wall_clock_timeout_kills_a_sleeper() -> None:
 
 def test_huge_allocation_fails() -> None:
     res = run_sandboxed("x = bytearray(8 * 1024 ** 3)\nprint('allocated')\n", FAST)
-    assert not res.ok and "allocated" not in res.stdout
+    assert not res.ok and "allocated" not in res.stdout and "MemoryError" in res.stderr
+    # the limits are hard: the program cannot raise them again
+    res = run_sandboxed(
+        "import resource\nresource.setrlimit(resource.RLIMIT_AS, (-1, -1))\nprint('raised')", FAST
+    )
+    assert not res.ok and "raised" not in res.stdout
     code = "def total(xs):\n    junk = bytearray(8 * 1024 ** 3)\n    return sum(xs)"
     g = grade_code(item(), fenced(code), FAST)
     assert g.outcome == "fail" and g.visible_passed == 0 and g.hidden_passed == 0

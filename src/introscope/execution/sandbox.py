@@ -4,8 +4,10 @@
 the current interpreter in isolated mode (``-I -B``: no user site, no ``PYTHON*`` variables,
 no bytecode files), in a new session so the whole process group can be killed, with:
 
-* resource limits set in the child before it starts (``resource.setrlimit``): CPU seconds,
-  address space, size of any file it writes (its captured output included), no core files;
+* resource limits the child sets on itself before the program runs (``resource.setrlimit``,
+  soft = hard, and the audit hook refuses changing them afterwards; no ``preexec_fn``, which
+  is unsafe in a threaded parent): CPU seconds, address space, size of any file it writes
+  (its captured output included), no core files;
 * a wall-clock timeout after which the process group is killed;
 * no network: a fresh network namespace (``unshare --net --map-root-user``) where the system
   allows one, and in any case an audit hook (``sys.addaudithook``, installed before the
@@ -25,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -34,12 +35,21 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-#: Installed in the child before the program runs (the program's path is ``sys.argv[1]``).
+#: Run by the child interpreter: sets the limits, installs the audit hook, then runs the
+#: program (its path is ``sys.argv[1]``, the limits ``sys.argv[2:5]``).
 GUARD = r"""
-import os, sys
+import os, resource, sys
+# Limits first, soft = hard; the audit hook below refuses setrlimit/prlimit afterwards (a
+# process running as root could otherwise raise a hard limit again).
+cpu, mem, fsize = (int(v) for v in sys.argv[2:5])
+resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 ROOT = os.path.realpath(os.getcwd())
 BLOCKED = ("socket.", "subprocess.", "os.system", "os.exec", "os.posix_spawn", "os.fork",
-           "os.forkpty", "os.spawn", "os.startfile", "ctypes.", "pty.", "winreg.")
+           "os.forkpty", "os.spawn", "os.startfile", "ctypes.", "pty.", "winreg.",
+           "resource.setrlimit", "resource.prlimit")
 WRITES = ("os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown",
           "os.link", "os.symlink", "os.truncate", "os.utime", "shutil.rmtree", "shutil.move")
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
@@ -113,15 +123,6 @@ def network_namespace_available() -> bool:
     return done.returncode == 0
 
 
-def _limit(limits: Limits) -> None:
-    """Runs in the child between fork and exec."""
-    mb = 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1))
-    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb * mb, limits.memory_mb * mb))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb * mb, limits.file_mb * mb))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
 def _head(path: Path, chars: int) -> str:
     with path.open("rb") as f:
         return f.read(chars * 4).decode("utf-8", "replace")[:chars]
@@ -137,7 +138,17 @@ def run_sandboxed(
     try:
         (work / "main.py").write_text(source, encoding="utf-8")
         (logs / "guard.py").write_text(GUARD, encoding="utf-8")
-        cmd = [sys.executable, "-I", "-B", str(logs / "guard.py"), str(work / "main.py")]
+        mb = 1024 * 1024
+        cmd = [
+            sys.executable,
+            "-I",
+            "-B",
+            str(logs / "guard.py"),
+            str(work / "main.py"),
+            str(limits.cpu_s),
+            str(limits.memory_mb * mb),
+            str(limits.file_mb * mb),
+        ]
         netns = use_namespace and network_namespace_available()
         if netns:
             cmd = [str(shutil.which("unshare")), "--net", "--map-root-user", *cmd]
@@ -152,7 +163,6 @@ def run_sandboxed(
                 stdout=out,
                 stderr=err,
                 start_new_session=True,
-                preexec_fn=functools.partial(_limit, limits),
             )
             try:
                 proc.wait(timeout=limits.wall_s)
