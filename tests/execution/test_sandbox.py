@@ -85,9 +85,13 @@ def test_writing_outside_its_directory_is_refused() -> None:
     assert not target.exists()
 
 
-def test_subprocess_is_refused() -> None:
+def test_subprocess_and_signals_are_refused() -> None:
     res = run_sandboxed("import os\nos.system('echo escaped')\n", FAST)
     assert not res.ok and "escaped" not in res.stdout
+    res = run_sandboxed("import _posixsubprocess\nprint('imported')", FAST)
+    assert not res.ok and "imported" not in res.stdout
+    res = run_sandboxed(f"import os, signal\nos.kill({os.getpid()}, 0)\nprint('signalled')", FAST)
+    assert not res.ok and "signalled" not in res.stdout
 
 
 @pytest.mark.parametrize(

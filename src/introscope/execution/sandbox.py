@@ -11,7 +11,8 @@ no bytecode files), in a new session so the whole process group can be killed, w
 * a wall-clock timeout after which the process group is killed;
 * no network: a fresh network namespace (``unshare --net --map-root-user``) where the system
   allows one, and in any case an audit hook (``sys.addaudithook``, installed before the
-  program runs) that refuses sockets, subprocesses, ``ctypes`` and ``os.fork``/``exec``;
+  program runs) that refuses sockets, subprocesses (``_posixsubprocess`` included),
+  ``ctypes``, ``os.fork``/``exec`` and signals to other processes;
 * no writes outside its directory: the same hook refuses opening, creating, renaming or
   removing any path outside the temporary directory for writing;
 * a minimal environment (``HOME`` and the working directory are the temporary directory),
@@ -49,7 +50,9 @@ resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 ROOT = os.path.realpath(os.getcwd())
 BLOCKED = ("socket.", "subprocess.", "os.system", "os.exec", "os.posix_spawn", "os.fork",
            "os.forkpty", "os.spawn", "os.startfile", "ctypes.", "pty.", "winreg.",
-           "resource.setrlimit", "resource.prlimit")
+           "resource.setrlimit", "resource.prlimit", "os.kill", "os.killpg",
+           "signal.pthread_kill", "sys.remote_exec")
+NO_IMPORT = ("ctypes", "_ctypes", "_posixsubprocess", "_xxsubinterpreters")
 WRITES = ("os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown",
           "os.link", "os.symlink", "os.truncate", "os.utime", "shutil.rmtree", "shutil.move")
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
@@ -64,7 +67,7 @@ def inside(path):
     return p == ROOT or p.startswith(ROOT + os.sep)
 
 def guard(event, args):
-    if event.startswith(BLOCKED) or (event == "import" and args[0] in ("ctypes", "_ctypes")):
+    if event.startswith(BLOCKED) or (event == "import" and args[0] in NO_IMPORT):
         raise PermissionError("sandbox: " + event + " is not allowed")
     if event == "open":
         path, mode, flags = args
