@@ -14,6 +14,7 @@ from introscope.experiments import (
     cot_interventions,
     cot_probe,
     detection,
+    eval_framing,
     intentional_control,
     localization,
     mismatch,
@@ -39,6 +40,7 @@ REGISTRY: tuple[Experiment, ...] = (
     cot_probe.EXPERIMENT,  # chain of thought: answer decodable before the reasoning (201, 202)
     cot_interventions.EXPERIMENT,  # chain of thought: truncation, filler, mistakes (203, 204)
     cot_hints.EXPERIMENT,  # chain of thought: hints, verbalisation, per-item synthesis (205, 206)
+    eval_framing.EXPERIMENT,  # evaluation framing and reward hacking (steps 301-304)
 )
 
 EXPERIMENTS: dict[str, Experiment] = {e.kind: e for e in REGISTRY}

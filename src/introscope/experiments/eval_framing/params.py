@@ -1,0 +1,58 @@
+"""The evaluation-framing experiment's parameters, built from a spec, and its item set.
+
+Spec fields it reads: ``grid.variants`` names the framings (``default``: all six);
+``trials_per_cell`` is the number of items per kind (contradicted-test pairs, each asked in
+its contradicted and its consistent variant, and metric-gaming tasks); ``grid.layers`` are
+the layers at which the evaluation-awareness projection is read (:mod:`.awareness`). Every item is asked
+under every framing x paraphrase x format; the readout is deterministic, so once.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from introscope.errors import SpecError
+from introscope.experiments.base import ExperimentParams, refuse_unused, refuse_values
+from introscope.experiments.eval_framing.framings import FRAMING_NAMES
+from introscope.items.hackable import FAMILIES, CodeItem, code_items
+from introscope.items.metric_gaming import RULES, MetricItem, metric_items
+
+if TYPE_CHECKING:
+    from introscope.spec import Spec
+
+#: Items are the same in every run (their ids name one item forever).
+ITEM_SEED = 0
+
+
+class EvalFramingParams(ExperimentParams):
+    framings: list[str]
+    items_per_kind: int
+    # Layers (index or depth fraction) at which the evaluation-awareness projection is read
+    # (the spec's grid.layers).
+    awareness_layers: list[int | float | str]
+
+
+def eval_framing_params(spec: Spec) -> EvalFramingParams:
+    refuse_unused(spec, ("grid.variants", "trials_per_cell", "grid.layers"))
+    variants = list(spec.grid.variants)
+    framings = list(FRAMING_NAMES) if variants == ["default"] else variants
+    refuse_values("grid.variants", framings, FRAMING_NAMES, "eval_framing")
+    if "neutral" not in framings:
+        raise SpecError(
+            "grid.variants: the eval_framing experiment needs 'neutral' (the reference of "
+            "every contrast) among its framings."
+        )
+    return EvalFramingParams(
+        framings=framings,
+        items_per_kind=spec.trials_per_cell,
+        awareness_layers=list(spec.grid.layers),
+    )
+
+
+def selected_items(n: int) -> tuple[list[CodeItem], list[MetricItem]]:
+    """The first ``n`` contradicted-test pairs (both variants, one family after another)
+    and the first ``n`` metric-gaming tasks (one scoring rule after another)."""
+    code = code_items(math.ceil(n / len(FAMILIES)), ITEM_SEED)[: 2 * n]
+    metric = metric_items(math.ceil(n / len(RULES)), ITEM_SEED)[:n]
+    return code, metric
