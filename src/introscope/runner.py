@@ -83,7 +83,14 @@ def build_vectors(
     cache: dict[str, VectorSet] | None = None,
 ) -> VectorSet:
     """Concept vectors for ``words``: from the run directory if saved there (so a resumed
-    run uses the very same vectors), else computed and saved."""
+    run uses the very same vectors), else computed and saved. No words (experiments that
+    read no concept vectors): an empty set, nothing computed or saved."""
+    lm = engine.lm
+    if not words:
+        info = lm.info
+        return VectorSet(
+            {}, info.name_or_path, info.weights_hash, lm.hidden_size, lm.n_layers, "none"
+        )
     path = run_dir / "vectors.safetensors" if run_dir is not None else None
     if path is not None and path.is_file():
         vs = load_vectors(path, engine.lm)
@@ -186,7 +193,7 @@ def run_specs(
     vectors = build_vectors(engine, words, run_dir)
     plans = []
     for spec in specs:
-        ctx = Context(spec, params[spec.name], lm, engine, vectors)
+        ctx = Context(spec, params[spec.name], lm, engine, vectors, run_dir)
         trials = solvers[spec.name].build_trials(ctx)
         plans.append((spec, ctx, trials))
     ids = [t.trial_id for _, _, trials in plans for t in trials]

@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import tomllib
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+)
 
 from introscope.errors import SpecError
 from introscope.experiments import EXPERIMENTS, REGISTRY
@@ -88,6 +96,18 @@ class Spec(_Strict):
     batch_size: int = Field(default=16, ge=1, le=1024)
     device: str = "auto"
     dtype: str = "auto"
+    # Experiment-specific settings (a [params] table), validated by the experiment's own
+    # parameters; an experiment that reads none refuses a non-empty table.
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _without_empty_params(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # An empty [params] table is left out of the dump, so the specs (and digests) of
+        # runs made before the table existed are unchanged and those runs still resume.
+        data = handler(self)
+        if isinstance(data, dict) and not data.get("params"):
+            data.pop("params", None)
+        return data
 
     def digest(self) -> str:
         """Identity of the spec: a run directory only resumes the specs that created it."""

@@ -65,6 +65,7 @@ EXPERIMENT_FIELDS: dict[str, Any] = {
     "grid.variants": ["default"],
     "trials_per_cell": 1,
     "control_trials": 0,
+    "params": {},
 }
 
 
@@ -170,14 +171,16 @@ def make_trial(
 
 @dataclass
 class Context(Generic[P]):
-    """Everything a solver needs: the spec, its typed parameters, the model, the engine and
-    the run's concept vectors."""
+    """Everything a solver needs: the spec, its typed parameters, the model, the engine,
+    the run's concept vectors and the run directory (None outside a run), where a solver
+    keeps arrays too large for the store (``run_dir/arrays/``)."""
 
     spec: Spec
     params: P
     lm: LoadedModel
     engine: Engine
     vectors: VectorSet
+    run_dir: Path | None = None
 
 
 class Solver(Protocol[P]):

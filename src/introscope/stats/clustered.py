@@ -11,6 +11,7 @@ folds or in folds grouped by a label, so no item is scored by a model that saw i
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
@@ -19,8 +20,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
-from introscope.stats.calibration import auroc
+from introscope.stats.calibration import Values, auroc
 from introscope.stats.intervals import NAN, encode_labels, z_value
 
 Interval = tuple[float, float, float]  # (estimate, low, high)
@@ -46,9 +48,12 @@ def cluster_bootstrap(
         return (estimate, NAN, NAN)
     rng = np.random.default_rng(seed)
     boots = np.empty(n_boot)
-    for b in range(n_boot):
-        pick = rng.integers(0, len(groups), size=len(groups))
-        boots[b] = statistic(np.concatenate([groups[g] for g in pick]))
+    # Thousands of small least-squares fits: a multi-threaded BLAS spends more on waking
+    # threads than on the work (16x slower on a busy 2-core machine), so one thread.
+    with threadpool_limits(limits=1):
+        for b in range(n_boot):
+            pick = rng.integers(0, len(groups), size=len(groups))
+            boots[b] = statistic(np.concatenate([groups[g] for g in pick]))
     finite = boots[np.isfinite(boots)]
     if len(finite) < n_boot / 2:  # undefined on most resamples: no honest interval
         return (estimate, NAN, NAN)
@@ -79,8 +84,8 @@ def partial_r(y: np.ndarray, x: np.ndarray, covariates: np.ndarray) -> float:
 
 
 def clustered_partial_r(
-    y: Sequence[float],
-    x: Sequence[float],
+    y: Values,
+    x: Values,
     covariates: np.ndarray,
     clusters: Sequence[Hashable],
     n_boot: int = 1000,
@@ -125,6 +130,17 @@ def out_of_fold_labels(
     """Each row's predicted label and predicted probability of its *predicted* label from a
     model fitted on the other folds (a fold whose training rows hold one label predicts it).
     Rows get None when no split is possible (one label, or one group)."""
+    with threadpool_limits(limits=1):  # small fits: threads cost more than they save
+        return _out_of_fold_labels(features, labels, groups, n_folds, seed)
+
+
+def _out_of_fold_labels(
+    features: np.ndarray,
+    labels: Sequence[Hashable],
+    groups: Sequence[Hashable] | None,
+    n_folds: int,
+    seed: int,
+) -> tuple[list[Hashable], np.ndarray]:
     x = np.asarray(features, dtype=float).reshape(len(labels), -1)
     codes = encode_labels(labels)
     names = list(dict.fromkeys(labels))
@@ -138,7 +154,11 @@ def out_of_fold_labels(
                 pred[i], prob[i] = lookup[int(seen[0])], 1.0
             continue
         model = _model(seed)
-        model.fit(x[train], codes[train])  # type: ignore[attr-defined]
+        with warnings.catch_warnings():
+            # Many distinct labels (first words) make scikit-learn suspect a regression
+            # target; they are classes here.
+            warnings.simplefilter("ignore", UserWarning)
+            model.fit(x[train], codes[train])  # type: ignore[attr-defined]
         p = model.predict_proba(x[test])  # type: ignore[attr-defined]
         best = p.argmax(axis=1)
         for j, i in enumerate(test):
@@ -148,7 +168,7 @@ def out_of_fold_labels(
 
 def out_of_fold_scores(
     features: np.ndarray,
-    y: Sequence[bool | float] | np.ndarray,
+    y: Values,
     groups: Sequence[Hashable] | None = None,
     n_folds: int = 5,
     seed: int = 0,
@@ -158,31 +178,32 @@ def out_of_fold_scores(
     yv = np.asarray(y, dtype=float)
     x = np.asarray(features, dtype=float).reshape(len(yv), -1)
     out = np.full(len(yv), NAN)
-    for train, test in _folds(yv.astype(int), groups, n_folds, seed):
-        if len(np.unique(yv[train])) == 1:
-            out[test] = yv[train].mean()
-            continue
-        model = _model(seed)
-        model.fit(x[train], yv[train].astype(int))  # type: ignore[attr-defined]
-        out[test] = model.predict_proba(x[test])[:, 1]  # type: ignore[attr-defined]
+    with threadpool_limits(limits=1):  # small fits: threads cost more than they save
+        for train, test in _folds(yv.astype(int), groups, n_folds, seed):
+            if len(np.unique(yv[train])) == 1:
+                out[test] = yv[train].mean()
+                continue
+            model = _model(seed)
+            model.fit(x[train], yv[train].astype(int))  # type: ignore[attr-defined]
+            out[test] = model.predict_proba(x[test])[:, 1]  # type: ignore[attr-defined]
     return out
 
 
 @dataclass(frozen=True)
 class Incremental:
     """AUROC of the surface-feature model, of surface + signal, and their difference
-    (cluster bootstrap interval over the out-of-fold scores)."""
+    (with a cluster bootstrap interval over the out-of-fold scores)."""
 
-    base: Interval
-    full: Interval
+    base: float
+    full: float
     delta: Interval
     n: int
 
 
 def incremental_auroc(
-    correct: Sequence[bool | float],
+    correct: Values,
     surface: np.ndarray,
-    signal: Sequence[float],
+    signal: Values,
     clusters: Sequence[Hashable],
     n_folds: int = 5,
     n_boot: int = 1000,
@@ -200,8 +221,8 @@ def incremental_auroc(
         return lambda i: auroc(scores[i], y[i]) if np.isfinite(scores[i]).all() else NAN
 
     return Incremental(
-        cluster_bootstrap(stat(base), clusters, n_boot, seed),
-        cluster_bootstrap(stat(full), clusters, n_boot, seed),
+        stat(base)(np.arange(len(y))),
+        stat(full)(np.arange(len(y))),
         cluster_bootstrap(lambda i: stat(full)(i) - stat(base)(i), clusters, n_boot, seed),
         len(y),
     )
