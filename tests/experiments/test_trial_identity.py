@@ -45,12 +45,20 @@ COMPARED = (
 
 NOW = datetime.now(UTC)
 
+
+def fixture_parts(**kwargs: Any) -> list[Any]:
+    """The battery parts the fixture run holds (parts added since, such as the
+    metacognition suite's, are not in it)."""
+    names = {s["name"] for s in read_manifest(FIXTURE)["specs"]}
+    return [s for s in battery_specs(**kwargs) if s.name in names]
+
+
 pytestmark = pytest.mark.slow
 
 
 def test_battery_specs_are_the_fixture_specs() -> None:
     stored = read_manifest(FIXTURE)["specs"]
-    new = [s.model_dump(mode="json") for s in battery_specs(scale=0.3)]
+    new = [s.model_dump(mode="json") for s in fixture_parts(scale=0.3)]
     assert sorted(new, key=itemgetter("name")) == sorted(stored, key=itemgetter("name"))
 
 
@@ -59,7 +67,7 @@ def test_every_trial_is_rebuilt_identically(lm: LoadedModel) -> None:
     vectors = load_vectors(FIXTURE / "vectors.safetensors", lm)
     engine = Engine(lm)
     seen = 0
-    for spec in battery_specs(scale=0.3):
+    for spec in fixture_parts(scale=0.3):
         ctx: Context[Any] = Context(spec, spec_params(spec), lm, engine, vectors)
         trials = get_experiment(spec.experiment).solver().build_trials(ctx)
         stored = old[old["run_id"].notna()]

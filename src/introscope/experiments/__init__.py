@@ -9,8 +9,13 @@ from __future__ import annotations
 
 from introscope.errors import SpecError
 from introscope.experiments import (
+    calibration,
+    cross_prediction,
     detection,
+    hidden_state_linkage,
     intentional_control,
+    lead_sensitivity,
+    neurofeedback,
     prefill,
     thoughts_vs_text,
 )
@@ -21,6 +26,12 @@ REGISTRY: tuple[Experiment, ...] = (
     thoughts_vs_text.EXPERIMENT,  # the paper's (b)
     prefill.EXPERIMENT,  # the paper's (c)
     intentional_control.EXPERIMENT,  # the paper's (d)
+    # The metacognition suite (scorecard part "metacognition", steps 101-106).
+    calibration.EXPERIMENT,  # 101
+    hidden_state_linkage.EXPERIMENT,  # 102, 104
+    cross_prediction.EXPERIMENT,  # 103
+    neurofeedback.EXPERIMENT,  # 105
+    lead_sensitivity.EXPERIMENT,  # 106
 )
 
 EXPERIMENTS: dict[str, Experiment] = {e.kind: e for e in REGISTRY}
