@@ -22,8 +22,15 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from introscope.stats.calibration import Values, auroc
+from introscope.stats.calibration import Values
 from introscope.stats.intervals import NAN, encode_labels, z_value
+from introscope.stats.weighted import (
+    cluster_picks,
+    percentile_interval,
+    w_auroc,
+    w_partial_r,
+    weighted_bootstrap,
+)
 
 Interval = tuple[float, float, float]  # (estimate, low, high)
 
@@ -46,20 +53,13 @@ def cluster_bootstrap(
     groups = [np.flatnonzero(labels == g) for g in range(int(labels.max()) + 1)]
     if len(groups) < 2 or not np.isfinite(estimate):
         return (estimate, NAN, NAN)
-    rng = np.random.default_rng(seed)
     boots = np.empty(n_boot)
-    # Thousands of small least-squares fits: a multi-threaded BLAS spends more on waking
-    # threads than on the work (16x slower on a busy 2-core machine), so one thread.
+    # Thousands of small fits: a multi-threaded BLAS spends more on waking threads than on
+    # the work (16x slower on a busy 2-core machine), so one thread.
     with threadpool_limits(limits=1):
-        for b in range(n_boot):
-            pick = rng.integers(0, len(groups), size=len(groups))
+        for b, pick in enumerate(cluster_picks(len(groups), n_boot, seed)):
             boots[b] = statistic(np.concatenate([groups[g] for g in pick]))
-    finite = boots[np.isfinite(boots)]
-    if len(finite) < n_boot / 2:  # undefined on most resamples: no honest interval
-        return (estimate, NAN, NAN)
-    alpha = (1.0 - confidence) / 2.0
-    low, high = np.quantile(finite, [alpha, 1.0 - alpha])
-    return (estimate, float(low), float(high))
+    return percentile_interval(estimate, boots, confidence)
 
 
 def residualize(v: np.ndarray, covariates: np.ndarray) -> np.ndarray:
@@ -92,10 +92,14 @@ def clustered_partial_r(
     seed: int = 0,
 ) -> Interval:
     """Partial correlation of y and x given the covariate matrix ``[n, k]``, with a cluster
-    bootstrap interval."""
+    bootstrap interval (computed on all resamples at once, :mod:`.weighted`)."""
     yv, xv = np.asarray(y, dtype=float), np.asarray(x, dtype=float)
     z = np.asarray(covariates, dtype=float).reshape(len(yv), -1)
-    return cluster_bootstrap(lambda i: partial_r(yv[i], xv[i], z[i]), clusters, n_boot, seed)
+    if len(yv) < 3:
+        return (NAN, NAN, NAN)
+    est = partial_r(yv, xv, z)
+    _, low, high = weighted_bootstrap(w_partial_r(yv, xv, z), clusters, n_boot, seed)
+    return (est, low, high) if np.isfinite(est) else (est, NAN, NAN)
 
 
 def _folds(
@@ -217,12 +221,7 @@ def incremental_auroc(
     base = out_of_fold_scores(x, y, None, n_folds, seed)
     full = out_of_fold_scores(np.column_stack([x, s]), y, None, n_folds, seed)
 
-    def stat(scores: np.ndarray) -> Callable[[np.ndarray], float]:
-        return lambda i: auroc(scores[i], y[i]) if np.isfinite(scores[i]).all() else NAN
-
-    return Incremental(
-        stat(base)(np.arange(len(y))),
-        stat(full)(np.arange(len(y))),
-        cluster_bootstrap(lambda i: stat(full)(i) - stat(base)(i), clusters, n_boot, seed),
-        len(y),
-    )
+    a_base, a_full = w_auroc(base, y), w_auroc(full, y)
+    delta = weighted_bootstrap(lambda w: a_full(w) - a_base(w), clusters, n_boot, seed)
+    ones = np.ones((1, len(y)))
+    return Incremental(float(a_base(ones)[0]), float(a_full(ones)[0]), delta, len(y))

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 
 from conftest import TrialRecords
+from introscope.experiments.selfreport import signals
 
 
 def surface(rng: np.random.Generator, n_options: int = 4) -> dict[str, float]:
@@ -48,3 +50,10 @@ def add_item(
     records: TrialRecords, kind: str, item: str, family: str, readout: dict[str, Any], **cond: Any
 ) -> None:
     records.add(kind, {"item": item, "family": family, **cond}, logits=readout)
+
+
+@pytest.fixture(autouse=True)
+def fewer_resamples(monkeypatch: pytest.MonkeyPatch) -> None:
+    """200 bootstrap resamples instead of 1000 (the constructed cases do not need the
+    interval's third digit); a test module opts in by importing this fixture."""
+    monkeypatch.setattr(signals, "BOOT", 200)

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from metacog_synthetic import surface
+from metacog_synthetic import (
+    fewer_resamples,  # noqa: F401  (autouse: 200 resamples)
+    surface,
+)
 
 from conftest import TrialRecords
 from introscope.experiments.base import ScoreInputs

@@ -8,7 +8,11 @@ import math
 
 import numpy as np
 import pytest
-from metacog_synthetic import add_item, item_readout
+from metacog_synthetic import (
+    add_item,
+    fewer_resamples,  # noqa: F401  (autouse: 200 resamples)
+    item_readout,
+)
 
 from conftest import TrialRecords
 from introscope.experiments.base import ScoreInputs

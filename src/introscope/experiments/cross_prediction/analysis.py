@@ -11,18 +11,20 @@ other - classifier (per-item hits, clustered interval).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from introscope.experiments.base import ScoreInputs
+from introscope.experiments.selfreport import signals
 from introscope.experiments.selfreport.frame import surface_design
-from introscope.experiments.selfreport.signals import BOOT, put_interval
+from introscope.experiments.selfreport.signals import put_interval
 from introscope.experiments.selfreport.wording import units, verdict
 from introscope.items import SURFACE_FEATURES
-from introscope.stats import auroc, cluster_bootstrap, out_of_fold_labels
+from introscope.stats import out_of_fold_labels
+from introscope.stats.weighted import w_auroc, w_mean, weighted_bootstrap
 from introscope.tables import (
     NAN,
     Headline,
@@ -106,16 +108,11 @@ def classifier_rows(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def mean_of(values: np.ndarray) -> Callable[[np.ndarray], float]:
-    """The statistic "mean of these rows" for the cluster bootstrap."""
-    return lambda rows: float(values[rows].mean())
-
-
 def accuracy_row(g: pd.DataFrame, binary: bool) -> dict[str, Any]:
     hits = g["hit"].astype(float).to_numpy()
     fam = g["family"].tolist()
     out: dict[str, Any] = {"n_families": int(g["family"].nunique())}
-    put_interval(out, "accuracy", cluster_bootstrap(mean_of(hits), fam, BOOT), len(g))
+    put_interval(out, "accuracy", weighted_bootstrap(w_mean(hits), fam, signals.BOOT), len(g))
     counts = g["actual"].value_counts()
     out["majority_rate"] = float(counts.iloc[0] / len(g)) if len(counts) else NAN
     if binary:
@@ -125,7 +122,9 @@ def accuracy_row(g: pd.DataFrame, binary: bool) -> dict[str, Any]:
         put_interval(
             out,
             "auroc",
-            cluster_bootstrap(lambda i: auroc(s[i][ok[i]], y[i][ok[i]]), fam, BOOT),
+            weighted_bootstrap(
+                w_auroc(s[ok], y[ok]), [f for f, k in zip(fam, ok, strict=True) if k], signals.BOOT
+            ),
             int(ok.sum()),
         )
     return out
@@ -175,7 +174,7 @@ def tables(run: RunFrame, _upstream: Mapping[str, Tables]) -> Tables:
             put_interval(
                 row,
                 "difference",
-                cluster_bootstrap(mean_of(d), fam, BOOT),
+                weighted_bootstrap(w_mean(d), fam, signals.BOOT),
                 len(d),
             )
             diffs.append(row)

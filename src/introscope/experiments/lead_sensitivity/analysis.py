@@ -23,12 +23,12 @@ import numpy as np
 import pandas as pd
 
 from introscope.experiments.base import ScoreInputs
+from introscope.experiments.selfreport import signals
 from introscope.experiments.selfreport.frame import item_frame
-from introscope.experiments.selfreport.signals import BOOT, accuracy_table, put_interval
+from introscope.experiments.selfreport.signals import accuracy_table, put_interval
 from introscope.experiments.selfreport.wording import accuracy_note, units, verdict
-from introscope.stats import cluster_bootstrap
+from introscope.stats.weighted import w_mean, w_slope, weighted_bootstrap
 from introscope.tables import (
-    NAN,
     Headline,
     RunFrame,
     Tables,
@@ -55,12 +55,6 @@ LEAD_TEXT = {
 }
 
 
-def slope(y: np.ndarray, x: np.ndarray) -> float:
-    if len(y) < 3 or x.std() == 0:
-        return NAN
-    return float(np.polyfit(x, y, 1)[0])
-
-
 def shift_row(df: pd.DataFrame, report: str, lead: str) -> dict[str, Any] | None:
     none = df[df["lead"] == "none"].set_index("item")
     cur = df[df["lead"] == lead].set_index("item")
@@ -80,8 +74,8 @@ def shift_row(df: pd.DataFrame, report: str, lead: str) -> dict[str, Any] | None
     d = led - base
     fam = none.loc[common, "family"].astype(str).tolist()
 
-    def state(i: np.ndarray) -> float:
-        return abs(slope(base[i], z[i]))
+    state = w_slope(base, z)
+    shift = w_mean(d)
 
     out: dict[str, Any] = {
         "report": report,
@@ -90,12 +84,17 @@ def shift_row(df: pd.DataFrame, report: str, lead: str) -> dict[str, Any] | None
         "n_families": len(set(fam)),
         "mean_no_lead": float(base.mean()),
     }
-    put_interval(out, "shift", cluster_bootstrap(lambda i: float(d[i].mean()), fam, BOOT), len(d))
-    put_interval(out, "state_effect", cluster_bootstrap(state, fam, BOOT), len(d))
+    put_interval(out, "shift", weighted_bootstrap(shift, fam, signals.BOOT), len(d))
+    put_interval(
+        out,
+        "state_effect",
+        weighted_bootstrap(lambda w: np.abs(state(w)), fam, signals.BOOT),
+        len(d),
+    )
     put_interval(
         out,
         "led_margin",
-        cluster_bootstrap(lambda i: abs(float(d[i].mean())) - state(i), fam, BOOT),
+        weighted_bootstrap(lambda w: np.abs(shift(w)) - np.abs(state(w)), fam, signals.BOOT),
         len(d),
     )
     lo, hi = out["led_margin_ci_low"], out["led_margin_ci_high"]

@@ -102,10 +102,9 @@ def surface_design(df: pd.DataFrame, with_family: bool = True) -> np.ndarray:
     ]
     x = np.column_stack(cols) if len(df) else np.zeros((0, len(cols)))
     if with_family and len(df):
-        fams = sorted(df["family"].astype(str).unique())
-        dummies = [(df["family"].astype(str) == f).to_numpy(dtype=float) for f in fams[1:]]
-        if dummies:
-            x = np.column_stack([x, *dummies])
+        fams, codes = np.unique(df["family"].astype(str).to_numpy(), return_inverse=True)
+        if len(fams) > 1:  # one dummy per family but the first (sorted)
+            x = np.column_stack([x, np.eye(len(fams))[codes.ravel()][:, 1:]])
     means = np.nanmean(np.where(np.isfinite(x), x, np.nan), axis=0) if len(x) else []
     for j in range(x.shape[1]):
         bad = ~np.isfinite(x[:, j])

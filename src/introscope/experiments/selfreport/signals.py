@@ -3,7 +3,8 @@ accuracy against chance per family, the residual signal beyond the surface-featu
 and partial correlations with hidden-state variables (``docs/statistics.md``).
 
 Every interval is a cluster bootstrap over item families (:func:`introscope.stats.
-cluster_bootstrap`, ``BOOT`` resamples); each row carries ``n`` (items) and ``n_families``.
+cluster_bootstrap`, ``BOOT`` resamples, all at once through :mod:`introscope.stats.weighted`);
+each row carries ``n`` (items) and ``n_families``.
 """
 
 from __future__ import annotations
@@ -15,18 +16,19 @@ import numpy as np
 import pandas as pd
 
 from introscope.experiments.selfreport.frame import SIGNALS, Signal, surface_design
-from introscope.stats import (
-    aurc,
-    auroc,
-    brier,
-    cluster_bootstrap,
-    clustered_partial_r,
-    ece,
-    incremental_auroc,
-    rate,
+from introscope.stats import clustered_partial_r, incremental_auroc, rate
+from introscope.stats.weighted import (
+    WeightedStatistic,
+    w_aurc,
+    w_auroc,
+    w_brier,
+    w_ece,
+    w_pearson,
+    weighted_bootstrap,
 )
 from introscope.tables import NAN, put_rate
 
+#: Bootstrap resamples per interval (read at call time, so tests may lower it).
 BOOT = 1000
 Interval = tuple[float, float, float]
 
@@ -54,19 +56,21 @@ def metric_interval(
     df: pd.DataFrame,
     conf_col: str,
     target_col: str,
-    fn: Callable[[np.ndarray, np.ndarray], float],
+    fn: Callable[[np.ndarray, np.ndarray], WeightedStatistic],
     seed: int = 0,
 ) -> Interval:
     c, y = arrays(df, conf_col, target_col)
-    return cluster_bootstrap(lambda i: fn(c[i], y[i]), df["family"].tolist(), BOOT, seed)
+    return weighted_bootstrap(fn(c, y), df["family"].tolist(), BOOT, seed)
 
 
-CALIBRATION_METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-    "auroc": auroc,
-    "ece": ece,
-    "ece_adaptive": lambda c, y: ece(c, y, adaptive=True),
-    "brier": brier,
-    "aurc": aurc,
+#: Each metric as a weighted statistic (:mod:`introscope.stats.weighted`: the same numbers
+#: as ``introscope.stats.auroc`` ... on resampled rows, all resamples at once).
+CALIBRATION_METRICS: dict[str, Callable[[np.ndarray, np.ndarray], WeightedStatistic]] = {
+    "auroc": w_auroc,
+    "ece": w_ece,
+    "ece_adaptive": lambda c, y: w_ece(c, y, adaptive=True),
+    "brier": w_brier,
+    "aurc": w_aurc,
 }
 
 
@@ -140,7 +144,7 @@ def residual_row(
         "graded_against": target,
         "n_families": int(d["family"].nunique()),
     }
-    put_interval(out, "auroc", cluster_bootstrap(lambda i: auroc(x[i], y[i]), fam, BOOT), len(d))
+    put_interval(out, "auroc", weighted_bootstrap(w_auroc(x, y), fam, BOOT), len(d))
     out["surface_auroc"], out["surface_plus_auroc"] = inc.base, inc.full
     put_interval(out, "incremental_auroc", inc.delta, len(d))
     put_interval(out, "partial_r", clustered_partial_r(y, x, surface, fam, BOOT), len(d))
@@ -164,12 +168,7 @@ def partial_r_row(
         "variable_label": label,
         "n_families": int(d["family"].nunique()),
     }
-    raw = cluster_bootstrap(
-        lambda i: float(np.corrcoef(y[i], x[i])[0, 1]) if np.std(y[i]) * np.std(x[i]) > 0 else NAN,
-        fam,
-        BOOT,
-    )
-    put_interval(out, "r", raw, len(d))
+    put_interval(out, "r", weighted_bootstrap(w_pearson(y, x), fam, BOOT), len(d))
     put_interval(out, "partial_r", clustered_partial_r(y, x, surface_design(d), fam, BOOT), len(d))
     return out
 
