@@ -86,3 +86,19 @@ def test_undefined_resamples_and_too_few_clusters() -> None:
     assert np.isnan(weighted_bootstrap(w_mean(s), [], 100)[0])
     w = np.array([[1.0, 1.0, 0.0, 0.0]])
     assert np.isnan(w_pearson(s, s)(w)[0])  # fewer than 3 rows
+
+
+def test_numpy_logistic_matches_scikit_learn() -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from introscope.stats.clustered import fit_logistic
+
+    x = np.column_stack([X, Z, 3.0 * X + 1.0])  # a collinear column too
+    ref = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000, tol=1e-10))
+    ref.fit(x, CORRECT)
+    assert fit_logistic(x, CORRECT)(x) == pytest.approx(ref.predict_proba(x)[:, 1], abs=1e-4)
+    separable = (X > 0).astype(float)  # penalized: finite, confident, no overflow
+    p = fit_logistic(X[:, None], separable)(X[:, None])
+    assert np.all(np.isfinite(p)) and np.mean((p > 0.5) == (separable == 1)) > 0.95
