@@ -191,6 +191,11 @@ def test_battery_specs_validate_and_scale() -> None:
         "natural_states",
         "category_thresholds",
         "yes_bias_generation",
+        "calibration",
+        "hidden_state_linkage",
+        "cross_prediction",
+        "neurofeedback",
+        "lead_sensitivity",
     }
     assert all(isinstance(s, Spec) and s.model == "bundled" for s in one.values())
     double = {s.name: s for s in battery_specs(scale=2.0, seed=5, model="m")}

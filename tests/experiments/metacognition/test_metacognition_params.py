@@ -38,6 +38,21 @@ def test_presets_and_battery_parts_give_typed_parameters() -> None:
     for name, spec in parts.items():
         assert isinstance(spec_params(spec), PRESETS[name])
         assert half[name].grid.n_concepts == 2 * (spec.grid.n_concepts or 0)
+    # The battery's parts stay small (benchmarks/RESULTS.md): 32 + 18 items probed, 18
+    # items behind 84 cross-predictions, 160 neurofeedback trials, 12 items x 4 leads.
+    sizes = {n: len(getattr(spec_params(s), "items", ())) for n, s in parts.items()}
+    assert sizes == {
+        "calibration": 32,
+        "hidden_state_linkage": 18,
+        "cross_prediction": 18,
+        "neurofeedback": 0,
+        "lead_sensitivity": 12,
+    }
+    nf = spec_params(parts["neurofeedback"])
+    assert isinstance(nf, NeurofeedbackParams)
+    assert (
+        len(nf.axes) * len(nf.shots) * nf.queries + len(nf.axes) * 2 * nf.control_sentences == 160
+    )
     lead = spec_params(parts["lead_sensitivity"])
     assert isinstance(lead, LeadParams) and lead.leads == [
         "none",
