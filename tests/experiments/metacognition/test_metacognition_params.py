@@ -39,7 +39,8 @@ def test_presets_and_battery_parts_give_typed_parameters() -> None:
         assert isinstance(spec_params(spec), PRESETS[name])
         assert half[name].grid.n_concepts == 2 * (spec.grid.n_concepts or 0)
     # The battery's parts stay small (benchmarks/RESULTS.md): 32 + 18 items probed, 18
-    # items behind 84 cross-predictions, 160 neurofeedback trials, 12 items x 4 leads.
+    # items behind 84 cross-predictions, 152 neurofeedback trials (implicit control skips
+    # the length axis), 12 items x 4 leads.
     sizes = {n: len(getattr(spec_params(s), "items", ())) for n, s in parts.items()}
     assert sizes == {
         "calibration": 32,
@@ -51,7 +52,8 @@ def test_presets_and_battery_parts_give_typed_parameters() -> None:
     nf = spec_params(parts["neurofeedback"])
     assert isinstance(nf, NeurofeedbackParams)
     assert (
-        len(nf.axes) * len(nf.shots) * nf.queries + len(nf.axes) * 2 * nf.control_sentences == 160
+        len(nf.axes) * len(nf.shots) * nf.queries + (len(nf.axes) - 1) * 2 * nf.control_sentences
+        == 152
     )
     lead = spec_params(parts["lead_sensitivity"])
     assert isinstance(lead, LeadParams) and lead.leads == [
