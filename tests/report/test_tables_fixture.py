@@ -25,6 +25,10 @@ FIXTURE = Path(__file__).parent.parent / "fixtures" / "battery_small"
 #: "kind/table" (or "headline:NAME", "step:N:NAME") -> why its values changed.
 CHANGED: dict[str, str] = {}
 
+#: The metacognition suite came after the fixture run: its steps only say "not run" here.
+NEWER_STEPS = {s for e in REGISTRY if e.scorecard_part == "metacognition" for s in e.steps}
+FIXTURE_SLICES = [e for e in REGISTRY if e.scorecard_part != "metacognition"]
+
 
 @pytest.fixture(scope="module")
 def old() -> dict[str, Any]:
@@ -127,7 +131,7 @@ def test_headlines_are_reproduced(results: RunResults, old: dict[str, Any]) -> N
         got = {k: cell(getattr(ln, k)) for k in ("estimate", "ci_low", "ci_high", "n", "sentence")}
         want = {k: o[k] for k in got}
         assert same(got, want), (ln.name, got, want)
-    if len(REGISTRY) == 9:  # every slice registered: the same rows in the same order
+    if len(FIXTURE_SLICES) == 9:  # every slice registered: the same rows in the same order
         assert [ln.name for ln in new] == [ln["name"] for ln in old["headlines"]]
 
 
@@ -135,6 +139,7 @@ def test_scorecard_is_reproduced(results: RunResults, old: dict[str, Any]) -> No
     by_key = {(ln["step"], ln["name"]): ln for ln in old["scorecard"]}
     new = scorecard_lines(results)
     assert new
+    new = [ln for ln in new if ln.step not in NEWER_STEPS]
     for ln in new:
         if f"step:{ln.step}:{ln.name}" in CHANGED:
             continue
@@ -145,7 +150,7 @@ def test_scorecard_is_reproduced(results: RunResults, old: dict[str, Any]) -> No
         }
         want = {k: o[k] for k in got}
         assert same(got, want), (ln.step, ln.name, got, want)
-    if len(REGISTRY) == 9:
+    if len(FIXTURE_SLICES) == 9:
         assert [(ln.step, ln.name) for ln in new] == [
             (o["step"], o["name"]) for o in old["scorecard"]
         ]
