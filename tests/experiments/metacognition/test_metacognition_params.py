@@ -38,23 +38,22 @@ def test_presets_and_battery_parts_give_typed_parameters() -> None:
     for name, spec in parts.items():
         assert isinstance(spec_params(spec), PRESETS[name])
         assert half[name].grid.n_concepts == 2 * (spec.grid.n_concepts or 0)
-    # The battery's parts stay small (benchmarks/RESULTS.md): 32 + 18 items probed, 18
-    # items behind 84 cross-predictions, 152 neurofeedback trials (implicit control skips
-    # the length axis), 12 items x 4 leads.
+    # The battery's parts stay small (benchmarks/RESULTS.md): 12 + 6 items probed, 12
+    # items behind 32 cross-predictions, 98 neurofeedback trials (implicit control skips
+    # the length axis), 4 items x 4 leads.
     sizes = {n: len(getattr(spec_params(s), "items", ())) for n, s in parts.items()}
     assert sizes == {
-        "calibration": 32,
-        "hidden_state_linkage": 18,
-        "cross_prediction": 18,
+        "calibration": 12,
+        "hidden_state_linkage": 6,
+        "cross_prediction": 12,
         "neurofeedback": 0,
-        "lead_sensitivity": 12,
+        "lead_sensitivity": 4,
     }
     nf = spec_params(parts["neurofeedback"])
     assert isinstance(nf, NeurofeedbackParams)
-    assert (
-        len(nf.axes) * len(nf.shots) * nf.queries + (len(nf.axes) - 1) * 2 * nf.control_sentences
-        == 152
-    )
+    report = len(nf.axes) * len(nf.shots) * nf.queries
+    implicit = (len(nf.axes) - 1) * 2 * nf.control_sentences
+    assert report + implicit == 98
     lead = spec_params(parts["lead_sensitivity"])
     assert isinstance(lead, LeadParams) and lead.leads == [
         "none",
