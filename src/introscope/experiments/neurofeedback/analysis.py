@@ -196,6 +196,14 @@ def where(axis: Any, layer: Any) -> str:
 
 def report_sentence(row: Mapping[str, Any], t: Tables) -> str:
     acc = fmt_estimate(row["accuracy"], row["accuracy_ci_low"], row["accuracy_ci_high"], "rate")
+    if row["axis"] == "random":
+        return (
+            f"With {int(row['shots'])} labelled examples, the label the model reports for a new "
+            f"sentence matches {where(row['axis'], row['layer'])} in {acc} of "
+            f"{int(row['accuracy_n'])} queries (chance 50%). A random direction is the "
+            "baseline the other axes are compared with: above 50% here means the paradigm "
+            "can be solved without reading any particular direction."
+        )
     vs_r = ci_or_none(row["vs_random"], row["vs_random_ci_low"], row["vs_random_ci_high"])
     vs_l = ci_or_none(row["vs_length"], row["vs_length_ci_low"], row["vs_length_ci_high"])
     reading = verdict(
