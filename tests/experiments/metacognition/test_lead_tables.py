@@ -55,3 +55,18 @@ def test_led_and_state_following_reports() -> None:
     led = next(ln for ln in lines if "verbal confidence under suggested" in ln.name)
     assert led.step == 106 and "(led)" in led.name and "scored as led" in led.sentence
     assert "300 items in 10 families" in led.sentence
+
+
+def test_a_constant_report_is_undetermined() -> None:
+    rng = np.random.default_rng(5)
+    recs = TrialRecords()
+    for f in range(6):
+        for i in range(5):
+            for lead in ("none", "anchor"):
+                r = item_readout(rng, verbal=1.0, lead=lead)
+                add_item(recs, "lead_sensitivity", f"q{f}-{i}", f"fam{f}", r, lead=lead)
+    t = analysis.tables(recs.run(), {})
+    row = t["shift"].set_index(["report", "lead"]).loc[("verbal", "anchor")]
+    assert row["constant"] and row["verdict"] == "undetermined"
+    line = next(ln for ln in analysis.headlines(t, {}) if "verbal" in ln.name)
+    assert "1.00 on every item with and without the lead" in line.sentence

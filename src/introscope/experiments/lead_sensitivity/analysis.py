@@ -98,9 +98,12 @@ def shift_row(df: pd.DataFrame, report: str, lead: str) -> dict[str, Any] | None
         len(d),
     )
     lo, hi = out["led_margin_ci_low"], out["led_margin_ci_high"]
+    # A report that takes one value on every item, with and without the lead, can follow
+    # neither the lead nor the state: nothing to score.
+    out["constant"] = bool(np.ptp(np.concatenate([base, led])) == 0)
     out["verdict"] = (
         "undetermined"
-        if np.isnan(lo) or np.isnan(hi)
+        if np.isnan(lo) or np.isnan(hi) or out["constant"]
         else "led"
         if lo > 0
         else "follows the state"
@@ -173,6 +176,11 @@ def shift_sentence(row: Mapping[str, Any], t: Tables) -> str:
         "the report moves more with the hidden state than with the lead",
         "neither clearly dominates (the interval covers 0)",
     )
+    if row.get("constant") is True:
+        reading = (
+            f"the report is {float(row['mean_no_lead']):.2f} on every item with and without "
+            "the lead, so it can follow neither: undetermined"
+        )
     return (
         f"Across {units(row['shift_n'], row['n_families'])}, {LEAD_TEXT.get(str(row['lead']), row['lead'])} "
         f"moves the {row['report_label']} by {shift} (from a no-lead mean of "
