@@ -9,7 +9,7 @@ statistic once per resample.
 Every weighted statistic takes ``W`` and returns ``[n_boot]`` values, NaN where the
 statistic is undefined on that resample. The weighted forms (integer weights = repeated
 rows): means; Pearson r; partial r (weighted least squares on the covariates with an
-intercept, pseudo-inverse for designs a resample leaves rank-deficient); the slope of a
+intercept, a vanishing ridge for designs a resample leaves rank-deficient); the slope of a
 simple regression; AUROC (sum over correct x incorrect pairs of w_i w_j [s_i > s_j], ties
 one half); Brier; ECE with fixed bins and with adaptive bins (``numpy.quantile``'s linear
 rule on the repeated rows); AURC (the risk-coverage curve over repeated rows in closed form
@@ -125,7 +125,7 @@ def _design(covariates: np.ndarray, n: int) -> np.ndarray:
 def w_partial_r(y: np.ndarray, x: np.ndarray, covariates: np.ndarray) -> WeightedStatistic:
     """Weighted partial correlation of y and x given the covariates (as
     :func:`introscope.stats.partial_r` on repeated rows): weighted least squares of y and x
-    on the design (minimum-norm solution where a resample leaves it rank-deficient), then
+    on the design (a vanishing ridge where a resample leaves it rank-deficient), then
     the weighted correlation of the residuals, all from per-row moments summed by one
     matrix product per resample batch (no ``[n_boot, n]`` residuals)."""
     yv, xv = np.asarray(y, dtype=float), np.asarray(x, dtype=float)
@@ -151,8 +151,12 @@ def w_partial_r(y: np.ndarray, x: np.ndarray, covariates: np.ndarray) -> Weighte
         zz = m[:, : k * k].reshape(-1, k, k)
         zy, zx = m[:, k * k : k * k + k], m[:, k * k + k : k * k + 2 * k]
         yy, xx, xy = m[:, -3], m[:, -2], m[:, -1]
-        pinv = np.linalg.pinv(zz, rcond=1e-10, hermitian=True)
-        by, bx = np.einsum("mkl,ml->mk", pinv, zy), np.einsum("mkl,ml->mk", pinv, zx)
+        # A family absent from a resample leaves its dummy's row and column zero: a ridge
+        # of 1e-10 x the total weight sets that coefficient to 0 (the minimum-norm
+        # solution) and moves the others by ~1e-10 (the columns are standardized).
+        ridge = 1e-10 * w.sum(axis=1)[:, None, None] * np.eye(k)
+        b = np.linalg.solve(zz + ridge, np.stack([zy, zx], axis=-1))
+        by, bx = b[..., 0], b[..., 1]
         # Residual sums of squares and cross-products (the residuals have weighted mean 0:
         # the design holds the intercept).
         ryy = yy - np.einsum("mk,mk->m", by, zy)

@@ -104,15 +104,19 @@ def by_layer_table(items: pd.DataFrame, norms: np.ndarray, lens: np.ndarray) -> 
     rows: list[dict[str, Any]] = []
     if len(items) == 0:
         return frame(rows)
+    designs: dict[tuple[int, ...], dict[str, list[float]]] = {}  # same rows, same design
     for variable, values in (("norm", norms), ("lens_entropy", lens)):
         for j in range(values.shape[1]):
-            d = items.assign(_v=values[:, j])
+            d = items.assign(_v=values[:, j], _row=np.arange(len(items)))
             for rep in REPORTS:
                 sub = complete(d, [rep.column, "_v"])
                 if len(sub) < 5:
                     continue
-                z = surface_design(sub)
-                cov = {f"s{k}": z[:, k].tolist() for k in range(z.shape[1])}
+                key = tuple(sub["_row"].tolist())
+                if key not in designs:
+                    z = surface_design(sub)
+                    designs[key] = {f"s{k}": z[:, k].tolist() for k in range(z.shape[1])}
+                cov = designs[key]
                 r, lo, hi, n = partial_correlation(
                     sub[rep.column].astype(float), sub["_v"].astype(float), cov
                 )
