@@ -38,14 +38,14 @@ def test_presets_and_battery_parts_give_typed_parameters() -> None:
     for name, spec in parts.items():
         assert isinstance(spec_params(spec), PRESETS[name])
         assert half[name].grid.n_concepts == 2 * (spec.grid.n_concepts or 0)
-    # The battery's parts stay small (benchmarks/RESULTS.md): 12 + 6 items probed, 12
-    # items behind 32 cross-predictions, 98 neurofeedback trials (implicit control skips
+    # The battery's parts stay small (benchmarks/RESULTS.md): 12 + 6 items probed, 8
+    # items behind 24 cross-predictions, 82 neurofeedback trials (implicit control skips
     # the length axis), 4 items x 4 leads.
     sizes = {n: len(getattr(spec_params(s), "items", ())) for n, s in parts.items()}
     assert sizes == {
         "calibration": 12,
         "hidden_state_linkage": 6,
-        "cross_prediction": 12,
+        "cross_prediction": 8,
         "neurofeedback": 0,
         "lead_sensitivity": 4,
     }
@@ -53,7 +53,7 @@ def test_presets_and_battery_parts_give_typed_parameters() -> None:
     assert isinstance(nf, NeurofeedbackParams)
     report = len(nf.axes) * len(nf.shots) * nf.queries
     implicit = (len(nf.axes) - 1) * 2 * nf.control_sentences
-    assert report + implicit == 98
+    assert report + implicit == 82
     lead = spec_params(parts["lead_sensitivity"])
     assert isinstance(lead, LeadParams) and lead.leads == [
         "none",
