@@ -93,6 +93,7 @@ def test_surface_features_and_open_answers() -> None:
     }
     assert open_answer_correct(it, "The answer is 42.") and not open_answer_correct(it, "43")
     assert not open_answer_correct(it, "I do not know")
+    assert open_answer_correct(it, "12 + 30 = 42") and not open_answer_correct(it, "12 + 30 =")
     word = Item("y", "f", "Capital of France?", "Paris")
     assert open_answer_correct(word, "paris, of course") and not open_answer_correct(word, "Lyon")
     assert first_word('  "Paris" is the capital') == "paris" and first_word("") == ""

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 
 from introscope.stats import (
@@ -21,6 +22,7 @@ from introscope.stats import (
     partial_r,
     reliability_bins,
 )
+from introscope.stats.calibration import average_ranks
 
 
 def test_auroc_textbook_and_ties() -> None:
@@ -32,6 +34,9 @@ def test_auroc_textbook_and_ties() -> None:
     rng = np.random.default_rng(0)
     s, y = rng.random(200), rng.random(200) < 0.4
     assert auroc(s, y) == pytest.approx(roc_auc_score(y, s))
+    ties = rng.integers(0, 5, 200).astype(float)
+    assert np.array_equal(average_ranks(ties), rankdata(ties))
+    assert auroc(ties, y) == pytest.approx(roc_auc_score(y, ties))
 
 
 def test_ece_fixed_and_adaptive_by_hand() -> None:

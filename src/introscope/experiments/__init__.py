@@ -9,16 +9,21 @@ from __future__ import annotations
 
 from introscope.errors import SpecError
 from introscope.experiments import (
+    calibration,
     category_thresholds,
     cot_hints,
     cot_interventions,
     cot_probe,
+    cross_prediction,
     detection,
     eval_framing,
+    hidden_state_linkage,
     intentional_control,
+    lead_sensitivity,
     localization,
     mismatch,
     natural_states,
+    neurofeedback,
     prefill,
     steering_check,
     thoughts_vs_text,
@@ -37,6 +42,12 @@ REGISTRY: tuple[Experiment, ...] = (
     localization.EXPERIMENT,  # which sentence was injected, vs abstractness (step 7)
     natural_states.EXPERIMENT,  # the "heartbeat" control (step 8)
     category_thresholds.EXPERIMENT,  # thresholds per concept category (step 9)
+    # The metacognition suite (scorecard part "metacognition", steps 101-106).
+    calibration.EXPERIMENT,  # 101
+    hidden_state_linkage.EXPERIMENT,  # 102, 104
+    cross_prediction.EXPERIMENT,  # 103
+    neurofeedback.EXPERIMENT,  # 105
+    lead_sensitivity.EXPERIMENT,  # 106
     cot_probe.EXPERIMENT,  # chain of thought: answer decodable before the reasoning (201, 202)
     cot_interventions.EXPERIMENT,  # chain of thought: truncation, filler, mistakes (203, 204)
     cot_hints.EXPERIMENT,  # chain of thought: hints, verbalisation, per-item synthesis (205, 206)

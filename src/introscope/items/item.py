@@ -97,13 +97,20 @@ def first_number(text: str) -> float | None:
         return None
 
 
+def answer_number(response: str) -> float | None:
+    """The number a response gives as its answer: the first one after the last "=" when the
+    response restates the sum ("16 + 92 = 108"), else the first one."""
+    _, eq, after = response.rpartition("=")
+    return first_number(after) if eq else first_number(response)
+
+
 def open_answer_correct(item: Item, response: str) -> bool:
     """Whether a free-text answer matches the item's answer: numerically when the answer is
-    a number (the first number in the response), else as normalized text (the response
-    starting with the answer)."""
+    a number (:func:`answer_number`), else as normalized text (the response starting with
+    the answer)."""
     target = first_number(item.answer) if _NUMBER.fullmatch(item.answer.strip()) else None
     if target is not None:
-        got = first_number(response)
+        got = answer_number(response)
         return got is not None and abs(got - target) < 1e-9
     return normalize_answer(response).startswith(normalize_answer(item.answer))
 

@@ -11,18 +11,25 @@ folds or in folds grouped by a label, so no item is scored by a model that saw i
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
-from introscope.stats.calibration import auroc
+from introscope.stats.calibration import Values
 from introscope.stats.intervals import NAN, encode_labels
-from introscope.stats.resampling import cluster_bootstrap
+from introscope.stats.weighted import (
+    w_auroc,
+    w_partial_r,
+    weighted_bootstrap,
+)
 
 Interval = tuple[float, float, float]  # (estimate, low, high)
 
@@ -49,18 +56,22 @@ def partial_r(y: np.ndarray, x: np.ndarray, covariates: np.ndarray) -> float:
 
 
 def clustered_partial_r(
-    y: Sequence[float],
-    x: Sequence[float],
+    y: Values,
+    x: Values,
     covariates: np.ndarray,
     clusters: Sequence[Hashable],
     n_boot: int = 1000,
     seed: int = 0,
 ) -> Interval:
     """Partial correlation of y and x given the covariate matrix ``[n, k]``, with a cluster
-    bootstrap interval."""
+    bootstrap interval (computed on all resamples at once, :mod:`.weighted`)."""
     yv, xv = np.asarray(y, dtype=float), np.asarray(x, dtype=float)
     z = np.asarray(covariates, dtype=float).reshape(len(yv), -1)
-    return cluster_bootstrap(lambda i: partial_r(yv[i], xv[i], z[i]), clusters, n_boot, seed)
+    if len(yv) < 3:
+        return (NAN, NAN, NAN)
+    est = partial_r(yv, xv, z)
+    _, low, high = weighted_bootstrap(w_partial_r(yv, xv, z), clusters, n_boot, seed)
+    return (est, low, high) if np.isfinite(est) else (est, NAN, NAN)
 
 
 def _folds(
@@ -95,6 +106,17 @@ def out_of_fold_labels(
     """Each row's predicted label and predicted probability of its *predicted* label from a
     model fitted on the other folds (a fold whose training rows hold one label predicts it).
     Rows get None when no split is possible (one label, or one group)."""
+    with threadpool_limits(limits=1):  # small fits: threads cost more than they save
+        return _out_of_fold_labels(features, labels, groups, n_folds, seed)
+
+
+def _out_of_fold_labels(
+    features: np.ndarray,
+    labels: Sequence[Hashable],
+    groups: Sequence[Hashable] | None,
+    n_folds: int,
+    seed: int,
+) -> tuple[list[Hashable], np.ndarray]:
     x = np.asarray(features, dtype=float).reshape(len(labels), -1)
     codes = encode_labels(labels)
     names = list(dict.fromkeys(labels))
@@ -108,7 +130,11 @@ def out_of_fold_labels(
                 pred[i], prob[i] = lookup[int(seen[0])], 1.0
             continue
         model = _model(seed)
-        model.fit(x[train], codes[train])  # type: ignore[attr-defined]
+        with warnings.catch_warnings():
+            # Many distinct labels (first words) make scikit-learn suspect a regression
+            # target; they are classes here.
+            warnings.simplefilter("ignore", UserWarning)
+            model.fit(x[train], codes[train])  # type: ignore[attr-defined]
         p = model.predict_proba(x[test])  # type: ignore[attr-defined]
         best = p.argmax(axis=1)
         for j, i in enumerate(test):
@@ -116,15 +142,55 @@ def out_of_fold_labels(
     return pred, prob
 
 
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, c: float = 1.0
+) -> Callable[[np.ndarray], np.ndarray]:
+    """L2-penalized logistic regression on standardized features (scikit-learn's
+    ``StandardScaler`` + ``LogisticRegression(C=c)`` objective: the summed log-loss plus
+    ||w||^2 / (2c), intercept unpenalized), fitted by damped Newton steps in numpy (a
+    scikit-learn fit costs ~100x more in input checks at these sizes); returns P(y = 1)."""
+    mean = x.mean(axis=0)
+    sd = x.std(axis=0)
+    sd[sd == 0] = 1.0
+
+    def design(v: np.ndarray) -> np.ndarray:
+        return np.column_stack([np.ones(len(v)), (v - mean) / sd])
+
+    d = design(x)
+    pen = np.r_[0.0, np.full(d.shape[1] - 1, 1.0 / c)]
+
+    def loss(theta: np.ndarray) -> float:
+        z = d @ theta
+        return float(np.sum(np.logaddexp(0.0, z) - y * z) + 0.5 * np.sum(pen * theta**2))
+
+    theta = np.zeros(d.shape[1])
+    current = loss(theta)
+    for _ in range(100):
+        p = expit(d @ theta)
+        grad = d.T @ (p - y) + pen * theta
+        hess = (d.T * (p * (1.0 - p))) @ d + np.diag(pen) + 1e-9 * np.eye(len(theta))
+        step = np.linalg.solve(hess, grad)
+        t = 1.0
+        while t > 1e-6 and loss(theta - t * step) > current + 1e-12:
+            t /= 2.0
+        theta = theta - t * step
+        new = loss(theta)
+        if current - new < 1e-10 * (1.0 + abs(new)):
+            break
+        current = new
+    return lambda v: expit(design(v) @ theta)
+
+
 def out_of_fold_scores(
     features: np.ndarray,
-    y: Sequence[bool | float] | np.ndarray,
+    y: Values,
     groups: Sequence[Hashable] | None = None,
     n_folds: int = 5,
     seed: int = 0,
 ) -> np.ndarray:
-    """Out-of-fold P(y = 1) of a logistic regression on ``features`` (NaN where no split
-    is possible; the training rate where a training fold holds one class)."""
+    """Out-of-fold P(y = 1) of a logistic regression on ``features`` (:func:`fit_logistic`;
+    NaN where no split is possible; the training rate where a training fold holds one
+    class)."""
     yv = np.asarray(y, dtype=float)
     x = np.asarray(features, dtype=float).reshape(len(yv), -1)
     out = np.full(len(yv), NAN)
@@ -132,27 +198,25 @@ def out_of_fold_scores(
         if len(np.unique(yv[train])) == 1:
             out[test] = yv[train].mean()
             continue
-        model = _model(seed)
-        model.fit(x[train], yv[train].astype(int))  # type: ignore[attr-defined]
-        out[test] = model.predict_proba(x[test])[:, 1]  # type: ignore[attr-defined]
+        out[test] = fit_logistic(x[train], yv[train])(x[test])
     return out
 
 
 @dataclass(frozen=True)
 class Incremental:
     """AUROC of the surface-feature model, of surface + signal, and their difference
-    (cluster bootstrap interval over the out-of-fold scores)."""
+    (with a cluster bootstrap interval over the out-of-fold scores)."""
 
-    base: Interval
-    full: Interval
+    base: float
+    full: float
     delta: Interval
     n: int
 
 
 def incremental_auroc(
-    correct: Sequence[bool | float],
+    correct: Values,
     surface: np.ndarray,
-    signal: Sequence[float],
+    signal: Values,
     clusters: Sequence[Hashable],
     n_folds: int = 5,
     n_boot: int = 1000,
@@ -166,12 +230,7 @@ def incremental_auroc(
     base = out_of_fold_scores(x, y, None, n_folds, seed)
     full = out_of_fold_scores(np.column_stack([x, s]), y, None, n_folds, seed)
 
-    def stat(scores: np.ndarray) -> Callable[[np.ndarray], float]:
-        return lambda i: auroc(scores[i], y[i]) if np.isfinite(scores[i]).all() else NAN
-
-    return Incremental(
-        cluster_bootstrap(stat(base), clusters, n_boot, seed),
-        cluster_bootstrap(stat(full), clusters, n_boot, seed),
-        cluster_bootstrap(lambda i: stat(full)(i) - stat(base)(i), clusters, n_boot, seed),
-        len(y),
-    )
+    a_base, a_full = w_auroc(base, y), w_auroc(full, y)
+    delta = weighted_bootstrap(lambda w: a_full(w) - a_base(w), clusters, n_boot, seed)
+    ones = np.ones((1, len(y)))
+    return Incremental(float(a_base(ones)[0]), float(a_full(ones)[0]), delta, len(y))
