@@ -74,6 +74,9 @@ class Engine:
         self._forward = ModelForward(self.model)
         self._prompts = PromptRunner(lm, self._forward, self.pad_id, cache_size=prefix_cache_size)
         self.stats = self._prompts.stats  # prefix reuse counters, updated in place
+        self.decode_stats = {"row_compactions": 0}  # times finished rows left a batch
+        # Finished rows leave the decoding batch (tests switch it off to compare).
+        self.compact_rows = True
 
     @property
     def _can_skip_blocks(self) -> bool:
@@ -164,7 +167,9 @@ class Engine:
                 stop_ids=self.eos_ids,
                 ignore_eos=ignore_eos,
                 rerun_ids=None if use_cache else self._batch_inputs(seqs, 0)[0],
+                compact=self.compact_rows,
             )
+        self.decode_stats["row_compactions"] += decoded.compactions
         tok = self.lm.tokenizer
         return [
             Generation(
