@@ -86,6 +86,7 @@ def decode_steps(
     ignore_eos: bool = False,
     rerun_ids: torch.Tensor | None = None,
     compact: bool = True,
+    exact_rows: bool = True,
 ) -> Decoded:
     """Decode from the prompt pass ``first`` (with ``hooks`` already active).
 
@@ -97,7 +98,9 @@ def decode_steps(
     The bookkeeping is batched (one host sync per step, for "is every row done?"). With
     ``compact``, once a quarter of the batch has finished, finished rows leave it
     (:mod:`introscope.core.compact`): the cache, mask, positions, hooks and generators
-    follow the remaining rows, and every row's tokens are the ones it gets in the full batch.
+    follow the remaining rows, and every row's tokens are the ones it gets in the full batch
+    (``exact_rows=False``, fast mode: the batch shrinks to its live rows whatever that does
+    to their last bits).
     """
     b = len(prompt_lengths)
     device = first.mask.device
@@ -136,7 +139,7 @@ def decode_steps(
         n = int(rows.numel())
         if can_compact and n_live <= n - max(1, n // 4):
             if floor is None:
-                floor = row_floor(forward.model, b)
+                floor = row_floor(forward.model, b) if exact_rows else 1
             if floor < n:
                 keep = kept_rows(~done, floor)
                 select_rows(cache, keep)
