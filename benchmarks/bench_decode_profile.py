@@ -15,6 +15,10 @@ EOS suppressed. Every single-token forward of the decoding loop is wrapped in a
 
 and lists the top ops by self CPU time. The profiler adds a few microseconds per op, so the
 "python" share is overstated somewhat; the unprofiled median step is printed too.
+
+``--compaction``: instead, time ``generate`` on the battery's mixed prompt families with
+real end-of-sequence tokens (``bench_fast.battery_prompts``), finished rows leaving the
+batch vs staying (``Engine.compact_rows``), interleaved, and check the tokens are identical.
 """
 
 from __future__ import annotations
@@ -104,6 +108,31 @@ def category(name: str) -> str:
     return "other ops"
 
 
+def compare_compaction(eng: Engine, vs: Any, batch: int, steps: int, repeats: int) -> None:
+    from bench_fast import battery_prompts
+
+    prompts, injs = battery_prompts(eng.lm, vs, batch)
+    eng.generate(prompts[:2], injs[:2], max_new_tokens=2)
+    times: dict[bool, list[float]] = {True: [], False: []}
+    outs: dict[bool, Any] = {}
+    for rep in range(repeats):
+        for on in (True, False) if rep % 2 == 0 else (False, True):
+            eng.compact_rows = on
+            t0 = time.perf_counter()
+            outs[on] = eng.generate(prompts, injs, max_new_tokens=steps)
+            times[on].append(time.perf_counter() - t0)
+    eng.compact_rows = True
+    lengths = sorted(len(g.token_ids) for g in outs[True])
+    same = [g.token_ids for g in outs[True]] == [g.token_ids for g in outs[False]]
+    on, off = statistics.median(times[True]), statistics.median(times[False])
+    print(
+        f"batch {batch}, up to {steps} new tokens, fast={eng.fast}; row lengths {lengths}; "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
+    print(f"generate wall s (median of {repeats}): rows leave {on:.2f}, rows stay {off:.2f}")
+    print(f"speed-up {off / on:.2f}x; tokens identical: {same}; {eng.decode_stats}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=32)
@@ -111,11 +140,16 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--fast", action="store_true", help="profile the engine's fast mode")
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--compaction", action="store_true", help="time finished rows leaving")
+    ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     lm = load_model()
     eng = Engine(lm, fast=True) if args.fast else Engine(lm)
     vs = concept_vectors(Engine(lm), CONCEPTS)
+    if args.compaction:
+        compare_compaction(eng, vs, args.batch, args.steps, args.repeats)
+        return
     prompts = [detection_prompt(lm)] * args.batch
     injs = injections(vs, args.batch)
 

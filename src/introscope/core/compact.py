@@ -57,10 +57,12 @@ def row_floor(model: nn.Module, batch: int) -> int:
     floor = 1
     with torch.inference_mode():
         for (n_in, _), mod in shapes.items():
-            x = torch.randn(batch, 1, n_in, generator=gen).to(device=w.device, dtype=w.dtype)
+            mw = mod.weight
+            assert isinstance(mw, torch.Tensor)  # (a model spread over devices: each its own)
+            x = torch.randn(batch, 1, n_in, generator=gen).to(device=mw.device, dtype=mw.dtype)
             full = mod(x)
             for m in range(batch - 1, floor - 1, -1):
-                rows = torch.randperm(batch, generator=gen)[:m].sort().values.to(w.device)
+                rows = torch.randperm(batch, generator=gen)[:m].sort().values.to(mw.device)
                 if not torch.equal(mod(x[rows]), full[rows]):
                     floor = m + 1
                     break
