@@ -19,6 +19,16 @@ Configurations (trials/s, median over repeats):
                  preamble's KV cache across batches, as in a sweep)
   (v)   logits   ``Engine.next_token_logprobs`` at batch 32, prefix reused: one forward per
                  trial (logit readout)
+  (vi)  hf       the same batch of identical prompts through plain ``model.generate``
+                 *without* an attention mask: the fastest plain call for equal-length
+                 prompts (issue 15's baseline for (iv))
+  (vii) naive    the naive per-trial *readout* loop: one hooked forward per trial and the
+                 log-softmax of its last logits (the baseline for (v)), timed in the
+                 largest batch's repeats
+  (viii) fast    with ``--fast``: (iv) on ``Engine(lm, fast=True)`` (docs/engine.md §7)
+
+Every ratio printed in the ``targets:`` block compares configurations measured in the same
+run, interleaved repeat by repeat.
 
 Each configuration reports wall-clock and process CPU time (user + system, all threads); on
 a shared machine the CPU-time ratios are the stable ones. Peak RSS is the process high-water
@@ -162,6 +172,40 @@ def naive_trial(lm: LoadedModel, ids: torch.Tensor, inj: Injection | None, start
             handle.remove()
 
 
+def naive_readout(lm: LoadedModel, ids: torch.Tensor, inj: Injection | None, start: int) -> Any:
+    """One logit-readout trial the naive way: a hooked forward, log-softmax of the last
+    position."""
+    handle = None
+    if inj is not None:
+        layer = inj.layers[0] if isinstance(inj.layers, tuple) else inj.layers
+        delta = (inj.vector * inj.strength).to(lm.dtype)
+
+        def hook(_m: Any, _a: Any, output: Any) -> Any:
+            h = block_output(output).clone()
+            h[:, start:] += delta
+            return replace_block_output(output, h)
+
+        handle = lm.layers[int(layer)].register_forward_hook(hook)
+    try:
+        with torch.inference_mode():
+            out = lm.model(input_ids=ids, attention_mask=torch.ones_like(ids))
+        return torch.log_softmax(out.logits[:, -1].float(), dim=-1)
+    finally:
+        if handle is not None:
+            handle.remove()
+
+
+def hf_batch_no_mask(lm: LoadedModel, ids: torch.Tensor, b: int) -> Any:
+    """Plain ``generate`` on ``b`` copies of one prompt, no attention mask (no padding)."""
+    return lm.model.generate(
+        ids.expand(b, -1).contiguous(),
+        max_new_tokens=NEW_TOKENS,
+        min_new_tokens=NEW_TOKENS,
+        do_sample=False,
+        pad_token_id=lm.tokenizer.pad_token_id,
+    )
+
+
 def hf_batch(lm: LoadedModel, prompts: list[str]) -> Any:
     tok = lm.tokenizer
     tok.padding_side = "left"
@@ -191,6 +235,25 @@ def print_targets(results: list[Result]) -> None:
         )
     checks += [
         (
+            f"b={largest} (iv) >= 3x (vi)",
+            by_key.get(("(iv)", largest)),
+            by_key.get(("(vi)", largest)),
+            3.0,
+        ),
+        (f"b={largest} (iv) >= 15x (i)", by_key.get(("(iv)", largest)), naive, 15.0),
+        (
+            f"b={largest} (v) >= 30x (vii)",
+            by_key.get(("(v)", largest)),
+            by_key.get(("(vii)", 1)),
+            30.0,
+        ),
+        (
+            f"b={largest} (viii) fast vs (iv)",
+            by_key.get(("(viii)", largest)),
+            by_key.get(("(iv)", largest)),
+            1.0,
+        ),
+        (
             f"b={largest} (iv) >= 2x (iii)",
             by_key.get(("(iv)", largest)),
             by_key.get(("(iii)", largest)),
@@ -212,6 +275,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="batch 8 only, fewer trials")
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--fast", action="store_true", help="also time the engine's fast mode")
     ap.add_argument(
         "--passive",
         action="store_true",
@@ -272,6 +336,14 @@ def main() -> None:
             naive_trial(lm, ids, inj, marker_start)
 
     naive_trial(lm, ids, naive_injs[0], marker_start)  # warm-up
+    readout_name = "(vii) naive readout loop: hooked forward"
+    readout_trials = 4 * naive_trials
+
+    def run_naive_readout() -> None:
+        for i in range(readout_trials):
+            naive_readout(lm, ids, naive_injs[i % len(naive_injs)], marker_start)
+
+    fast_eng = Engine(lm, fast=True) if args.fast else None
 
     checks: list[str] = []
     for b in batches:
@@ -297,7 +369,19 @@ def main() -> None:
         ]
         if b == max(batches):
             specs.append((f"(v) engine logit readout, b={b}", run_logits))
+            specs.append(
+                (f"(vi) HF generate, no mask, b={b}", lambda b=b: hf_batch_no_mask(lm, ids, b))
+            )
             specs.insert(0, (naive_name, run_naive))
+            specs.insert(1, (readout_name, run_naive_readout))
+            if fast_eng is not None:
+
+                def run_fast(prompts=prompts, injs=injs) -> None:
+                    assert fast_eng is not None
+                    fast_eng.generate(prompts, injs, max_new_tokens=NEW_TOKENS, ignore_eos=True)
+
+                fast_eng.generate(prompts[:2], injs[:2], max_new_tokens=2)  # warm-up
+                specs.append((f"(viii) engine fast mode, prefix reuse, b={b}", run_fast))
         # Warm-up: one short call each (allocator, thread pools, the prefix LRU).
         eng.generate(prompts[:2], injs[:2], max_new_tokens=2, reuse_prefix=False)
         eng.generate(prompts[:2], injs[:2], max_new_tokens=2)
@@ -318,6 +402,9 @@ def main() -> None:
             if name == naive_name:  # first in the table: every ratio "x (i)" refers to it
                 res = Result(name, 1, naive_trials, times[name], cpu[name], rss[name])
                 results.insert(0, res)
+            elif name == readout_name:
+                res = Result(name, 1, readout_trials, times[name], cpu[name], rss[name])
+                results.insert(1, res)
             else:
                 res = Result(name, b, b, times[name], cpu[name], rss[name])
                 results.append(res)

@@ -37,6 +37,7 @@ def battery_specs(
     device: str = "auto",
     dtype: str = "auto",
     only: list[str] | None = None,
+    fast: bool = False,
 ) -> list[Spec]:
     """The battery's specs. ``scale`` multiplies concept counts (and no-injection trials)."""
     if not scale > 0 or scale == float("inf"):
@@ -56,6 +57,7 @@ def battery_specs(
             "seed": seed,
             "device": device,
             "dtype": dtype,
+            "fast": fast,
         }
         grid = dict(data.get("grid", {}))
         if "n_concepts" in grid:

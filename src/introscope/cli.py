@@ -19,6 +19,7 @@ from introscope.cli_common import (
     AddressOpt,
     CpusOpt,
     ExecutorOpt,
+    FastOpt,
     ForceOpt,
     GpusOpt,
     InsecureJudgeOpt,
@@ -303,6 +304,7 @@ def run(
     workers: WorkersOpt = None,
     force: ForceOpt = False,
     insecure_judge: InsecureJudgeOpt = False,
+    fast: FastOpt = False,
 ) -> None:
     """Run (or resume) an experiment spec or preset into a run directory."""
     from introscope.spec import load_spec, override
@@ -323,6 +325,7 @@ def run(
         seed=seed,
         model=model,
         strength_unit=strength_unit,
+        fast=True if fast else None,
     )
     with executor_for(executor, address, gpus_per_worker, cpus_per_worker, workers) as ex:
         result = run_with_progress(
@@ -348,6 +351,7 @@ def battery(
     workers: WorkersOpt = None,
     force: ForceOpt = False,
     insecure_judge: InsecureJudgeOpt = False,
+    fast: FastOpt = False,
 ) -> None:
     """The main job: the paper's four experiments, the positive control and the controls."""
     from introscope.battery import battery_specs
@@ -359,6 +363,7 @@ def battery(
         device=device,
         dtype=dtype,
         only=[p.strip() for p in only.split(",")] if only else None,
+        fast=fast,
     )
     with executor_for(executor, address, gpus_per_worker, cpus_per_worker, workers) as ex:
         result = run_with_progress(

@@ -87,6 +87,14 @@ CpusOpt = Annotated[
 WorkersOpt = Annotated[
     int | None, typer.Option("--workers", help="Ray: actors to start (default: all that fit)")
 ]
+FastOpt = Annotated[
+    bool,
+    typer.Option(
+        "--fast",
+        help="Fast mode: bfloat16 where the hardware is fast at it; not bit-exact "
+        "(docs/engine.md §7)",
+    ),
+]
 ForceOpt = Annotated[
     bool,
     typer.Option(

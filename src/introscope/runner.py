@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from introscope.core.fast import fast_dtype_name
 from introscope.core.models import LoadedModel, ModelInfo, load_model
 from introscope.core.vectors import RESIDUAL_NORM_KEY, VectorSet, load_vectors, save_vectors
 from introscope.errors import StoreError
@@ -147,12 +148,14 @@ def run_specs(
         raise StoreError("Nothing to run: no spec was given.")
     if len({s.name for s in specs}) != len(specs):
         raise StoreError("Specs in one run need distinct names.")
-    if len({(s.model, s.device, s.dtype) for s in specs}) != 1:
-        raise StoreError("Specs in one run must use the same model, device and dtype.")
+    if len({(s.model, s.device, s.dtype, s.fast) for s in specs}) != 1:
+        raise StoreError("Specs in one run must use the same model, device, dtype and mode.")
     for spec in specs:
         check_judge(spec, insecure=insecure_judge)
     first = specs[0]
-    request = ModelRequest(first.model, first.device, first.dtype, device_map)
+    # Fast mode loads the model straight in its reduced precision (no float32 copy).
+    dtype = fast_dtype_name(first.device) if first.fast and first.dtype == "auto" else first.dtype
+    request = ModelRequest(first.model, first.device, dtype, device_map)
     executor = executor or LocalExecutor(local_loader, lm)
     callbacks = _Callbacks(progress, on_total, on_batch)
     with RunDirLock(run_dir) as lock:
@@ -427,6 +430,7 @@ class _ManifestRecord:
                 "spec_digest": self.digest,
                 "protocols": self.protocols,
                 "model": self.info.to_dict(),
+                "engine_mode": "fast" if any(s.fast for s in self.specs) else "exact",
                 "versions": dict(self.env.versions),
                 "torch_threads": self.env.torch_threads,
                 "executor": self.run.executor.describe(),

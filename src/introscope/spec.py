@@ -175,6 +175,9 @@ class Spec(_Strict):
     # parameters; an experiment that reads none refuses a non-empty table.
     params: dict[str, Any] = Field(default_factory=dict)
 
+    # The engine's fast mode (bfloat16, no bit-exactness; docs/engine.md §7).
+    fast: bool = False
+
     @model_serializer(mode="wrap")
     def _leave_out_unset_fields(self, handler: SerializerFunctionWrapHandler) -> Any:
         # A spec without a declared configuration or [params] table dumps (and so digests,
@@ -193,7 +196,10 @@ class Spec(_Strict):
 
 
 def dump_digest(dump: Any) -> str:
-    """The digest of a spec's JSON dump (as a manifest stores it)."""
+    """The digest of a spec's JSON dump (as a manifest stores it). ``fast = false`` is left
+    out, so exact-mode specs keep the digests they had before fast mode existed."""
+    if isinstance(dump, dict) and dump.get("fast") is False:
+        dump = {k: v for k, v in dump.items() if k != "fast"}
     text = json.dumps(dump, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -348,6 +354,7 @@ def override(
     seed: int | None = None,
     control_trials: int | None = None,
     strength_unit: str | None = None,
+    fast: bool | None = None,
 ) -> Spec:
     """Apply CLI overrides and re-validate (so bad overrides get the same messages)."""
     data = spec.model_dump(mode="json")
@@ -378,6 +385,7 @@ def override(
         ("batch_size", batch_size),
         ("seed", seed),
         ("control_trials", control_trials),
+        ("fast", fast),
     ):
         if value is not None:
             data[key] = value

@@ -39,6 +39,7 @@ from introscope.core.batch import (
     prepare_batch,
 )
 from introscope.core.decode import Sampler, decode_steps
+from introscope.core.fast import fast_model
 from introscope.core.forward import ModelForward
 from introscope.core.layers import LayerSpec, block_output, resolve_layers
 from introscope.core.models import LoadedModel
@@ -59,7 +60,14 @@ class Generation:
 class Engine:
     """Runs batches with per-row injections on one model."""
 
-    def __init__(self, lm: LoadedModel, *, prefix_cache_size: int = 4) -> None:
+    def __init__(self, lm: LoadedModel, *, prefix_cache_size: int = 4, fast: bool = False) -> None:
+        """``fast=True``: fast mode (:mod:`introscope.core.fast`), the model in bfloat16
+        where the hardware is fast at it (a converted copy if ``lm`` is float32) and no
+        exactness kept when finished rows leave a batch. Exact mode is the default."""
+        self.fast = fast
+        self.mode = "fast" if fast else "exact"
+        if fast:
+            lm = fast_model(lm)
         self.lm = lm
         self.model = lm.model
         tok = lm.tokenizer
@@ -74,6 +82,9 @@ class Engine:
         self._forward = ModelForward(self.model)
         self._prompts = PromptRunner(lm, self._forward, self.pad_id, cache_size=prefix_cache_size)
         self.stats = self._prompts.stats  # prefix reuse counters, updated in place
+        self.decode_stats = {"row_compactions": 0}  # times finished rows left a batch
+        # Finished rows leave the decoding batch (tests switch it off to compare).
+        self.compact_rows = True
 
     @property
     def _can_skip_blocks(self) -> bool:
@@ -164,7 +175,10 @@ class Engine:
                 stop_ids=self.eos_ids,
                 ignore_eos=ignore_eos,
                 rerun_ids=None if use_cache else self._batch_inputs(seqs, 0)[0],
+                compact=self.compact_rows,
+                exact_rows=not self.fast,
             )
+        self.decode_stats["row_compactions"] += decoded.compactions
         tok = self.lm.tokenizer
         return [
             Generation(

@@ -71,6 +71,19 @@ class GrowingLayer(DynamicLayer):
         self.values = self._values_buf[:, :, : n + m]
         return self.keys, self.values
 
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        """Keep batch rows ``indices`` (finished rows leaving a decoding batch): new buffers
+        of that many rows with the same spare room."""
+        if not self._writes_in_place(0):
+            super().batch_select_indices(indices)
+            return
+        assert self.keys is not None and self.values is not None
+        n = self.keys.shape[-2]
+        self._keys_buf = self._keys_buf.index_select(0, indices)
+        self._values_buf = self._values_buf.index_select(0, indices)
+        self.keys = self._keys_buf[:, :, :n]
+        self.values = self._values_buf[:, :, :n]
+
 
 def _growable(layer: Any) -> bool:
     """A plain dynamic layer (or a growing one) holding 4-D keys/values of some tokens."""

@@ -40,9 +40,9 @@ class Worker:
     """Holds one loaded model and runs the run's specs on it."""
 
     def __init__(self, lm: LoadedModel, specs: Sequence[Spec], name: str = "local") -> None:
-        self.lm = lm
         self.name = name
-        self.engine = Engine(lm)
+        self.engine = Engine(lm, fast=any(s.fast for s in specs))
+        self.lm = self.engine.lm  # fast mode: the reduced-precision model everything uses
         self.specs = {s.name: s for s in specs}
         self.params = {s.name: spec_params(s) for s in specs}
         self.solvers = {s.name: get_experiment(s.experiment).solver() for s in specs}

@@ -1,0 +1,135 @@
+"""Fast mode against exact mode: greedy token agreement, log-probability deviation, speed.
+
+Run:  INTROSCOPE_CACHE=/tmp/iscache python benchmarks/bench_fast.py [--dtype bfloat16]
+      [--batch 32] [--new-tokens 48]
+
+Prompts: the battery's prompt families (the detection trial with concept injections at
+layers 10/15/20 and strengths 2-8, a quarter of the rows controls; yes/no questions about
+the world and the assistant; repeat-the-sentence; the neutral first-word turn), run through
+``Engine(lm)`` (exact) and ``Engine(lm, fast=True)`` (fast). Reports
+
+  greedy token agreement   position by position, up to each exact row's length (a row that
+                           diverges counts every later token as a disagreement)
+  rows identical           rows whose whole greedy output is the same
+  readout deviation        |log p_fast - log p_exact| of the next token after each prompt:
+                           max and mean over each row's exact top-20 tokens, and the max
+                           over the whole vocabulary where exact log p > -20
+  wall time                one ``generate`` call of the whole batch each, and the ratio
+
+``Engine(lm, fast=True)`` picks the precision the hardware is fast at (``fast.fast_dtype``:
+float32 on a CPU without AVX-512, where bfloat16 matrix products are slower); ``--dtype``
+forces fast mode onto a model loaded in that precision, to measure it anyway.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault("INTROSCOPE_CACHE", "/tmp/iscache")
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+import torch
+
+from introscope.core.engine import Engine, Generation
+from introscope.core.models import LoadedModel, load_model
+from introscope.core.steering import Injection, Window
+from introscope.core.vectors import VectorSet, concept_vectors
+from introscope.experiments import prompts as P
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_engine import CONCEPTS, LAYERS, STRENGTHS
+
+
+def battery_prompts(
+    lm: LoadedModel, vs: VectorSet, n: int
+) -> tuple[list[str], list[Injection | None]]:
+    """``n`` prompts cycling over the battery's families, with the detection rows' injections."""
+    detection = lm.chat_prompt(P.detection_turns(P.DETECTION_QUESTION))
+    others = (
+        [lm.chat_prompt(q + P.YES_NO_SUFFIX) for q in P.NO_QUESTIONS_WORLD[:4]]
+        + [lm.chat_prompt(q + P.YES_NO_SUFFIX) for q in P.NO_QUESTIONS_SELF[:4]]
+        + [lm.chat_prompt(P.REPEAT_QUESTION.format(sentence=s)) for s in P.SENTENCES[:4]]
+        + [lm.chat_prompt(P.NEUTRAL_TURN)]
+    )
+    prompts: list[str] = []
+    injs: list[Injection | None] = []
+    for i in range(n):
+        if i % 2 == 0:
+            prompts.append(detection)
+            k = i // 2
+            injs.append(
+                None
+                if k % 4 == 3
+                else vs.injection(
+                    CONCEPTS[k % len(CONCEPTS)],
+                    LAYERS[k % len(LAYERS)],
+                    STRENGTHS[(k // 2) % len(STRENGTHS)],
+                    Window.from_marker(P.TRIAL_MARKER),
+                )
+            )
+        else:
+            prompts.append(others[(i // 2) % len(others)])
+            injs.append(None)
+    return prompts, injs
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--new-tokens", type=int, default=48)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--dtype", default=None, help="force fast mode's precision (bfloat16...)")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    lm = load_model()
+    exact = Engine(lm)
+    fast = Engine(load_model(dtype=args.dtype) if args.dtype else lm, fast=True)
+    vs = concept_vectors(exact, CONCEPTS)
+    prompts, injs = battery_prompts(lm, vs, args.batch)
+
+    times: dict[str, float] = {}
+    outs: dict[str, list[Generation]] = {}
+    for name, eng in (("exact", exact), ("fast", fast)):
+        eng.generate(prompts[:2], injs[:2], max_new_tokens=2)  # warm-up
+        t0 = time.perf_counter()
+        outs[name] = eng.generate(prompts, injs, max_new_tokens=args.new_tokens)
+        times[name] = time.perf_counter() - t0
+    lp_exact = exact.next_token_logprobs(prompts, injs)
+    lp_fast = fast.next_token_logprobs(prompts, injs)
+
+    agree = total = same_rows = 0
+    for a, b in zip(outs["exact"], outs["fast"], strict=True):
+        ta, tb = a.token_ids, b.token_ids
+        total += len(ta)
+        for x, y in zip(ta, tb, strict=False):
+            if x != y:
+                break
+            agree += 1
+        same_rows += ta == tb
+    top = lp_exact.topk(20, dim=-1).indices
+    dev_top = (lp_fast.gather(1, top) - lp_exact.gather(1, top)).abs()
+    live = lp_exact > -20
+    dev_all = ((lp_fast - lp_exact).abs() * live).max()
+
+    print(
+        f"model {lm.info.name_or_path}; exact dtype {exact.lm.dtype}, fast dtype "
+        f"{fast.lm.dtype}; batch {args.batch}; {args.new_tokens} new tokens; threads "
+        f"{torch.get_num_threads()}; load average {os.getloadavg()[0]:.2f}"
+    )
+    print(f"greedy token agreement   {agree}/{total} = {100 * agree / max(total, 1):.2f}%")
+    print(f"rows identical           {same_rows}/{len(prompts)}")
+    print(
+        f"readout |d log p|, top-20 tokens: max {float(dev_top.max()):.4g}, mean "
+        f"{float(dev_top.mean()):.4g}; whole vocabulary (log p > -20): max {float(dev_all):.4g}"
+    )
+    print(
+        f"generate wall s: exact {times['exact']:.2f}, fast {times['fast']:.2f}, "
+        f"speed-up {times['exact'] / times['fast']:.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()

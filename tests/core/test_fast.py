@@ -1,0 +1,120 @@
+"""Fast mode (fast.py): it runs, in the hardware's fast reduced precision, on a copy that
+leaves the caller's model alone; exact mode is untouched; specs, the CLI and the run
+manifest carry the mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from typer.testing import CliRunner
+
+from introscope.cli import app
+from introscope.core.engine import Engine
+from introscope.core.fast import fast_dtype
+from introscope.core.models import from_modules
+from introscope.runner import run_spec
+from introscope.spec import dump_digest, override, validate_spec
+from introscope.store import read_manifest
+from support import BUNDLED_VOCAB
+
+TEXTS = [
+    "<|im_start|>user\nTell me about the sea.<|im_end|>\n<|im_start|>assistant\n",
+    "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n",
+]
+
+
+def _tokenizer():
+    from transformers import AutoTokenizer
+
+    from introscope.core.models import bundled_gguf_path, gguf_cache_dir
+
+    return AutoTokenizer.from_pretrained(str(gguf_cache_dir(bundled_gguf_path())))
+
+
+def _tiny_lm(make_tiny):
+    return from_modules(make_tiny("llama", n_layers=3, vocab_size=BUNDLED_VOCAB), _tokenizer())
+
+
+def test_fast_mode_runs_on_a_copy_and_exact_mode_is_untouched(make_tiny):
+    lm = _tiny_lm(make_tiny)
+    exact = Engine(lm)
+    before_gen = exact.generate(TEXTS, max_new_tokens=6)
+    before_lp = exact.next_token_logprobs(TEXTS)
+    params = [p.clone() for p in lm.model.parameters()]
+
+    fast = Engine(lm, fast=True)
+    assert fast.mode == "fast" and exact.mode == "exact"
+    assert fast.lm.dtype == fast_dtype(lm.device)
+    assert fast.lm.info.dtype == str(fast.lm.dtype).replace("torch.", "")
+    gens = fast.generate(TEXTS, max_new_tokens=6)
+    lp = fast.next_token_logprobs(TEXTS)
+    assert all(len(g.token_ids) > 0 for g in gens)
+    assert lp.dtype == torch.float32 and torch.isfinite(lp).all()
+    if fast.lm.dtype != torch.float32:
+        assert fast.lm.model is not lm.model
+        assert not torch.equal(lp, before_lp)  # it really ran in another precision
+        assert (lp - before_lp).abs().max() < 0.5
+
+    # The caller's model and an exact engine on it are exactly as before.
+    assert lm.dtype == torch.float32
+    assert all(torch.equal(a, b) for a, b in zip(params, lm.model.parameters(), strict=True))
+    after = Engine(lm)
+    assert torch.equal(after.next_token_logprobs(TEXTS), before_lp)
+    assert [g.token_ids for g in after.generate(TEXTS, max_new_tokens=6)] == [
+        g.token_ids for g in before_gen
+    ]
+
+
+def test_fast_engine_keeps_a_model_already_in_reduced_precision(make_tiny):
+    lm = _tiny_lm(make_tiny)
+    lm.model.to(torch.bfloat16)
+    eng = Engine(lm, fast=True)
+    assert eng.lm is lm
+    gens = eng.generate(TEXTS, max_new_tokens=4)  # hooks and cache in bfloat16
+    assert all(len(g.token_ids) > 0 for g in gens)
+
+
+def _spec(**extra):
+    return validate_spec(
+        {
+            "name": "sc",
+            "experiment": "steering_check",
+            "measure": "logits",
+            "batch_size": 64,
+            "grid": {
+                "concepts": ["Dust", "Trees"],
+                "layers": [1],
+                "strengths": [4.0],
+                "controls": ["concept"],
+            },
+            **extra,
+        },
+        "test",
+    )
+
+
+def test_spec_and_cli_carry_the_mode_and_exact_digests_do_not_change():
+    exact, fast = _spec(), _spec(fast=True)
+    assert not exact.fast and fast.fast
+    dump = exact.model_dump(mode="json")
+    assert "fast" in dump
+    assert exact.digest() == dump_digest({k: v for k, v in dump.items() if k != "fast"})
+    assert fast.digest() != exact.digest()
+    assert override(exact, fast=True).fast and not override(exact).fast
+    runner = CliRunner()
+    for cmd in ("run", "battery"):
+        res = runner.invoke(app, [cmd, "--help"], env={"COLUMNS": "200"})
+        assert "--fast" in res.output, cmd
+
+
+def test_manifest_records_the_mode(make_tiny, tmp_path: Path):
+    lm = _tiny_lm(make_tiny)
+    run_spec(_spec(fast=True), tmp_path / "fast", lm=lm)
+    manifest = read_manifest(tmp_path / "fast")
+    assert manifest["engine_mode"] == "fast"
+    assert manifest["model"]["dtype"] == str(fast_dtype(lm.device)).replace("torch.", "")
+    assert manifest["specs"][0]["fast"] is True
+    run_spec(_spec(), tmp_path / "exact", lm=lm)
+    manifest = read_manifest(tmp_path / "exact")
+    assert manifest["engine_mode"] == "exact" and manifest["model"]["dtype"] == "float32"
