@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -80,6 +80,52 @@ class Choice:
 
 def concepts_text(n: int, unit: str = "concept") -> str:
     return f"{n} {unit}{'' if n == 1 else 's'}"
+
+
+def reused_note(how: str, n: int, k: int = 1, unit: str = "concept") -> str:
+    """The parenthetical of a later step that reads a configuration another slice chose
+    (``how``: the :class:`Choice`'s) on ``n`` concepts: those held out from the selection,
+    or all of them when no data chose it."""
+    on = concepts_text(n, unit)
+    if how == "held out":
+        held = f"{n} held-out {unit}{'' if n == 1 else 's'}"
+        return f" (the configuration selected on other {unit}s, estimated on {held})"
+    if how == "declared":
+        return f" (the declared configuration, estimated on all {on})"
+    if how == "only":
+        return f" (the only configuration, estimated on all {on})"
+    return (
+        f" (the first of {k} configurations, taken without looking at the data, estimated "
+        f"on all {on})"
+    )
+
+
+def held_out_concepts(choice: Choice, concepts: Iterable[str]) -> list[str]:
+    """The concepts an estimate at ``choice`` may use: every one but those it was chosen on
+    (all of them for a declared, only or fixed configuration)."""
+    return sorted({str(c) for c in concepts} - set(choice.chosen_on))
+
+
+def choice_from_table(
+    table: pd.DataFrame | None, keys: Sequence[str] = ("layer", "strength")
+) -> Choice | None:
+    """The :class:`Choice` a ``selection`` table (:func:`selection_frame`) records, or None
+    without a row."""
+    if table is None or len(table) == 0 or any(k not in table.columns for k in keys):
+        return None
+    r = table.iloc[0]
+    how = str(r["how"])
+    if how not in ("declared", "held out", "only", "fixed"):
+        return None
+    return Choice(
+        tuple(keys),
+        tuple(clean(r[k]) for k in keys),
+        cast(How, how),
+        int(r["k"]),
+        int(r["seed"]),
+        concept_list(r["chosen_on"]),
+        concept_list(r["estimated_on"]),
+    )
 
 
 # --------------------------------------------------------------------------- the spec side
@@ -296,12 +342,15 @@ def choose(
     declared: Config | None = None,
     seed: int = 0,
     sign: float = 1.0,
+    chosen_on: Collection[str] | None = None,
 ) -> Choice | None:
     """The configuration to read: ``declared`` when given, else the one with the largest
     ``sign`` x (mean over the chosen-on concepts of the per-concept ``value``) among the
     configurations of ``table`` (per-concept rows of the competing condition only, one row
     per configuration and concept); ties go to the first in sort order. None when no
-    configuration has a value."""
+    configuration has a value. ``chosen_on``: the concepts to choose on when an earlier
+    choice already split them (a later step keeps that split), instead of the seeded
+    split of this table's concepts."""
     rows = finite_rows(table, keys, value)
     cands = sorted({c for c, _, _ in rows}, key=config_sort)
     concepts = tuple(sorted({x for _, x, _ in rows}))
@@ -311,8 +360,15 @@ def choose(
         return None
     if len(cands) == 1:
         return Choice(tuple(keys), cands[0], "only", 1, seed, (), concepts)
-    chosen_on, estimated_on = split_concepts(concepts, seed)
-    pick = set(chosen_on)
+    if chosen_on:
+        pick = set(chosen_on) & set(concepts)
+        split = (
+            tuple(c for c in concepts if c in pick),
+            tuple(c for c in concepts if c not in pick),
+        )
+    else:
+        split = split_concepts(concepts, seed)
+        pick = set(split[0])
     by_config: dict[Config, list[float]] = {}
     for c, x, v in rows:
         if x in pick:
@@ -324,7 +380,7 @@ def choose(
             best, best_mean = c, sign * float(np.mean(by_config[c]))
     if best is None:  # nothing to choose on: the first configuration, read on every concept
         return Choice(tuple(keys), cands[0], "fixed", len(cands), seed, (), concepts)
-    return Choice(tuple(keys), best, "held out", len(cands), seed, chosen_on, estimated_on)
+    return Choice(tuple(keys), best, "held out", len(cands), seed, *split)
 
 
 # --------------------------------------------------------------------------- estimates

@@ -14,12 +14,13 @@ import pytest
 from introscope.errors import SpecError
 from introscope.experiments.base import ScoreInputs, Selection
 from introscope.experiments.category_thresholds import EXPERIMENT
-from introscope.experiments.category_thresholds.analysis import tables
+from introscope.experiments.category_thresholds.analysis import category_threshold_table, tables
 from introscope.experiments.category_thresholds.figures import plot_category_thresholds
 from introscope.experiments.category_thresholds.params import category_thresholds_params
 from introscope.experiments.category_thresholds.scorecard import scorecard
+from introscope.experiments.selection import split_concepts
 from introscope.spec import load_spec, validate_spec
-from introscope.stats.dose import emax_curve
+from introscope.stats.dose import MIN_CLUSTERS, emax_curve
 from introscope.tables import RunFrame, Tables
 from introscope.words import word_list
 
@@ -254,6 +255,50 @@ def test_step_9_falls_back_to_the_first_layer_of_the_grid() -> None:
             "ec50/countries/L5",
         ]
         assert all(ln.config.startswith(f"layer 5 ({why}") for ln in lines)
+
+
+def test_step_9_estimates_on_the_concepts_the_layer_was_not_chosen_on() -> None:
+    """Step 2's configuration was chosen on half the concepts (the selection's split): step
+    9 refits each category at that layer on the other half only; a declared configuration
+    reads every concept."""
+    effects = planted_effects(n=16)
+    concepts = [c for c, _ in effects]
+    chosen, rest = split_concepts(concepts, 3)
+    # the abstract nouns the layer was chosen on are easier (EC50 1.5 instead of 3): read on
+    # them too, the EC50 would look lower than the held-out concepts show
+    easy = list(emax_curve(np.array(STRENGTHS), EC50 / 2, EMAX, HILL))
+    effects = {
+        k: (easy if k[0] in chosen and k[1] == "abstract_nouns" else v) for k, v in effects.items()
+    }
+    t = tables(run_frame(effects, layers=(5, 10)), {})
+    held = Selection(10, 4.0, "logits", 4, "held out", "", chosen, rest)
+    lines = scorecard(ScoreInputs(t, {}, held))
+    assert [ln.name for ln in lines] == ["ec50/abstract_nouns/L10", "ec50/countries/L10"]
+    abstract = lines[0]
+    kept = [c for c in rest if c.startswith("a")]
+    assert MIN_CLUSTERS <= len(kept) < 16 and abstract.available
+    assert abstract.n == len(kept)
+    assert (
+        f"At layer 10 (the layer of the configuration selected on other concepts, estimated "
+        f"on {len(kept)} held-out concepts)" in abstract.sentence
+    )
+    ce = t["concept_effects"]
+    used = ce[(ce["layer"] == 10) & ce["concept"].isin(rest)]
+    assert not set(used["concept"]) & set(chosen)
+    refit = category_threshold_table(used, {}).set_index("category")
+    assert abstract.estimate == refit.loc["abstract_nouns", "ec50"]
+    full = t["category_thresholds"]
+    every = full[(full["layer"] == 10) & (full["category"] == "abstract_nouns")].iloc[0]
+    assert abstract.estimate == pytest.approx(EC50, rel=0.1)
+    assert every["ec50"] < 0.9 * abstract.estimate and every["ec50_n"] == 16
+
+    declared = Selection(10, 4.0, "logits", 4, "declared")
+    abstract, _ = scorecard(ScoreInputs(t, {}, declared))
+    assert abstract.n == 16 and abstract.estimate == every["ec50"]
+    assert (
+        "At layer 10 (the layer of the declared configuration, estimated on all 16 concepts)"
+        in abstract.sentence
+    )
 
 
 def test_step_9_not_run() -> None:

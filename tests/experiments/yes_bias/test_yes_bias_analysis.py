@@ -25,6 +25,7 @@ from yes_bias_builders import (
 )
 
 from introscope.experiments.base import ScoreInputs, Selection
+from introscope.experiments.selection import Choice, selection_frame
 from introscope.experiments.yes_bias import scorecard as step3
 from introscope.experiments.yes_bias.analysis import headlines, tables
 from introscope.experiments.yes_bias.logodds import KEPT, LOW_MASS, WRONG, logit_tables
@@ -38,8 +39,16 @@ from support import TrialRecords
 EMPTY_DETECTION = {"detection": {"detection": pd.DataFrame()}}
 
 
-def table_of(run: RunFrame) -> Tables:
-    return tables(run, EMPTY_DETECTION)
+def table_of(run: RunFrame, choice: Choice | None = None) -> Tables:
+    """The slice's tables, with the detection slice's selection ``choice`` (None: none)."""
+    if choice is None:
+        return tables(run, EMPTY_DETECTION)
+    selection = selection_frame(choice, source="logits")
+    return tables(run, {"detection": {"detection": pd.DataFrame(), "selection": selection}})
+
+
+def declared(config: tuple[Any, ...] = CONFIG) -> Choice:
+    return Choice(("layer", "strength"), config[:2], "declared", 1, 0, (), ())
 
 
 def concept_row(t: Tables, config: tuple[Any, ...] = CONFIG) -> pd.Series:
@@ -137,15 +146,15 @@ def test_drift_toward_half_is_told_from_a_push() -> None:
 def test_real_detection_signal_is_above_zero() -> None:
     """The detection question moves 1 log-odds more than the control questions for every
     concept: the interval over concepts lies above 0, and step 3 says so."""
-    t = table_of(run_of(Design(push=2.0, extra=1.0)))
+    t = table_of(run_of(Design(push=2.0, extra=1.0)), declared())
     row = concept_row(t)
     assert row["bias_corrected_detection_ci_low"] > 0.8
     concepts = t["yes_bias_concepts"]
     assert (concepts["detection_shift"] > concepts["control_shift"]).all()
-    (line,) = line3(t, Selection(10, 4.0, "logits", 1))
-    assert line.ci_low > 0
+    (line,) = line3(t, Selection(10, 4.0, "logits", 1, "declared"))
+    assert line.ci_low > 0 and line.n == 30
     assert "the detection question moves more than the same injection moves" in line.sentence
-    assert "(the configuration selected above)" in line.sentence
+    assert "(the declared configuration, estimated on all 30 concepts)" in line.sentence
 
 
 def test_concept_table_pairs_each_concept() -> None:
@@ -324,20 +333,28 @@ def test_headlines() -> None:
         "detection vs control log-odds shift (r)",
     ]
     bc, r = lines
-    assert bc.unit == "concepts" and bc.kind == "logodds" and bc.n == 30
-    assert "layer 10, strength 4 (the largest of 3 configurations" in bc.sentence
+    # no configuration was selected upstream: this grid's own seeded split chooses
+    assert bc.unit == "concepts" and bc.kind == "logodds" and bc.n == 15
+    assert (
+        "layer 10, strength 4 (no configuration was selected above; this one has the largest "
+        "detection shift of 3 on 15 concepts and is estimated on 15 other, held-out concepts)"
+    ) in bc.sentence
+    assert "after the fact" not in bc.sentence
     assert r.unit == "configurations" and r.n == 4 and r.kind == "correlation"
     for ln in lines:
         assert "aware" not in ln.sentence.lower()
 
 
 def test_scorecard_falls_back_when_the_selection_is_not_in_the_grid() -> None:
-    t = table_of(run_of(Design(extra=1.0)))
-    for selection in (Selection(5, 2.0, "text", 4), None):
-        (line,) = line3(t, selection)
+    run = run_of(Design(extra=1.0))
+    elsewhere = Choice(("layer", "strength"), (5, 2.0), "held out", 4, 0, ("c00",), ("c01",))
+    for choice, why in (
+        (elsewhere, "the configuration selected above is not in this grid"),
+        (None, "no configuration was selected above"),
+    ):
+        (line,) = line3(table_of(run, choice))
         assert line.available and line.config == "layer 10, strength 4"
-        assert "the configuration selected above is not in this grid" in line.sentence
-        assert "largest detection shift of 1" in line.sentence
+        assert f"({why}; the only configuration, estimated on all 30 concepts)" in line.sentence
 
 
 def test_scorecard_without_yes_bias_trials_says_not_run() -> None:
@@ -353,6 +370,7 @@ def test_empty_run() -> None:
         "yes_bias_concepts",
         "yes_bias_questions",
         "yes_bias_generation",
+        "yes_bias_held_out",
         "yes_bias_summary",
         "rules_validation",
     }

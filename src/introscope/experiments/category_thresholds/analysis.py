@@ -339,13 +339,24 @@ def threshold_regression(
     return pd.DataFrame(rows, columns=REGRESSION_COLUMNS)
 
 
+def residual_norm_table(resid: Mapping[int, float]) -> pd.DataFrame:
+    """One row per layer: the residual norm the run measured there (``resid_norm``), which
+    step 9 needs to refit a category's curve on held-out concepts."""
+    return pd.DataFrame(
+        [{"layer": layer, "resid_norm": v} for layer, v in sorted(resid.items())],
+        columns=["layer", "resid_norm"],
+    )
+
+
 def tables(run: RunFrame, _upstream: Mapping[str, Tables]) -> Tables:
     effects = concept_effects(run)
     per_concept = concept_threshold_table(effects)
+    resid = residual_norms(run.records(KIND))
     return {
         "concept_effects": effects,
         "thresholds": threshold_table(effects),
-        "category_thresholds": category_threshold_table(effects, residual_norms(run.records(KIND))),
+        "category_thresholds": category_threshold_table(effects, resid),
+        "residual_norms": residual_norm_table(resid),
         "concept_thresholds": per_concept,
         "regression": threshold_regression(effects, per_concept),
     }

@@ -1,5 +1,10 @@
 """Category-threshold headline rows (per category, and the regression on the connection
-measures) and scorecard step 9 (the per-category EC50s at the layer selected in step 2)."""
+measures) and scorecard step 9 (the per-category EC50s at the layer selected in step 2).
+
+When step 2's configuration was chosen on half the concepts, step 9 refits each category's
+curve at its layer on the other concepts only (the selection's split: a concept the layer was
+chosen on would carry the winner's curse into the EC50); when it was declared in the spec,
+every concept is read, and the sentence says which."""
 
 from __future__ import annotations
 
@@ -10,7 +15,11 @@ from typing import Any
 import pandas as pd
 
 from introscope.experiments.base import ScoreInputs, Selection
-from introscope.experiments.category_thresholds.analysis import category_label
+from introscope.experiments.category_thresholds.analysis import (
+    category_label,
+    category_threshold_table,
+)
+from introscope.experiments.selection import reused_note
 from introscope.headlines import Headline, ci_sign, not_run
 from introscope.stats.dose import MIN_CLUSTERS, MIN_LEVELS
 from introscope.tables import NAN, Tables, to_float
@@ -39,12 +48,13 @@ def strength3(x: Any) -> str:
     return "nan" if v != v else f"{v:.3g}"
 
 
-def ec50_headline(r: Mapping[str, Any]) -> Headline:
+def ec50_headline(r: Mapping[str, Any], where: str = "") -> Headline:
     """The headline of one :func:`category_threshold_table` row: the EC50 of the category's
     dose-response. It is undetermined when there is no interval, or when the fitted
     plateau's CI does not exclude 0 (without an effect there is no half-maximal strength):
     then the line carries no number (``available`` False, n 0, "Not available: ..." with the
-    concept count in the sentence), never a verdict."""
+    concept count in the sentence), never a verdict. ``where``: a parenthetical after the
+    layer (how step 9's layer was chosen and the concepts it is estimated on)."""
     cat, layer = category_label(r["category"]), int(r["layer"])
     n = int(to_float(r["ec50_n"])) if to_float(r["ec50_n"]) == to_float(r["ec50_n"]) else 0
     emax = interval3(r["emax"], r["emax_ci_low"], r["emax_ci_high"])
@@ -53,13 +63,15 @@ def ec50_headline(r: Mapping[str, Any]) -> Headline:
     undetermined = None
     if to_float(r["emax_ci_low"]) != to_float(r["emax_ci_low"]):
         undetermined = (
-            f"Not available: at layer {layer}, the dose-response of {cat} is undetermined: an "
+            f"Not available: at layer {layer}{where}, the dose-response of {cat} is "
+            "undetermined: an "
             f"interval needs at least {MIN_CLUSTERS} concepts and {MIN_LEVELS} strengths "
             f"(n={n} concepts, {tested}), so neither its plateau nor its EC50 is read."
         )
     elif ci_sign(r["emax_ci_low"], r["emax_ci_high"]) == 0:
         undetermined = (
-            f"Not available: at layer {layer}, the concept-minus-random P(yes) difference of "
+            f"Not available: at layer {layer}{where}, the concept-minus-random P(yes) "
+            "difference of "
             f"{cat} shows no plateau distinguishable from 0 over {tested} ({emax}), so its "
             f"EC50 is undetermined (n={n} concepts)."
         )
@@ -84,7 +96,8 @@ def ec50_headline(r: Mapping[str, Any]) -> Headline:
         else ""
     )
     sentence = (
-        f"At layer {layer}, the concept-minus-random P(yes) difference of {cat} reaches half "
+        f"At layer {layer}{where}, the concept-minus-random P(yes) difference of {cat} reaches "
+        "half "
         f"of its fitted plateau ({emax}) at strength {ec50}{rel}: a logistic in log2 "
         f"strength fitted over {tested}, intervals resampling concepts (n={n} "
         f"concepts){extrapolated}."
@@ -194,11 +207,42 @@ def step_layer(table: pd.DataFrame, sel: Selection | None) -> tuple[int, str]:
     )
 
 
+def step_rows(
+    t: Tables, layer: int, sel: Selection | None
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The ``category_thresholds`` rows step 9 reads at ``layer`` and, per category, the
+    parenthetical its sentence puts after the layer. At the layer of a configuration chosen
+    on half the concepts, each category's curve is refitted on the concepts it was not
+    chosen on; at a declared (or otherwise data-free) one, the table's rows (every
+    concept) are read; at a layer that was not selected, nothing is added."""
+    table = t["category_thresholds"]
+    rows = table[table["layer"] == layer].to_dict("records")
+    if sel is None or sel.layer is None or int(sel.layer) != layer:
+        return rows, {}
+    effects = t["concept_effects"]
+    at = effects[effects["layer"] == layer]
+    held = sel.how == "held out" and bool(sel.chosen_on)
+    if held:
+        at = at[~at["concept"].astype(str).isin(set(sel.chosen_on))]
+        resid = t.get("residual_norms", pd.DataFrame(columns=["layer", "resid_norm"]))
+        norms = {int(a): float(b) for a, b in zip(resid["layer"], resid["resid_norm"], strict=True)}
+        rows = category_threshold_table(at, norms).to_dict("records")
+    notes = {}
+    for cat, g in at.groupby("category", sort=False):
+        note = reused_note(sel.how, int(g["concept"].nunique()), sel.k)
+        notes[str(cat)] = " (the layer of the" + note[len(" (the") :]
+    return rows, notes
+
+
 def scorecard(s: ScoreInputs) -> list[Headline]:
-    """Step 9: the per-category EC50s at one layer (:func:`step_layer`)."""
+    """Step 9: the per-category EC50s at one layer (:func:`step_layer`), on the concepts
+    the selection was not made on (:func:`step_rows`)."""
     table = s.tables["category_thresholds"]
     if len(table) == 0:
         return [not_run(STEP, STEP_TITLE, "the run has no category-threshold trials.")]
     layer, config = step_layer(table, s.selection)
-    rows = table[table["layer"] == layer].to_dict("records")
-    return [replace(ec50_headline(r), step=STEP, config=config) for r in rows[:STEP_LINES]]
+    rows, notes = step_rows(s.tables, layer, s.selection)
+    return [
+        replace(ec50_headline(r, notes.get(str(r["category"]), "")), step=STEP, config=config)
+        for r in rows[:STEP_LINES]
+    ]

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from introscope.experiments.selection import concept_list
+from introscope.experiments.yes_bias.held_out import held_row
 from introscope.experiments.yes_bias.logodds import DETECTION, KEPT
 from introscope.headlines import cfg_text
 from introscope.render.figures import CONTROL_COLORS, has, num, save, yerr
@@ -23,7 +25,10 @@ def figures(t: Tables, directory: Path) -> dict[str, Path]:
     out = {
         "yes_bias": plot_yes_bias_scatter(t["yes_bias"], directory / "yes_bias.png"),
         "yes_bias_concepts": plot_concepts(
-            t["yes_bias"], t["yes_bias_concepts"], directory / "yes_bias_concepts.png"
+            t["yes_bias"],
+            t["yes_bias_concepts"],
+            directory / "yes_bias_concepts.png",
+            held_row(t, "logits"),
         ),
         "yes_bias_baselines": plot_baselines(
             t["yes_bias_questions"], directory / "yes_bias_baselines.png"
@@ -87,13 +92,23 @@ def plot_yes_bias_scatter(table: pd.DataFrame, path: Path | str) -> Path | None:
     return save(fig, path)
 
 
-def plot_concepts(configs: pd.DataFrame, concepts: pd.DataFrame, path: Path | str) -> Path | None:
-    """Per concept at the concept configuration with the largest mean detection shift: the
-    detection shift against the control shift, a bar from the 'yes'-answer to the
-    'no'-answer questions' shift; points above y = x move more than the control questions."""
+def plot_concepts(
+    configs: pd.DataFrame,
+    concepts: pd.DataFrame,
+    path: Path | str,
+    held: pd.Series | None = None,
+) -> Path | None:
+    """Per concept at step 3's configuration (``held``: the ``yes_bias_held_out`` logits
+    row; the concepts it was chosen on are drawn hollow), else at the concept configuration
+    with the largest mean detection shift: the detection shift against the control shift, a
+    bar from the 'yes'-answer to the 'no'-answer questions' shift; points above y = x move
+    more than the control questions."""
     if not has(configs, ["detection_shift"]) or not has(concepts, ["bias_corrected"]):
         return None
-    row, k = best_row(configs, "detection_shift", configs["control"] == "concept")
+    if held is not None:
+        row, k = held, 1
+    else:
+        row, k = best_row(configs, "detection_shift", configs["control"] == "concept")
     if row is None:
         return None
     at = concepts[
@@ -115,11 +130,19 @@ def plot_concepts(configs: pd.DataFrame, concepts: pd.DataFrame, path: Path | st
         lw=1,
         label="'yes'- to 'no'-answer questions",
     )
-    ax.plot(x, y, "o", ms=5, color=CONTROL_COLORS.get("concept"), label="concept")
+    color = CONTROL_COLORS.get("concept")
+    est = set(concept_list(held["estimated_on"])) if held is not None else set(at["concept"])
+    used = at["concept"].astype(str).isin(est).to_numpy()
+    ax.plot(x[used], y[used], "o", ms=5, color=color, label="concept")
+    if (~used).any():
+        ax.plot(x[~used], y[~used], "o", ms=5, mfc="none", color=color, label="chosen on")
     for name, xi, yi in zip(at["concept"], x, y, strict=True):
         ax.annotate(str(name), (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
     identity_line(ax, np.concatenate([x, y]))
-    picked = f" (largest of {k}, selected after the fact)" if k > 1 else ""
+    if held is not None:  # hollow points: the concepts the configuration was chosen on
+        picked = " (step 3's configuration)"
+    else:
+        picked = f" (largest of {k}, selected after the fact)" if k > 1 else ""
     ax.set_title(f"Per concept at {cfg_text(row['layer'], row['strength'])}{picked}", fontsize=9)
     ax.set_xlabel("control questions: log-odds shift of 'yes'")
     ax.set_ylabel("detection question: log-odds shift of 'yes'")

@@ -80,6 +80,56 @@ def question_rows(yb: list[Record]) -> list[dict[str, Any]]:
     return rows
 
 
+def put_shifts(
+    out: dict[str, Any], trials: list[Record], yb: list[Record], questions: list[dict[str, Any]]
+) -> None:
+    """``out`` with ``n_dropped_question``, ``answered_yes`` and the three shifts of the
+    injected ``trials`` against their questions' no-injection answers (from ``yb``)."""
+    status = {q["question_id"]: q["status"] for q in questions}
+    answer_of = {q["question_id"]: q["answer"] for q in questions}
+    base: dict[str, list[bool | None]] = {}
+    for r in yb:
+        if cond(r, "control") == "none":
+            base.setdefault(str(cond(r, "question_id")), []).append(answered_yes(r))
+    kept = [t for t in trials if status.get(str(cond(t, "question_id"))) == KEPT]
+    out["n_dropped_question"] = len(trials) - len(kept)
+    put_rate(out, "answered_yes", (answered_yes(t) for t in kept))
+    for name, answer in (
+        ("yes_bias_shift", None),
+        ("yes_answer_shift", "yes"),
+        ("no_answer_shift", "no"),
+    ):
+        these = [t for t in kept if answer in (None, answer_of.get(cond(t, "question_id")))]
+        asked = sorted({str(cond(t, "question_id")) for t in these})
+        put_rate_diff(
+            out,
+            name,
+            (answered_yes(t) for t in these),
+            (v for q in asked for v in base.get(q, [])),
+        )
+
+
+def put_corrected(out: dict[str, Any]) -> None:
+    """``bias_corrected_claims`` = net_affirmative - yes_bias_shift, MOVER interval (Zou &
+    Donner 2008) from the two intervals in ``out``."""
+    est, low, high = mover_difference(
+        out["net_affirmative"],
+        out["net_affirmative_ci_low"],
+        out["net_affirmative_ci_high"],
+        out["yes_bias_shift"],
+        out["yes_bias_shift_ci_low"],
+        out["yes_bias_shift_ci_high"],
+    )
+    out["bias_corrected_claims"] = est
+    out["bias_corrected_claims_ci_low"] = low
+    out["bias_corrected_claims_ci_high"] = high
+
+
+def current_generation(run: RunFrame) -> tuple[list[Record], int]:
+    """The generated yes-bias trials of this protocol, and how many of an earlier one."""
+    return current_protocol(run.records("yes_bias", "generation"))
+
+
 def generation_tables(run: RunFrame, detection: pd.DataFrame) -> GenerationTables:
     """Per layer x strength x control: ``answered_yes`` (kept questions, under injection),
     ``yes_bias_shift`` = that rate minus the same questions' no-injection rate (Newcombe),
@@ -88,50 +138,19 @@ def generation_tables(run: RunFrame, detection: pd.DataFrame) -> GenerationTable
     ``bias_corrected_claims`` = net_affirmative - yes_bias_shift with a MOVER interval (Zou
     & Donner 2008) from the two Newcombe intervals. ``n_dropped_question`` counts trials of
     questions dropped at baseline (confidently wrong, or never answered yes or no)."""
-    yb, earlier = current_protocol(run.records("yes_bias", "generation"))
+    yb, earlier = current_generation(run)
     if not yb and not earlier:
         return GenerationTables(pd.DataFrame(), [], None)
     questions = question_rows(yb)
-    status = {q["question_id"]: q["status"] for q in questions}
-    answer_of = {q["question_id"]: q["answer"] for q in questions}
-    base: dict[str, list[bool | None]] = {}
-    for r in yb:
-        if cond(r, "control") == "none":
-            base.setdefault(str(cond(r, "question_id")), []).append(answered_yes(r))
     det = {(r["layer"], r["strength"], r["control"]): r for r in detection.to_dict("records")}
     rows = []
     for out, trials in by_config(r for r in yb if cond(r, "control") != "none"):
-        kept = [t for t in trials if status.get(str(cond(t, "question_id"))) == KEPT]
-        out["n_dropped_question"] = len(trials) - len(kept)
-        put_rate(out, "answered_yes", (answered_yes(t) for t in kept))
-        for name, answer in (
-            ("yes_bias_shift", None),
-            ("yes_answer_shift", "yes"),
-            ("no_answer_shift", "no"),
-        ):
-            these = [t for t in kept if answer in (None, answer_of.get(cond(t, "question_id")))]
-            asked = sorted({str(cond(t, "question_id")) for t in these})
-            put_rate_diff(
-                out,
-                name,
-                (answered_yes(t) for t in these),
-                (v for q in asked for v in base.get(q, [])),
-            )
+        put_shifts(out, trials, yb, questions)
         d = det.get((out["layer"], out["strength"], out["control"]))
         if d is not None and not math.isnan(to_float(d.get("net_affirmative"))):
             for suffix in ("", "_ci_low", "_ci_high", "_n"):
                 out[f"net_affirmative{suffix}"] = d[f"net_affirmative{suffix}"]
-            est, low, high = mover_difference(
-                d["net_affirmative"],
-                d["net_affirmative_ci_low"],
-                d["net_affirmative_ci_high"],
-                out["yes_bias_shift"],
-                out["yes_bias_shift_ci_low"],
-                out["yes_bias_shift_ci_high"],
-            )
-            out["bias_corrected_claims"] = est
-            out["bias_corrected_claims_ci_low"] = low
-            out["bias_corrected_claims_ci_high"] = high
+            put_corrected(out)
             out["bias_corrected_claims_n"] = out["answered_yes_n"]
         rows.append(out)
     statuses = [q["status"] for q in questions]

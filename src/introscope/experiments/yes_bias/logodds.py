@@ -27,7 +27,7 @@ and counted (``n_dropped_question``, and the question table says which).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -359,12 +359,37 @@ def injected_configs(records: list[Record]) -> set[Key]:
     return {config_key(r) for r in records if cond(r, "control") != "none"}
 
 
-def logit_tables(run: RunFrame) -> LogitTables:
-    """The logit readout's tables; a configuration needs trials of both experiments."""
+def logit_inputs(run: RunFrame) -> tuple[list[Record], list[Record], int]:
+    """(detection trials, yes-bias trials of this protocol, how many of an earlier one)."""
     # The paper's detection trials only: other grid.variants (wordings, windows) name
     # themselves in the condition and have their own baselines.
     det = [r for r in run.records("detection", "logits") if cond(r, "variant") is None]
     yb, earlier = current_protocol(run.records("yes_bias", "logits"))
+    return det, yb, earlier
+
+
+def row_on_concepts(run: RunFrame, key: Key, concepts: Collection[str]) -> dict[str, Any] | None:
+    """The ``yes_bias`` row of configuration ``key`` computed from the injected trials of
+    ``concepts`` only (every no-injection trial still gives the baselines; the trial counts
+    are those concepts' trials); None when the configuration has no such trial."""
+    det, yb, _ = logit_inputs(run)
+    keep = {str(c) for c in concepts}
+
+    def kept(r: Record) -> bool:
+        return cond(r, "control") == "none" or str(cond(r, "concept")) in keep
+
+    baselines = question_baselines(yb)
+    _, det_base = detection_baseline(det)
+    both = injected_configs(det) & injected_configs(yb)
+    cell = gather([r for r in det if kept(r)], [r for r in yb if kept(r)], baselines).get(key)
+    if cell is None or key not in both:
+        return None
+    return config_row(key, concept_rows(cell, baselines, det_base), cell, det_base)
+
+
+def logit_tables(run: RunFrame) -> LogitTables:
+    """The logit readout's tables; a configuration needs trials of both experiments."""
+    det, yb, earlier = logit_inputs(run)
     if not yb and not earlier:
         return LogitTables(pd.DataFrame(), pd.DataFrame(), [], None)
     baselines = question_baselines(yb)

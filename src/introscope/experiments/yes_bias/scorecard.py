@@ -1,11 +1,16 @@
 """Scorecard step 3: detection minus what the same injection does to any yes/no question
-asked in the same frame, at the configuration selected in step 2 (else, said so, the
-largest detection shift).
+asked in the same frame, at the configuration selected in step 2, estimated on the concepts
+it was not chosen on (every concept when the spec declares it; :mod:`.held_out`). The
+selection reaches this step through the detection slice's ``selection`` table, as the
+scorecard's :class:`~introscope.experiments.base.Selection` does.
 
 Two lines when the run has both readouts: the logit readout in log-odds, paired per concept
 (t interval over concepts), and the generated answers (``bias_corrected_claims``: the net
-detection claim rate minus the shift toward answering "yes", MOVER interval over trials).
-An undefined interval reads "undetermined", never a verdict.
+detection claim rate minus the shift toward answering "yes", MOVER interval). When the
+yes-bias grid lacks the selected configuration, the logit line's configuration is chosen on
+the same chosen-on concepts and estimated on the others; the generation line, which has no
+held-out detection estimate there, reads the largest net claim and says it was chosen after
+the fact. An undefined interval reads "undetermined", never a verdict.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ import math
 
 import pandas as pd
 
-from introscope.experiments.base import ScoreInputs, Selection
+from introscope.experiments.base import ScoreInputs
 from introscope.experiments.yes_bias.analysis import shifts_text
+from introscope.experiments.yes_bias.held_out import held_row
 from introscope.experiments.yes_bias.logodds import LOW_MASS
 from introscope.headlines import (
     Headline,
@@ -25,7 +31,7 @@ from introscope.headlines import (
     not_run,
     verdict,
 )
-from introscope.tables import Tables, best_row, row_at, to_float
+from introscope.tables import Tables, best_row, to_float
 
 TITLE = "bias-corrected detection (minus the control questions' shift)"
 LOGIT_NAME = "bias-corrected detection, log-odds (detection minus control questions)"
@@ -33,8 +39,10 @@ TEXT_NAME = "bias-corrected detection claims (minus the shift toward answering '
 
 
 def scorecard(inputs: ScoreInputs) -> list[Headline]:
-    t, sel = inputs.tables, inputs.selection
-    lines = [ln for ln in (logit_line(t, sel), text_line(t, sel)) if ln is not None]
+    # The selected configuration reaches this step through the detection slice's selection
+    # table (:mod:`.held_out`), the same row ``inputs.selection`` is made from.
+    t = inputs.tables
+    lines = [ln for ln in (logit_line(t), text_line(t)) if ln is not None]
     return lines or [not_run(3, "bias-corrected detection", why_not_run(t))]
 
 
@@ -51,17 +59,14 @@ def why_not_run(t: Tables) -> str:
     return "the run has no yes-bias trials."
 
 
-def pick(table: pd.DataFrame, sel: Selection | None, fallback: str) -> tuple[pd.Series | None, str]:
-    """The concept row at the selected configuration, else (said so) the largest
-    ``fallback`` of the concept rows."""
-    row = row_at(table, sel.layer, sel.strength, control="concept") if sel else None
-    if row is not None:
-        return row, " (the configuration selected above)"
-    row, k = best_row(table, fallback, table["control"] == "concept")
-    what = fallback.replace("_", " ")
+def pick_generation(gen: pd.DataFrame) -> tuple[pd.Series | None, str]:
+    """The largest net detection claim of the concept rows, said to be chosen after the fact
+    (when the detection slice's held-out estimate is not at a configuration of this grid)."""
+    row, k = best_row(gen, "net_affirmative", gen["control"] == "concept")
     return row, (
-        f" (the configuration selected above is not in this grid; this one is selected "
-        f"after the fact as the largest {what} of {k})"
+        " (no held-out detection estimate at the configuration selected above is in this "
+        f"grid; this one is selected after the fact as the largest net affirmative of {k} on every "
+        "concept, so biased upward)"
     )
 
 
@@ -93,13 +98,14 @@ def left_out(row: pd.Series, summary: pd.Series | None) -> str:
     )
 
 
-def logit_line(t: Tables, sel: Selection | None) -> Headline | None:
+def logit_line(t: Tables) -> Headline | None:
     yb = t["yes_bias"]
     if len(yb) == 0:
         return None
-    row, note = pick(yb, sel, "detection_shift")
+    row = held_row(t, "logits")
     if row is None:
         return not_run(3, LOGIT_NAME, "the yes-bias grid has no concept-injection configuration.")
+    note = str(row["note"])
     cfg = cfg_text(row["layer"], row["strength"])
     reading = verdict(
         row["bias_corrected_detection_ci_low"],
@@ -109,12 +115,12 @@ def logit_line(t: Tables, sel: Selection | None) -> Headline | None:
         "not distinguishable from the injection's push on any yes/no question in this frame",
         "the detection question moves less than the control questions",
     )
-    r = to_float(row["pearson_r"])
+    r = to_float(yb.iloc[0]["pearson_r"])  # over every configuration and concept
     r_text = (
         ""
         if math.isnan(r)
-        else f" Across {int(to_float(row['pearson_n']))} configurations the two shifts "
-        f"correlate at r = {r:+.2f}."
+        else f" Across {int(to_float(yb.iloc[0]['pearson_n']))} configurations the two shifts "
+        f"correlate at r = {r:+.2f} (all concepts)."
     )
     bc = ci_or_none(
         row["bias_corrected_detection"],
@@ -137,12 +143,16 @@ def logit_line(t: Tables, sel: Selection | None) -> Headline | None:
     )
 
 
-def text_line(t: Tables, sel: Selection | None) -> Headline | None:
-    gen = t["yes_bias_generation"]
-    if len(gen) == 0 or "bias_corrected_claims" not in gen.columns:
-        return None
-    gen = gen[gen["bias_corrected_claims"].notna()]
-    row, note = pick(gen, sel, "net_affirmative")
+def text_line(t: Tables) -> Headline | None:
+    row = held_row(t, "generation")
+    held = row is not None
+    if row is not None:
+        note = str(row["note"])
+    else:
+        gen = t["yes_bias_generation"]
+        if len(gen) == 0 or "bias_corrected_claims" not in gen.columns:
+            return None
+        row, note = pick_generation(gen[gen["bias_corrected_claims"].notna()])
     if row is None:
         return None
     cfg = cfg_text(row["layer"], row["strength"])
@@ -150,13 +160,14 @@ def text_line(t: Tables, sel: Selection | None) -> Headline | None:
     def ci(col: str) -> str:
         return ci_or_none(row[col], row[f"{col}_ci_low"], row[f"{col}_ci_high"])
 
+    unit = "concepts" if held else "trials"
     reading = verdict(
         row["bias_corrected_claims_ci_low"],
         row["bias_corrected_claims_ci_high"],
         "detection claims rise more than answers to any yes/no question move toward 'yes'",
         "not distinguishable from a general shift toward answering 'yes'",
         "detection claims rise less than 'yes' answers to the control questions",
-        unit="trials",
+        unit=unit,
     )
     summary = summary_of(t, "generation")
     dropped = (
@@ -174,9 +185,17 @@ def text_line(t: Tables, sel: Selection | None) -> Headline | None:
         f"{ci('net_affirmative')} and answers opening with 'yes' to control questions in the "
         f"same frame, against each question's no-injection answers, by {ci('yes_bias_shift')} "
         f"('yes'-answer questions {ci('yes_answer_shift')}, 'no'-answer questions "
-        f"{ci('no_answer_shift')}); the difference is {ci('bias_corrected_claims')} (MOVER "
-        f"interval over trials): {reading}." + dropped,
-        unit="trials",
+        f"{ci('no_answer_shift')}); the difference is {ci('bias_corrected_claims')} ("
+        + (
+            f"MOVER interval from the detection slice's held-out estimate over "
+            f"{int(to_float(row['net_affirmative_n']))} concepts and the control answers' "
+            f"{int(to_float(row['answered_yes_n']))} trials of the same concepts"
+            if held
+            else "MOVER interval over trials"
+        )
+        + f"): {reading}."
+        + dropped,
+        unit=unit,
         kind="rate_difference",
         config=cfg,
         step=3,
