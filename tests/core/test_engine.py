@@ -92,6 +92,28 @@ def test_capture_single_unpadded_equals_hf(lm, engine, capture_case):
             assert torch.equal(acts[:, j], hs[layer + 1][0]), (p[-20:], layer)
 
 
+def test_capture_mean_is_the_span_mean_of_hf_hidden_states(lm, engine, capture_case):
+    """Mean-pooled capture over a span equals the mean of HF's hidden states over exactly the
+    span's tokens (unpadded), and a padded batch gives each row its own span's mean."""
+    prompts, layers, *_ = capture_case
+    span = "capital of France"
+    p = prompts[1]
+    row = engine.prepare([p], None).rows[0]
+    start, end = Window.span_marker(span).resolve(len(row.ids), row.offsets, row.text)
+    assert end - start >= 2
+    got = engine.capture_mean([p], layers, positions=span)
+    assert got.shape == (1, len(layers), 576)
+    with torch.inference_mode():
+        hs = lm.model(input_ids=torch.tensor([row.ids]), output_hidden_states=True).hidden_states
+    for j, layer in enumerate(layers):
+        assert torch.equal(got[0, j], hs[layer + 1][0, start:end].mean(dim=0)), layer
+    windows = [Window.span_marker("dust"), Window.span_marker(span)]
+    batch = engine.capture_mean(prompts[:2], layers, positions=windows)
+    alone = engine.capture_mean([prompts[0]], layers, positions="dust")
+    assert torch.allclose(batch[0], alone[0], rtol=1e-4, atol=1e-4)
+    assert torch.allclose(batch[1], got[0], rtol=1e-4, atol=1e-4)
+
+
 def test_capture_padded_vs_unpadded_close(engine, capture_case):
     prompts, layers, _seqs, acts_all, *_ = capture_case
     for r, p in enumerate(prompts):

@@ -285,6 +285,7 @@ def test_terminal_scorecard_reads_at_80_columns(run_dir: Path) -> None:
     assert any("pp [" in ln and "concepts" in ln and "layer 10, strength 4" in ln for ln in lines)
 
 
+@pytest.mark.slow  # heavy for the default run (CI); make test-all runs it
 def test_scorecard_json(run_dir: Path) -> None:
     console = Console(record=True, width=80)
     render_scorecard(run_dir, console, json_out=True)
@@ -296,6 +297,7 @@ def test_scorecard_json(run_dir: Path) -> None:
     assert len(data["lines"]) == len(scorecard(run_dir))
 
 
+@pytest.mark.slow  # heavy for the default run (CI); make test-all runs it
 def test_cli_scorecard(run_dir: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     ok = runner.invoke(app, ["scorecard", str(run_dir)])

@@ -305,6 +305,24 @@ class Engine:
             spans.append(win.resolve(len(row.ids), row.offsets, row.text))
         return self._capture(prep, idx, spans, reuse_prefix)
 
+    @torch.inference_mode()
+    def capture_mean(
+        self,
+        prompts: Sequence[str],
+        layers: LayerSpec | Sequence[LayerSpec],
+        *,
+        positions: str | Window | Sequence[Window],
+        injections: Sequence[RowInjections] | None = None,
+        reuse_prefix: bool = False,
+    ) -> torch.Tensor:
+        """Mean-pooled residual-stream activations over a span of each prompt:
+        ``[B, n_layers, d]``, the mean over the tokens :meth:`capture` returns for
+        ``positions`` (a substring, a Window, or one Window per row)."""
+        rows = self.capture(
+            prompts, layers, positions=positions, injections=injections, reuse_prefix=reuse_prefix
+        )
+        return torch.stack([r.mean(dim=0) for r in rows])
+
     def _capture(
         self,
         prep: PreparedBatch,

@@ -109,6 +109,7 @@ def test_equal_log_odds_pushes_at_different_baselines_compare_equal() -> None:
     assert abs(s["net_vs_default"]) < 1e-6
 
 
+@pytest.mark.slow  # heavy for the default run (CI); make test-all runs it
 def test_a_claim_under_one_wording_only_is_called_so() -> None:
     """Over seeded repeats: a push under the paper's wording only (the others: noise around
     no shift) is reported as a claim that appears under one wording, except where a null

@@ -105,6 +105,7 @@ def test_empty_runs_give_empty_tables() -> None:
         assert EXPERIMENT.sections(t, {}) == []
 
 
+@pytest.mark.slow  # heavy for the default run (CI); make test-all runs it
 def test_report_tracks_projection_beyond_template() -> None:
     t = tables(natural_rows(beyond_template=True), {})
     ns = t["natural_states"]
@@ -142,6 +143,7 @@ def test_report_tracks_projection_beyond_template() -> None:
     assert pooled["cos_specific_n"] == 120 and pooled["cos_specific_by_concept_n"] == 10
 
 
+@pytest.mark.slow  # heavy for the default run (CI); make test-all runs it
 def test_text_only_dependence_covers_zero() -> None:
     run = natural_rows(beyond_template=False)
     t = tables(run, {})
@@ -205,6 +207,7 @@ def test_intervals_are_clustered_by_concept() -> None:
     assert row["coef"] == pytest.approx(naive.estimate)
 
 
+@pytest.mark.slow  # heavy for the default run (CI); make test-all runs it
 def test_the_layer_is_chosen_on_half_the_concepts() -> None:
     t = tables(concept_effect_rows(1), {})
     sel = t["selection"].iloc[0]
@@ -234,6 +237,7 @@ def test_partial_correlation_removes_the_covariate() -> None:
 # --------------------------------------------------------------------------- step 8
 
 
+@pytest.mark.slow  # heavy for the default run (CI); make test-all runs it
 def test_step_8_takes_the_first_four_headlines() -> None:
     t: Tables = tables(natural_rows(beyond_template=True), {})
     lines = scorecard(ScoreInputs(t, {}, None))
@@ -317,6 +321,7 @@ def test_controls_none_is_valid() -> None:
     assert p.concepts == ["Ocean", "Dust"]
 
 
+@pytest.mark.slow  # heavy for the default run (CI); make test-all runs it
 def test_a_run_read_at_the_answer_position_is_named_and_licenses_nothing() -> None:
     """Readouts without ``read_at`` (protocol 1) were taken at the last prompt token: the
     tables say so, and the headline says the logit-lens identity can produce the

@@ -89,6 +89,7 @@ def test_registered_after_detection() -> None:
     assert kinds.index("detection") < kinds.index(KIND)
 
 
+@pytest.mark.slow  # heavy for the default run (CI); make test-all runs it
 def test_natural_states_section(text: str, run_dir: Path) -> None:
     sec = section(text, "natural-states")
     assert "Natural states" in sec and "beyond what the text itself predicts" in sec
@@ -105,6 +106,7 @@ def test_natural_states_section(text: str, run_dir: Path) -> None:
     assert "aware" not in sec.lower()
 
 
+@pytest.mark.slow  # heavy for the default run (CI); make test-all runs it
 def test_summary_and_scorecard(text: str, run_dir: Path) -> None:
     summary = text[text.index('<h2 id="summary">') : text.index('<p class="note">')]
     assert html.escape("natural states: report ~ projection | template (log-prob)") in summary

@@ -274,6 +274,7 @@ def test_declaration() -> None:
     assert set(EXPERIMENT.measures) == {"logits", "generation"}
 
 
+@pytest.mark.slow  # heavy for the default run (CI); make test-all runs it
 def test_a_protocol_1_run_is_reported_but_not_analysed() -> None:
     """The fixture battery (written before issue 10): its yes-bias trials are counted, left
     out, and step 3 says why in one sentence."""

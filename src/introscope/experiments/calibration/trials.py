@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from introscope.experiments.base import Context, Trial, TrialResult, make_trial
+from introscope.experiments.base import Context, Trial, TrialResult
 from introscope.experiments.calibration.params import CalibrationParams
-from introscope.experiments.selfreport.params import item_condition
-from introscope.experiments.selfreport.probe import Request, answer_prompt, probe
+from introscope.experiments.selfreport.probe import Request, probe, unled_item_trials
 
 
 class CalibrationSolver:
@@ -16,18 +15,7 @@ class CalibrationSolver:
         return []
 
     def build_trials(self, ctx: Context[CalibrationParams]) -> list[Trial]:
-        return [
-            make_trial(
-                ctx.spec,
-                item_condition(it),
-                answer_prompt(ctx, it, "none"),
-                None,
-                {"item": it},
-                concept=it.id,
-                control="none",
-            )
-            for it in ctx.params.items
-        ]
+        return unled_item_trials(ctx)
 
     def run_batch(
         self, ctx: Context[CalibrationParams], trials: Sequence[Trial]

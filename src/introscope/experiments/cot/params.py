@@ -11,11 +11,13 @@ runs. The chain length and temperature are the spec's ``[sampling]``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
 from introscope.errors import ItemError, SpecError
+from introscope.experiments.params_table import ParamsTable as ParamsTable
+from introscope.experiments.params_table import params_table as params_table
 from introscope.items import Item, load_items
 
 if TYPE_CHECKING:
@@ -23,33 +25,10 @@ if TYPE_CHECKING:
 
 DEFAULT_SOURCES: tuple[str, ...] = ("word_problems", "comparison_pairs", "multiple_choice")
 
-T = TypeVar("T", bound=BaseModel)
-
-
-class ParamsTable(BaseModel):
-    """Base of a slice's ``[params]`` table: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
 
 class ItemTable(ParamsTable):
     items: list[str] = Field(default_factory=lambda: list(DEFAULT_SOURCES), min_length=1)
     families: list[str] | None = None
-
-
-def params_table(spec: Spec, model: type[T]) -> T:
-    """``spec.params`` as ``model``; the first problem is a :class:`SpecError` naming the
-    key (``params.lead_layer: ...``)."""
-    try:
-        return model.model_validate(spec.params)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or "(table)"
-        msg = "unknown key" if err["type"] == "extra_forbidden" else str(err["msg"])
-        raise SpecError(
-            f"params.{key}: {msg.removeprefix('Value error, ')} (the {spec.experiment} "
-            f"experiment reads {', '.join(model.model_fields)})."
-        ) from None
 
 
 def spec_items(spec: Spec, table: ItemTable, *, need_options: bool) -> tuple[Item, ...]:

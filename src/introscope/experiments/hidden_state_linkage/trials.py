@@ -21,15 +21,14 @@ import torch
 
 from introscope.core.lens import layer_entropies, lens_logprobs
 from introscope.core.steering import Injection, Window
-from introscope.experiments.base import Context, Trial, TrialResult, make_trial
+from introscope.experiments.base import Context, Trial, TrialResult
 from introscope.experiments.hidden_state_linkage.params import LinkageParams
-from introscope.experiments.selfreport.params import item_condition
 from introscope.experiments.selfreport.probe import (
     Request,
-    answer_prompt,
     option_logprobs,
     probe,
     softmax,
+    unled_item_trials,
 )
 from introscope.experiments.solving import layer_indices
 from introscope.items import Item
@@ -77,18 +76,7 @@ class LinkageSolver:
         return []
 
     def build_trials(self, ctx: Context[LinkageParams]) -> list[Trial]:
-        return [
-            make_trial(
-                ctx.spec,
-                item_condition(it),
-                answer_prompt(ctx, it, "none"),
-                None,
-                {"item": it},
-                concept=it.id,
-                control="none",
-            )
-            for it in ctx.params.items
-        ]
+        return unled_item_trials(ctx)
 
     def run_batch(self, ctx: Context[LinkageParams], trials: Sequence[Trial]) -> list[TrialResult]:
         found = probe(ctx, [Request(t.data["item"], "none", t.seed) for t in trials])

@@ -37,9 +37,10 @@ import torch
 from introscope.core.lens import entropy
 from introscope.core.models import LoadedModel
 from introscope.core.steering import Injection
-from introscope.experiments.base import Context
+from introscope.experiments.base import Context, Trial, make_trial
 from introscope.experiments.readouts import first_token_ids, yes_probability
 from introscope.experiments.selfreport import prompts as P
+from introscope.experiments.selfreport.params import item_condition
 from introscope.items import Item, open_answer_correct, surface_features
 from introscope.items.item import first_number
 
@@ -77,6 +78,23 @@ def lead_text(item: Item, lead: str) -> str:
 
 def answer_prompt(ctx: Context[Any], item: Item, lead: str) -> str:
     return ctx.lm.chat_prompt([("user", lead_text(item, lead))], prefill=P.ANSWER_PREFILL)
+
+
+def unled_item_trials(ctx: Context[Any]) -> list[Trial]:
+    """One trial per item of ``ctx.params.items``, asked without a lead (the item is the
+    trial's concept)."""
+    return [
+        make_trial(
+            ctx.spec,
+            item_condition(it),
+            answer_prompt(ctx, it, "none"),
+            None,
+            {"item": it},
+            concept=it.id,
+            control="none",
+        )
+        for it in ctx.params.items
+    ]
 
 
 def option_logprobs(
