@@ -4,6 +4,10 @@ downloaded), and synthetic runs for analysis and report tests (no model)."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +162,17 @@ class TrialRecords:
             store.write_batch(self.records)
         write_manifest(run_dir, {"run_id": self.run_id, **(manifest or {})})
         return run_dir
+
+
+@contextmanager
+def loopback_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """``handler`` served on a free 127.0.0.1 port in a daemon thread; yields the base URL
+    (``http://127.0.0.1:PORT``) and shuts the server down afterwards."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -5,10 +5,9 @@ trials whose judge grade was an error are graded again when the run is resumed."
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from introscope.grading.judge import MAX_RETRIES, Judge, JudgeConfig
 from introscope.runner import run_spec
 from introscope.spec import Spec, validate_spec
 from introscope.store import DB_NAME, load_run, read_manifest
+from support import loopback_server
 
 
 class Switchable(BaseHTTPRequestHandler):
@@ -51,15 +51,8 @@ class Switchable(BaseHTTPRequestHandler):
 
 @contextmanager
 def endpoint() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Switchable)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with loopback_server(Switchable) as url:
+        yield url + "/v1"
 
 
 def judged_spec(base_url: str) -> Spec:

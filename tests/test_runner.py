@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from introscope.errors import JudgeError, StoreError
 from introscope.runner import run_spec
 from introscope.spec import Spec, validate_spec
 from introscope.store import DB_NAME, RunStore, load_run, read_manifest
+from support import loopback_server
 
 pytestmark = pytest.mark.slow
 
@@ -485,15 +486,8 @@ class _Fail500(BaseHTTPRequestHandler):
 
 @contextmanager
 def _http500() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Fail500)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with loopback_server(_Fail500) as url:
+        yield url + "/v1"
 
 
 def _judge_spec(name: str, base_url: str, **judge: Any) -> Spec:

@@ -6,7 +6,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from introscope.grading.judge import (
     build_prompt,
     parse_verdict,
 )
+from support import loopback_server
 
 SENTINEL_KEY = "sk-SENTINEL-do-not-leak-8c1f"
 KEY_ENV = "INTROSCOPE_TEST_JUDGE_API_KEY"
@@ -84,15 +85,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with loopback_server(_Handler) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)

@@ -5,14 +5,14 @@ failing endpoint gives an error per chain instead of raising."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from introscope.grading.paraphrase import INSTRUCTION, SYSTEM, paraphrase_chains, paraphraser
 from introscope.spec import JudgeSpec
+from support import loopback_server
 
 SEEN: list[dict[str, object]] = []
 
@@ -42,14 +42,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with loopback_server(_Handler) as url:
+        yield url
 
 
 def spec(url: str) -> JudgeSpec:

@@ -8,7 +8,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,6 +27,7 @@ from introscope.spec import JudgeSpec, validate_spec
 from introscope.store import RunStore, load_run
 from introscope.store.records import TrialRecord
 from introscope.tables import RunFrame
+from support import loopback_server
 
 
 class Fake:
@@ -65,15 +66,8 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with loopback_server(Handler) as url:
+        yield url + "/v1"
 
 
 RULES = {"coherent": True, "affirmative": True, "correct_concept": False, "noticed_first": False}
