@@ -675,6 +675,17 @@ def test_holm_constructed_case() -> None:
     assert holm([]) == []
 
 
+def test_holm_equals_statsmodels() -> None:
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(0)
+    for m in (1, 2, 5, 40):
+        for _ in range(20):
+            p = rng.uniform(0, 0.2, m)
+            p[rng.integers(0, m)] = p[0]  # ties
+            assert holm(list(p)) == list(multipletests(p, method="holm")[1])
+
+
 def test_paired_and_welch_intervals_carry_p_values() -> None:
     d = paired_mean_ci([0.1, 0.2, 0.3, 0.4])
     assert d.p == pytest.approx(0.0305, abs=1e-3)  # t = 0.25 / (0.1291 / 2) = 3.873, df 3
