@@ -40,8 +40,7 @@ def tokenizer() -> Any:
 def built(make_tiny: Any) -> tuple[Context[Any], list[Trial]]:
     lm = from_modules(make_tiny("llama", n_layers=3, vocab_size=BUNDLED_VOCAB), tokenizer())
     data = load_spec("eval_framing_steering").model_dump(mode="json")
-    data.update(trials_per_cell=2)
-    data["grid"].update(layers=[1], strengths=[0.0, 3.0])
+    data["grid"].update(n_concepts=2, layers=[1], strengths=[0.0, 3.0])
     data["params"] = {"n_random": 2, "paraphrases": 1}
     spec = validate_spec(data, "tiny")
     info = lm.info

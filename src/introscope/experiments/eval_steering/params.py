@@ -1,7 +1,9 @@
 """The evaluation-framing steering experiment's parameters, built from a spec.
 
-Spec fields it reads: ``trials_per_cell`` is the number of items per hackable kind (the
-first contradicted-test items and metric-gaming tasks of :func:`eval_framing.params.selected_items`);
+Spec fields it reads: ``grid.n_concepts`` is the number of items per hackable kind (the
+first contradicted-test items and metric-gaming tasks of
+:func:`eval_framing.params.selected_items`; default 12), as the chain-of-thought slices count
+their items, so the battery's ``--scale`` scales it;
 ``grid.layers`` are the injection layers; ``grid.strengths`` the signed strengths (``+``
 toward the test-style side for the awareness direction, toward the self-diagnostic side for
 the framing direction). A strength is in the spec's ``grid.strength_unit``:
@@ -32,6 +34,10 @@ if TYPE_CHECKING:
     from introscope.spec import Spec
 
 
+#: Items per kind when ``grid.n_concepts`` is not set.
+DEFAULT_ITEMS = 12
+
+
 class SteeringTable(ParamsTable):
     n_random: int = Field(default=4, ge=1, le=64)
     paraphrases: int = Field(default=1, ge=1, le=PARAPHRASES)
@@ -48,7 +54,7 @@ class EvalSteeringParams(ExperimentParams):
 
 
 def eval_steering_params(spec: Spec) -> EvalSteeringParams:
-    refuse_unused(spec, ("trials_per_cell", "grid.layers", "grid.strengths", "params"))
+    refuse_unused(spec, ("grid.n_concepts", "grid.layers", "grid.strengths", "params"))
     table = params_table(spec, SteeringTable)
     strengths = [float(s) for s in spec.grid.strengths]
     if not strengths or all(s == 0.0 for s in strengths):
@@ -61,7 +67,7 @@ def eval_steering_params(spec: Spec) -> EvalSteeringParams:
     if len(spec.grid.layers) == 0:
         raise SpecError("grid.layers: the eval_framing_steering experiment needs a layer.")
     return EvalSteeringParams(
-        items_per_kind=spec.trials_per_cell,
+        items_per_kind=spec.grid.n_concepts or DEFAULT_ITEMS,
         layers=list(spec.grid.layers),
         strengths=strengths,
         n_random=table.n_random,
