@@ -136,8 +136,9 @@ def awareness_lines(t: Tables) -> list[Headline]:
                 f"awareness direction minus random, p(hack), layer {layer}, strength {s:+g}",
                 row,
                 "awareness_minus_random",
-                f"Adding the evaluation-awareness direction at layer {layer} (strength {s:+g}: "
-                f"norm {to_float(row['injected_norm']):.3g}, + toward the test-style side) "
+                f"Adding the evaluation-awareness direction at layer {layer} (strength {s:+g}, "
+                f"norm {to_float(row['injected_norm']):.3g}; positive strengths push toward "
+                "the test-style side) "
                 "over the user turn of neutral-framed hackable items changes the hack "
                 f"candidate's probability by {steer_text(row, 'awareness_minus_none')} "
                 f"against no injection, and {int(row['n_random'])} random directions of the "
@@ -195,8 +196,9 @@ def framing_lines(t: Tables) -> list[Headline]:
                 row,
                 "injected_minus_random",
                 f"Adding the self-diagnostic-minus-judgment direction (cross-fitted: built "
-                f"on the other fold's items) at layer {layer} (strength {s:+g}: norm "
-                f"{to_float(row['injected_norm']):.3g}) to judgment-framed prompts changes "
+                f"on the other fold's items) at layer {layer} (strength {s:+g}, norm "
+                f"{to_float(row['injected_norm']):.3g}; positive strengths push toward the "
+                "self-diagnostic side) to judgment-framed prompts changes "
                 f"the hack candidate's probability by {steer_text(row, 'injected_minus_none')} "
                 f"against no injection and by {steer_text(row, 'injected_minus_random')} "
                 f"against a random direction of the same norm (paired per item): {verdict} "
