@@ -6,16 +6,19 @@ and the held-out halves are disjoint."""
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
 from introscope.core.engine import Engine
-from introscope.core.models import from_modules
-from introscope.core.vectors import VectorSet
+from introscope.core.models import LoadedModel, from_modules
+from introscope.core.vectors import VectorSet, concept_vectors
+from introscope.errors import VectorError
 from introscope.experiments.base import Context, Trial
 from introscope.experiments.eval_steering.directions import (
+    FIT_FILE,
     assign_folds,
     contrast_rows,
     cross_fit,
@@ -37,17 +40,26 @@ def tokenizer() -> Any:
 
 
 @pytest.fixture(scope="module")
-def built(make_tiny: Any) -> tuple[Context[Any], list[Trial]]:
-    lm = from_modules(make_tiny("llama", n_layers=3, vocab_size=BUNDLED_VOCAB), tokenizer())
+def tiny_lm(make_tiny: Any) -> LoadedModel:
+    return from_modules(make_tiny("llama", n_layers=3, vocab_size=BUNDLED_VOCAB), tokenizer())
+
+
+def context(
+    lm: LoadedModel, vs: VectorSet | None = None, run_dir: Path | None = None, **grid: Any
+) -> Context[Any]:
     data = load_spec("eval_framing_steering").model_dump(mode="json")
-    data["grid"].update(n_concepts=2, layers=[1], strengths=[0.0, 3.0])
+    data["grid"].update({"n_concepts": 2, "layers": [1], "strengths": [0.0, 3.0], **grid})
     data["params"] = {"n_random": 2, "paraphrases": 1}
     spec = validate_spec(data, "tiny")
     info = lm.info
-    vs = VectorSet(
-        {}, info.name_or_path, info.weights_hash, info.hidden_size, info.n_layers, "none"
-    )
-    ctx = Context(spec, eval_steering_params(spec), lm, Engine(lm), vs)
+    if vs is None:
+        vs = VectorSet({}, info.name_or_path, info.weights_hash, info.hidden_size, 3, "none")
+    return Context(spec, eval_steering_params(spec), lm, Engine(lm), vs, run_dir)
+
+
+@pytest.fixture(scope="module")
+def built(tiny_lm: LoadedModel) -> tuple[Context[Any], list[Trial]]:
+    ctx = context(tiny_lm)
     return ctx, EvalSteeringSolver().build_trials(ctx)
 
 
@@ -132,3 +144,45 @@ def test_heldout_halves_are_disjoint_and_projected_on_the_other_half() -> None:
     for i, (style, *_rest) in enumerate(rows):
         assert float(proj[i][0]) == pytest.approx(1.0 if style == "test" else -1.0)
     assert float(cos[0]) == pytest.approx(1.0)
+
+
+def test_a_resumed_run_reads_the_saved_fit(tiny_lm: LoadedModel, tmp_path: Path) -> None:
+    ctx = context(tiny_lm, run_dir=tmp_path)
+    first = EvalSteeringSolver().build_trials(ctx)
+    saved = list(tmp_path.rglob(FIT_FILE))
+    assert len(saved) == 1
+    # a changed file is what the next build reads: the saved fit, not a recomputation
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(saved[0]))
+    with safe_open(str(saved[0]), framework="pt") as f:
+        meta = f.metadata()
+    tensors["contrast"] = tensors["contrast"] * 2.0
+    save_file(tensors, str(saved[0]), metadata=meta)
+    again = EvalSteeringSolver().build_trials(ctx)
+    assert [t.trial_id for t in again] == [t.trial_id for t in first]
+    by_id = {t.trial_id: t for t in first}
+    aware = [t for t in again if t.condition.get("direction") == "awareness"]
+    for t in aware:
+        old = by_id[t.trial_id].injection
+        assert t.injection is not None and old is not None
+        assert torch.allclose(t.injection.vector, old.vector, atol=1e-5)
+        assert t.injection.strength == pytest.approx(2.0 * old.strength, rel=1e-4)
+
+
+def test_relative_strengths_scale_by_the_residual_norm(tiny_lm: LoadedModel) -> None:
+    engine = Engine(tiny_lm)
+    with pytest.raises(VectorError, match="No words"):
+        concept_vectors(engine, [])
+    # a run directory's set: no words, the residual norms only
+    vs = concept_vectors(engine, [], keep_baseline=True)
+    assert vs.names == [] and vs.residual_norm(1) > 0
+    ctx = context(tiny_lm, vs, strength_unit="residual_norm", strengths=[-0.5, 0.5])
+    trials = EvalSteeringSolver().build_trials(ctx)
+    injected = [t for t in trials if t.injection is not None]
+    assert injected
+    for t in injected:
+        want = t.condition["strength"] * vs.residual_norm(1)
+        assert t.injection.strength == pytest.approx(want)  # type: ignore[union-attr]
+        assert t.condition["strength_unit"] == "residual_norm"
