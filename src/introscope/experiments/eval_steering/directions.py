@@ -200,7 +200,7 @@ def fit_steering(
     if path is not None and path.is_file():
         with safe_open(str(path), framework="pt") as f:
             if (f.metadata() or {}).get("key") == key:
-                tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+                tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (not a dict)
     if tensors is None:
         contrast, diffs = _capture(ctx, items, layers)
         tensors = {"contrast": contrast.contiguous(), "framing_diffs": diffs.contiguous()}
