@@ -164,7 +164,9 @@ def concept_vectors(
     (``[n_words, n_layers, d]``, about as large as 100 concept vectors), which the
     matched-random control draws from; a run directory's vectors keep them, single vectors
     built for generation or serving do not."""
-    if not words:
+    if not words and not keep_baseline:
+        # A run directory's set (keep_baseline) may hold no words: a run whose slices read no
+        # concept vectors but take relative strengths needs the residual norms alone.
         raise VectorError("No words were given to build concept vectors from.")
     lm = engine.lm
     base = list(baseline) if baseline is not None else word_list("baseline")
