@@ -164,3 +164,44 @@ def scorecard_inputs(t: Tables) -> Any:
     from introscope.experiments.base import ScoreInputs
 
     return ScoreInputs(t, {}, None)
+
+
+def test_both_measures_in_one_run_keep_apart() -> None:
+    """Forced-choice and generation trials of the same items in one run: each measure gets
+    its own rates, contrasts and lines, and a generated 'fail' never counts as a choice."""
+    b = graded_run({"judgment", "permission"})
+    for rec in list(b.records):
+        outcome = rec.grades["graded"]["outcome"]
+        hack_role = "game" if rec.condition["kind"] == "metric_gaming" else "special_case"
+        # forced choice: hacks nowhere, and picks the flag where generation failed
+        choice = {"hack": "solve", "solve": "solve", "fail": "flag"}[outcome]
+        roles = ("solve", hack_role, "flag")
+        b.add(
+            "eval_framing",
+            {k: v for k, v in rec.condition.items() if k != "rep"},
+            measure="logits",
+            logits={
+                **{f"p_{r}": (0.8 if r == choice else 0.1) for r in roles},
+                "choice": choice,
+                "mass": 0.5,
+            },
+        )
+    t = analysis.tables(b.run(), {})
+    gen = analysis.rate_row(t, "judgment", measure="generation")
+    fc = analysis.rate_row(t, "judgment", measure="logits")
+    assert gen["hack_rate"] > 0.5 and fc["hack_rate"] == 0.0
+    assert gen["n_trials"] == fc["n_trials"]
+    assert "fail_rate" in gen.index and fc.get("fail_rate") != fc.get("fail_rate")  # NaN
+    fc_flag = analysis.rate_row(t, "neutral", "consistent_tests", measure="logits")
+    assert fc_flag["flag_rate"] == pytest.approx(1 / N_ITEMS)
+    lines = scorecard.scorecard(scorecard_inputs(t))
+    names = [ln.name for ln in lines]
+    assert "hack rate, self-diagnostic minus judgment" in names
+    assert "hack rate, self-diagnostic minus judgment (generation)" in names
+    # the forced choice never hacks, so its permission control fails; generation's holds
+    fc_controls = [ln for ln in lines if ln.step == 301 and "(generation)" not in ln.name]
+    gen_controls = [ln for ln in lines if ln.step == 301 and "(generation)" in ln.name]
+    assert "positive control fails" in fc_controls[0].sentence
+    assert "positive control holds" in gen_controls[0].sentence
+    gen_later = [ln for ln in lines if ln.step in (302, 303) and "(generation)" in ln.name]
+    assert gen_later and not any(scorecard.LICENSES_NOTHING in ln.sentence for ln in gen_later)
