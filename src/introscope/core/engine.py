@@ -96,6 +96,12 @@ class Engine:
     def _can_skip_blocks(self, value: bool) -> None:
         self._prompts.can_skip_blocks = value
 
+    def clear_prefix_cache(self) -> None:
+        """Forget every kept shared prefix (its KV cache and logits): needed whenever the
+        weights change (:mod:`introscope.core.weight_noise`), since a kept prefix was computed
+        with the old ones."""
+        self._prompts.entries.clear()
+
     # ----------------------------------------------------------------- preparation
     def encode(self, text: str) -> EncodedPrompt:
         return encode_prompt(self.lm.tokenizer, text)

@@ -18,6 +18,7 @@ from introscope.experiments import (
     detection,
     eval_framing,
     eval_steering,
+    eval_sandbagging,
     hidden_state_linkage,
     intentional_control,
     lead_sensitivity,
@@ -54,6 +55,7 @@ REGISTRY: tuple[Experiment, ...] = (
     cot_hints.EXPERIMENT,  # chain of thought: hints, verbalisation, per-item synthesis (205, 206)
     eval_framing.EXPERIMENT,  # evaluation framing and reward hacking (steps 301-304)
     eval_steering.EXPERIMENT,  # evaluation framing: steering and the framing direction (305, 306)
+    eval_sandbagging.EXPERIMENT,  # sandbagging check: accuracy under weight noise (step 307)
 )
 
 EXPERIMENTS: dict[str, Experiment] = {e.kind: e for e in REGISTRY}

@@ -49,8 +49,15 @@ def test_settings_are_checked() -> None:
     with pytest.raises(SpecError, match=r"grid\.strengths"):
         spec(**{"grid.strengths": [2.0]})
     assert eval_framing_params(spec(**{"grid.layers": [0.5, 12]})).awareness_layers == [0.5, 12]
-    with pytest.raises(SpecError, match="measure"):
+    # generation mode is greedy, with room for a function by default
+    with pytest.raises(SpecError, match="temperature"):
         spec(measure="generation")
+    gen = load_spec("eval_framing_generation")
+    assert gen.measure == "generation"
+    assert eval_framing_params(gen).max_new_tokens == gen.sampling.max_new_tokens
+    data = load_spec("eval_framing").model_dump(mode="json", exclude={"sampling"})
+    data.update(measure="generation", sampling={"temperature": 0.0})
+    assert eval_framing_params(validate_spec(data, "t")).max_new_tokens == 256
 
 
 def test_items_and_prompts() -> None:

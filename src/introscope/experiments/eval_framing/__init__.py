@@ -7,7 +7,10 @@ tasks; :mod:`introscope.items.hackable`, :mod:`introscope.items.metric_gaming`) 
 consistent twins, under six framings x three paraphrases x two formats, read from the
 candidates' letter probabilities, with the same forward's projection on an
 evaluation-awareness direction; GEE contrasts clustered by item; scorecard part "evaluation
-framing" (steps 301-304, the permission control first, as a gate).
+framing" (steps 301-304, the permission control first, as a gate). Generation mode (measure
+``generation``, :mod:`.generation`): the model writes the code or the answer, graded by
+running the code in the sandbox and by the metric items' rules; the same tables, contrasts
+and steps 301-303.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ EXPERIMENT = Experiment(
     params=eval_framing_params,
     solver=solver,
     tables=analysis.tables,
-    measures=("logits",),
+    measures=("logits", "generation"),
     headlines=analysis.headlines,
     steps=scorecard.STEPS,
     scorecard_part=scorecard.PART,

@@ -34,6 +34,9 @@ from introscope.headlines import Headline, ci_or_none, headline_from_row
 from introscope.tables import RunFrame, Tables, cond, frame, put_mean, put_rate
 
 KIND = "eval_framing"
+#: Forced choice (letter probabilities) and generation mode (graded responses).
+MEASURES = ("logits", "generation")
+MEASURE_WORDS = {"logits": "forced choice", "generation": "generation"}
 HACK_ROLES = ("special_case", "game")
 GROUPS: dict[str, tuple[str, ...]] = {
     "hackable": ("contradicted_tests", "metric_gaming"),
@@ -52,43 +55,67 @@ SELF_VS_JUDGMENT = ("self_diagnostic", "judgment")
 
 
 def trial_frame(run: RunFrame) -> pd.DataFrame:
-    """One row per trial: its item, framing, paraphrase, format and outcome."""
+    """One row per trial: its measure, item, framing, paraphrase, format and outcome."""
     rows: list[dict[str, Any]] = []
-    for r in run.records(KIND, "logits"):
-        choice = r["logits"].get("choice")
-        if choice is None:
-            continue
-        p_hack = next(
-            (r["logits"][f"p_{role}"] for role in HACK_ROLES if f"p_{role}" in r["logits"]),
-            None,
-        )
-        rows.append(
-            {
-                **{
-                    k: cond(r, k)
-                    for k in ("item_id", "pair_id", "kind", "family", "framing", "format")
-                },
-                "paraphrase": cond(r, "paraphrase"),
-                "choice": choice,
-                "hack": float(choice in HACK_ROLES),
-                "solve": float(choice == "solve"),
-                "flag": float(choice == "flag"),
-                "p_hack": p_hack,
-                "mass": r["logits"].get("mass"),
-            }
-        )
+    for measure in MEASURES:
+        for r in run.records(KIND, measure):
+            row = outcome_row(r, measure)
+            if row is not None:
+                rows.append(
+                    {
+                        "measure": measure,
+                        **{
+                            k: cond(r, k)
+                            for k in ("item_id", "pair_id", "kind", "family", "framing", "format")
+                        },
+                        "paraphrase": cond(r, "paraphrase"),
+                        **row,
+                    }
+                )
     df = frame(rows)
     if len(df) == 0:
         return df
-    twin = df[df["kind"] == "consistent_tests"].set_index(
-        ["pair_id", "framing", "paraphrase", "format"]
-    )["solve"]
-    keys = list(zip(df["pair_id"], df["framing"], df["paraphrase"], df["format"], strict=True))
+    twin_keys = ["measure", "pair_id", "framing", "paraphrase", "format"]
+    twin = df[df["kind"] == "consistent_tests"].set_index(twin_keys)["solve"]
+    keys = list(zip(*(df[k] for k in twin_keys), strict=True))
     df["twin_solved"] = [
         twin.get(k) if kind == "contradicted_tests" else None
         for k, kind in zip(keys, df["kind"], strict=True)
     ]
     return df
+
+
+def outcome_row(r: Any, measure: str) -> dict[str, Any] | None:
+    """A trial's outcome columns: in forced choice the candidate whose letter gets the most
+    probability (never ``fail``); in generation the stored grade (:mod:`.generation`)."""
+    if measure == "logits":
+        choice = r["logits"].get("choice")
+        if choice is None:
+            return None
+        p_hack = next(
+            (r["logits"][f"p_{role}"] for role in HACK_ROLES if f"p_{role}" in r["logits"]),
+            None,
+        )
+        outcome = "hack" if choice in HACK_ROLES else choice
+        mass = r["logits"].get("mass")
+    else:
+        graded = r["grades"].get("graded")
+        outcome = graded.get("outcome") if isinstance(graded, dict) else None
+        if outcome is None:
+            return None
+        choice, p_hack, mass = outcome, None, None
+    return {
+        "choice": choice,
+        **{o: float(outcome == o) for o in ("hack", "solve", "flag", "fail")},
+        "p_hack": p_hack,
+        "mass": mass,
+    }
+
+
+def measures(df: pd.DataFrame) -> list[str]:
+    """The measures present, forced choice first."""
+    present = set(df["measure"]) if "measure" in df.columns else set()
+    return [m for m in MEASURES if m in present]
 
 
 def framing_order(df: pd.DataFrame) -> list[str]:
@@ -97,7 +124,12 @@ def framing_order(df: pd.DataFrame) -> list[str]:
 
 
 def rate_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [row for m in measures(df) for row in measure_rate_rows(df[df["measure"] == m], m)]
+
+
+def measure_rate_rows(df: pd.DataFrame, measure: str) -> list[dict[str, Any]]:
     out = []
+    outcomes = ("hack", "solve", "flag") + (("fail",) if measure == "generation" else ())
     for group, kinds in GROUPS.items():
         g = df[df["kind"].isin(kinds)]
         if len(g) == 0:
@@ -109,24 +141,32 @@ def rate_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
                 if len(d) == 0:
                     continue
                 row: dict[str, Any] = {
+                    "measure": measure,
                     "items": group,
                     "framing": framing,
                     "format": fmt,
                     "n_trials": len(d),
                     "n_items": d["item_id"].nunique(),
                 }
-                for outcome in ("hack", "solve", "flag"):
+                for outcome in outcomes:
                     put_rate(row, f"{outcome}_rate", (bool(v) for v in d[outcome]))
                 if group == "contradicted_tests":
                     solvable = d[d["twin_solved"] == 1.0]
                     put_rate(row, "hack_rate_solvable", (bool(v) for v in solvable["hack"]))
-                put_mean(row, "p_hack", (float(v) for v in d["p_hack"].dropna()))
-                row["mean_mass"] = float(d["mass"].astype(float).mean())
+                if measure == "logits":
+                    put_mean(row, "p_hack", (float(v) for v in d["p_hack"].dropna()))
+                    row["mean_mass"] = float(d["mass"].astype(float).mean())
                 out.append(row)
     return out
 
 
 def contrast_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [row for m in measures(df) for row in measure_contrast_rows(df[df["measure"] == m], m)]
+
+
+def measure_contrast_rows(df: pd.DataFrame, measure: str) -> list[dict[str, Any]]:
+    """Every framing against neutral, and self-diagnostic against judgment, for each
+    outcome and item group of :data:`OUTCOMES` (the same GEE in both measures)."""
     out = []
     for outcome, group in OUTCOMES:
         g = df[df["kind"].isin(GROUPS[group])]
@@ -138,6 +178,7 @@ def contrast_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
             d = g if fmt == "all" else g[g["format"] == fmt]
             for framing, ref in pairs:
                 row: dict[str, Any] = {
+                    "measure": measure,
                     "outcome": outcome,
                     "items": group,
                     "format": fmt,
@@ -160,32 +201,56 @@ def tables(run: RunFrame, _upstream: Mapping[str, Tables]) -> Tables:
     return {
         "eval_framing": frame(rate_rows(df)),
         "eval_framing_contrasts": frame(contrast_rows(df)),
-        **awareness_tables(run, KIND, framing_order(df)),
+        **awareness_tables(run, KIND, framing_order(df[df["measure"] == "logits"])),
     }
 
 
 # --------------------------------------------------------------------------- lookups
 
 
-def rate_row(t: Tables, framing: str, items: str = "hackable", fmt: str = "all") -> Any:
+def first_measure(t: Tables) -> str:
+    """The measure the scorecard reads first: forced choice when it ran, else generation."""
+    return (measures(t["eval_framing"]) or ["logits"])[0]
+
+
+def rate_row(
+    t: Tables,
+    framing: str,
+    items: str = "hackable",
+    fmt: str = "all",
+    measure: str | None = None,
+) -> Any:
     r = t["eval_framing"]
     if len(r) == 0:
         return None
-    sub = r[(r["framing"] == framing) & (r["items"] == items) & (r["format"] == fmt)]
+    m = measure or first_measure(t)
+    sub = r[
+        (r["framing"] == framing)
+        & (r["items"] == items)
+        & (r["format"] == fmt)
+        & (r["measure"] == m)
+    ]
     return sub.iloc[0] if len(sub) else None
 
 
 def contrast_row(
-    t: Tables, framing: str, reference: str = "neutral", outcome: str = "hack", fmt: str = "all"
+    t: Tables,
+    framing: str,
+    reference: str = "neutral",
+    outcome: str = "hack",
+    fmt: str = "all",
+    measure: str | None = None,
 ) -> Any:
     c = t["eval_framing_contrasts"]
     if len(c) == 0:
         return None
+    m = measure or first_measure(t)
     sub = c[
         (c["framing"] == framing)
         & (c["reference"] == reference)
         & (c["outcome"] == outcome)
         & (c["format"] == fmt)
+        & (c["measure"] == m)
     ]
     return sub.iloc[0] if len(sub) else None
 
@@ -194,19 +259,34 @@ def difference_text(row: Any) -> str:
     return ci_or_none(row["difference"], row["difference_ci_low"], row["difference_ci_high"])
 
 
+def measure_suffix(measure: str) -> str:
+    """Appended to line names of generation mode (forced-choice names are as before)."""
+    return "" if measure == "logits" else f" ({MEASURE_WORDS[measure]})"
+
+
+def hack_words(measure: str) -> str:
+    """What a hack is in ``measure``, as the subject of a sentence."""
+    if measure == "logits":
+        return "the hack candidate is chosen"
+    return "the written response is graded a hack"
+
+
 def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
-    """The self-diagnostic minus judgment difference in hack rate, when both ran."""
-    row = contrast_row(t, *SELF_VS_JUDGMENT)
-    if row is None:
-        return []
-    return [
-        headline_from_row(
-            "hack rate, self-diagnostic minus judgment framing",
-            row,
-            "difference",
-            "On hackable items the hack candidate is chosen at a rate that differs between "
-            f"the self-diagnostic and the judgment framing by {difference_text(row)} "
-            f"({row['method']}).",
-            kind="rate_difference",
+    """The self-diagnostic minus judgment difference in hack rate, per measure that ran."""
+    out = []
+    for m in measures(t["eval_framing"]):
+        row = contrast_row(t, *SELF_VS_JUDGMENT, measure=m)
+        if row is None:
+            continue
+        out.append(
+            headline_from_row(
+                "hack rate, self-diagnostic minus judgment framing" + measure_suffix(m),
+                row,
+                "difference",
+                f"On hackable items ({MEASURE_WORDS[m]}) {hack_words(m)} at a rate that "
+                "differs between the self-diagnostic and the judgment framing by "
+                f"{difference_text(row)} ({row['method']}).",
+                kind="rate_difference",
+            )
         )
-    ]
+    return out

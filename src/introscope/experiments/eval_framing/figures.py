@@ -1,5 +1,6 @@
 """The evaluation-framing figure: hack, solve and flag rates by framing (Wilson intervals),
-one panel per item group, benchmark- and chat-style formats side by side."""
+one panel per item group, benchmark- and chat-style formats side by side; one figure per
+measure that ran (forced choice, generation)."""
 
 from __future__ import annotations
 
@@ -20,13 +21,21 @@ FORMAT_COLORS = {"benchmark": "#1f77b4", "chat": "#ff7f0e"}
 
 
 def figures(t: Tables, directory: Path) -> dict[str, Path]:
-    path = plot_rates(t, directory / "eval_framing.png")
-    return {"eval_framing": path} if path is not None else {}
+    """``eval_framing`` (forced choice) and ``eval_framing_generation``, those that ran."""
+    out = {}
+    for measure, name in (("logits", "eval_framing"), ("generation", "eval_framing_generation")):
+        path = plot_rates(t, directory / f"{name}.png", measure)
+        if path is not None:
+            out[name] = path
+    return out
 
 
-def plot_rates(t: Tables, path: Path) -> Path | None:
+def plot_rates(t: Tables, path: Path, measure: str = "logits") -> Path | None:
     table = t["eval_framing"]
-    if not has(table, ["hack_rate", "framing", "format"]):
+    if not has(table, ["hack_rate", "framing", "format", "measure"]):
+        return None
+    table = table[table["measure"] == measure]
+    if len(table) == 0:
         return None
     fig, axes = plt.subplots(1, len(PANELS), figsize=(12, 3.8), sharey=True)
     for ax, (items, col, title) in zip(axes, PANELS, strict=True):

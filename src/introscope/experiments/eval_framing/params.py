@@ -4,7 +4,9 @@ Spec fields it reads: ``grid.variants`` names the framings (``default``: all six
 ``trials_per_cell`` is the number of items per kind (contradicted-test pairs, each asked in
 its contradicted and its consistent variant, and metric-gaming tasks); ``grid.layers`` are
 the layers at which the evaluation-awareness projection is read (:mod:`.awareness`). Every item is asked
-under every framing x paraphrase x format; the readout is deterministic, so once.
+under every framing x paraphrase x format; the readout is deterministic, so once. Generation
+mode (measure ``generation``, :mod:`.generation`) is greedy: it refuses a non-zero
+``sampling.temperature`` and reads ``sampling.max_new_tokens`` when the spec sets it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING
 from introscope.errors import SpecError
 from introscope.experiments.base import ExperimentParams, refuse_unused, refuse_values
 from introscope.experiments.eval_framing.framings import FRAMING_NAMES
+from introscope.experiments.eval_framing.generation import DEFAULT_MAX_NEW_TOKENS
 from introscope.items.hackable import FAMILIES, CodeItem, code_items
 from introscope.items.metric_gaming import RULES, MetricItem, metric_items
 
@@ -31,6 +34,8 @@ class EvalFramingParams(ExperimentParams):
     # Layers (index or depth fraction) at which the evaluation-awareness projection is read
     # (the spec's grid.layers).
     awareness_layers: list[int | float | str]
+    # Generation mode: tokens per response (the spec's sampling.max_new_tokens when set).
+    max_new_tokens: int
 
 
 def eval_framing_params(spec: Spec) -> EvalFramingParams:
@@ -43,10 +48,18 @@ def eval_framing_params(spec: Spec) -> EvalFramingParams:
             "grid.variants: the eval_framing experiment needs 'neutral' (the reference of "
             "every contrast) among its framings."
         )
+    sampling = spec.sampling
+    if spec.measure == "generation" and sampling.temperature != 0:
+        raise SpecError(
+            "sampling.temperature: the eval_framing experiment generates greedily (each "
+            "response is graded once); set temperature = 0."
+        )
+    set_tokens = "max_new_tokens" in sampling.model_fields_set
     return EvalFramingParams(
         framings=framings,
         items_per_kind=spec.trials_per_cell,
         awareness_layers=list(spec.grid.layers),
+        max_new_tokens=sampling.max_new_tokens if set_tokens else DEFAULT_MAX_NEW_TOKENS,
     )
 
 

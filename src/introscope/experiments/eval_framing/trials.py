@@ -31,10 +31,14 @@ from introscope.experiments.eval_framing.framings import (
     metric_prompt,
     ordered_roles,
 )
+from introscope.experiments.eval_framing.generation import code_task, grade_all, metric_task
 from introscope.experiments.eval_framing.params import EvalFramingParams, selected_items
 from introscope.experiments.readouts import first_token_ids
+from introscope.items.hackable import CodeItem
+from introscope.items.metric_gaming import MetricItem
 
-#: Protocol 1: the first version.
+#: Protocol 1: the first version (generation mode, added later, has protocol 1 too: its
+#: trials are new and the forced-choice trials are unchanged).
 PROTOCOL = 1
 
 
@@ -49,6 +53,8 @@ class EvalFramingSolver:
         return []
 
     def build_trials(self, ctx: Context[EvalFramingParams]) -> list[Trial]:
+        if ctx.spec.measure == "generation":
+            return self.generation_trials(ctx)
         p, lm = ctx.params, ctx.lm
         code, metric = selected_items(p.items_per_kind)
         jobs: list[tuple[dict[str, Any], tuple[str, ...], Any]] = []
@@ -57,24 +63,17 @@ class EvalFramingSolver:
             # Both variants of a pair share the order; pairs rotate over the six orders.
             order = pairs.index(item.pair_id)
             roles = ordered_roles(CODE_ROLES, order)
-            about = {
-                "item_id": item.id,
-                "pair_id": item.pair_id,
-                "kind": item.kind,
-                "family": item.family,
-            }
-            jobs.append((about, roles, (code_prompt, item)))
+            jobs.append((about(item), roles, (code_prompt, item)))
         for i, m in enumerate(metric):
             roles = ordered_roles(METRIC_ROLES, i)
-            about = {"item_id": m.id, "pair_id": m.id, "kind": m.kind, "family": m.family}
-            jobs.append((about, roles, (metric_prompt, m)))
+            jobs.append((about(m), roles, (metric_prompt, m)))
         trials = []
-        for about, roles, (render, item) in jobs:
+        for info, roles, (render, item) in jobs:
             for framing in p.framings:
                 for k, text in enumerate(FRAMINGS[framing]):
                     for fmt in FORMATS:
                         cond = {
-                            **about,
+                            **info,
                             "framing": framing,
                             "paraphrase": k,
                             "format": fmt,
@@ -96,9 +95,38 @@ class EvalFramingSolver:
                         )
         return trials
 
+    def generation_trials(self, ctx: Context[EvalFramingParams]) -> list[Trial]:
+        """Generation mode (:mod:`.generation`): the same items x framings x paraphrases x
+        formats, asking for the code or the answer; no candidates, no prefill."""
+        p, lm = ctx.params, ctx.lm
+        code, metric = selected_items(p.items_per_kind)
+        items: list[CodeItem | MetricItem] = [*code, *metric]
+        trials = []
+        for item in items:
+            for framing in p.framings:
+                for k, text in enumerate(FRAMINGS[framing]):
+                    for fmt in FORMATS:
+                        cond = {
+                            **about(item),
+                            "framing": framing,
+                            "paraphrase": k,
+                            "format": fmt,
+                            "protocol": PROTOCOL,
+                        }
+                        task = (
+                            metric_task(item, text, fmt)
+                            if isinstance(item, MetricItem)
+                            else code_task(item, text, fmt)
+                        )
+                        prompt = lm.chat_prompt(task)
+                        trials.append(make_trial(ctx.spec, cond, prompt, None, control="none"))
+        return trials
+
     def run_batch(
         self, ctx: Context[EvalFramingParams], trials: Sequence[Trial]
     ) -> list[TrialResult]:
+        if ctx.spec.measure == "generation":
+            return self.generate_and_grade(ctx, trials)
         lm = ctx.lm
         layers = list(lm.layer_indices(list(ctx.params.awareness_layers)))
         mean, unit, format_cos = self.direction(ctx, layers)
@@ -121,6 +149,24 @@ class EvalFramingSolver:
             out.append(TrialResult(None, None, readout))
         return out
 
+    def generate_and_grade(
+        self, ctx: Context[EvalFramingParams], trials: Sequence[Trial]
+    ) -> list[TrialResult]:
+        """Greedy generation, then every response graded (code in the sandbox, metric
+        answers by the rule scorers; :mod:`.generation`)."""
+        gens = ctx.engine.generate(
+            [t.prompt for t in trials],
+            max_new_tokens=ctx.params.max_new_tokens,
+            temperature=0.0,
+        )
+        by_id = item_index(ctx.params.items_per_kind)
+        items = [by_id[t.condition["item_id"]] for t in trials]
+        grades = grade_all(items, [g.text for g in gens])
+        return [
+            TrialResult(g.text, len(g.token_ids), None, {"graded": grade})
+            for g, grade in zip(gens, grades, strict=True)
+        ]
+
     def direction(
         self, ctx: Context[EvalFramingParams], layers: list[int]
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -130,6 +176,18 @@ class EvalFramingSolver:
         if key not in self.cache:
             self.cache[key] = awareness_direction(ctx.engine, ctx.lm, layers)
         return self.cache[key]
+
+
+def about(item: CodeItem | MetricItem) -> dict[str, Any]:
+    """The condition fields naming an item."""
+    pair = item.pair_id if isinstance(item, CodeItem) else item.id
+    return {"item_id": item.id, "pair_id": pair, "kind": item.kind, "family": item.family}
+
+
+def item_index(n: int) -> dict[str, CodeItem | MetricItem]:
+    code, metric = selected_items(n)
+    items: list[CodeItem | MetricItem] = [*code, *metric]
+    return {it.id: it for it in items}
 
 
 def awareness_direction(
