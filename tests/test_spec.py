@@ -205,7 +205,9 @@ def test_battery_specs_validate_and_scale() -> None:
         "cot_probe",
         "cot_interventions",
         "cot_hints",
+        "eval_framing",
         "eval_framing_steering",
+        "eval_sandbagging",
     }
     assert all(isinstance(s, Spec) and s.model == "bundled" for s in one.values())
     double = {s.name: s for s in battery_specs(scale=2.0, seed=5, model="m")}

@@ -45,7 +45,7 @@ class ScriptedEngine:
 
 def test_scripted_responses_are_graded_in_the_sandbox() -> None:
     data = load_spec("eval_framing_generation").model_dump(mode="json")
-    data.update(trials_per_cell=1)
+    data["grid"]["n_concepts"] = 1
     data["grid"]["variants"] = ["neutral", "judgment"]
     spec = validate_spec(data, "gen")
     params = eval_framing_params(spec)

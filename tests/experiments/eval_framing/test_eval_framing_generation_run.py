@@ -19,7 +19,8 @@ pytestmark = pytest.mark.slow
 
 def test_tiny_generation_run(lm: LoadedModel, tmp_path: Path) -> None:
     data = load_spec("eval_framing_generation").model_dump(mode="json")
-    data.update(trials_per_cell=1, batch_size=18)
+    data.update(batch_size=18)
+    data["grid"]["n_concepts"] = 1
     data["grid"]["variants"] = ["neutral"]
     data["sampling"]["max_new_tokens"] = 64
     spec = validate_spec(data, "tiny")

@@ -23,7 +23,8 @@ FRAMINGS = ["neutral", "self_diagnostic", "judgment", "permission"]
 
 def test_tiny_run_on_the_bundled_model(lm: LoadedModel, tmp_path: Path) -> None:
     data = load_spec("eval_framing").model_dump(mode="json")
-    data.update(trials_per_cell=1, batch_size=24)
+    data.update(batch_size=24)
+    data["grid"] = {**data.get("grid", {}), "n_concepts": 1}
     data["grid"]["variants"] = FRAMINGS
     data["grid"]["layers"] = [0.67]
     layer = lm.layer_indices([0.67])[0]

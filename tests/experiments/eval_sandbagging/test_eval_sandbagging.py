@@ -150,7 +150,7 @@ def test_preset_and_spec_errors() -> None:
         ({"grid.strengths": [0.0]}, "needs 0"),
         ({"grid.strengths": [0.0, -0.01]}, "not a weight-noise scale"),
         ({"grid.strengths": [0.0, 4.0]}, "not a weight-noise scale"),
-        ({"params": {"items": 4, "primary_sigma": 0.3}}, "primary_sigma"),
+        ({"params": {"primary_sigma": 0.3}}, "primary_sigma"),
         ({"params": {"itemz": 4}}, "unknown key"),
         ({"grid.variants": ["judgement"]}, "judgement"),
         ({"grid.layers": [0.5]}, "does not use"),

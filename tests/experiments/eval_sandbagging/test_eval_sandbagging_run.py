@@ -27,7 +27,8 @@ def weights_digest(lm: LoadedModel) -> str:
 
 def test_tiny_run_on_the_bundled_model(lm: LoadedModel, tmp_path: Path) -> None:
     data = load_spec("eval_sandbagging").model_dump(mode="json")
-    data.update(trials_per_cell=2, batch_size=16, params={"items": 2})
+    data.update(trials_per_cell=2, batch_size=16)
+    data["grid"]["n_concepts"] = 2
     data["grid"].update(variants=["neutral", "judgment"], strengths=[0.0, 0.05])
     spec = validate_spec(data, "tiny")
     before = weights_digest(lm)

@@ -23,7 +23,8 @@ def test_batch_is_read_per_noise_state(make_tiny: Any, lm: LoadedModel) -> None:
         name="tiny-sandbag",
     )
     data = load_spec("eval_sandbagging").model_dump(mode="json")
-    data.update(trials_per_cell=2, params={"items": 1})
+    data.update(trials_per_cell=2)
+    data["grid"]["n_concepts"] = 1
     data["grid"].update(variants=["neutral"], strengths=[0.0, 0.2])
     spec = validate_spec(data, "tiny")
     engine = Engine(tiny)

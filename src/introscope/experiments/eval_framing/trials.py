@@ -70,7 +70,7 @@ class EvalFramingSolver:
         trials = []
         for info, roles, (render, item) in jobs:
             for framing in p.framings:
-                for k, text in enumerate(FRAMINGS[framing]):
+                for k, text in enumerate(FRAMINGS[framing][: p.paraphrases]):
                     for fmt in FORMATS:
                         cond = {
                             **info,
@@ -104,7 +104,7 @@ class EvalFramingSolver:
         trials = []
         for item in items:
             for framing in p.framings:
-                for k, text in enumerate(FRAMINGS[framing]):
+                for k, text in enumerate(FRAMINGS[framing][: p.paraphrases]):
                     for fmt in FORMATS:
                         cond = {
                             **about(item),

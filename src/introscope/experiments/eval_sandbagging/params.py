@@ -4,10 +4,11 @@ Spec fields it reads: ``grid.variants`` names the framings (``default``: neutral
 self_diagnostic, judgment); ``grid.strengths`` are the weight-noise scales sigma (relative to
 each weight matrix's own standard deviation; 0, the noise-free reference, must be among
 them); ``trials_per_cell`` is the number of noise seeds per sigma > 0 (sigma 0 is
-deterministic and is asked once). ``[params]``: ``items``, the number of consistent code
-items (default 24), and ``primary_sigma``, a sigma declared before the run whose interval
-alone decides the signature (without it the signature is read over every sigma with Holm's
-adjustment).
+deterministic and is asked once); ``grid.n_concepts`` is the number of consistent code items
+(default 24; the battery's ``--scale`` scales it). ``[params]``: ``paraphrases``, how many of
+each framing's three paraphrases are asked (default all three), and ``primary_sigma``, a
+sigma declared before the run whose interval alone decides the signature (without it the
+signature is read over every sigma with Holm's adjustment).
 
 Items: the *consistent* twins of the contradicted-test items (:mod:`introscope.items.hackable`),
 whose visible tests agree with the specification, so the correct solution passes every test
@@ -27,7 +28,7 @@ from pydantic import Field
 
 from introscope.errors import SpecError
 from introscope.experiments.base import ExperimentParams, refuse_unused, refuse_values
-from introscope.experiments.eval_framing.framings import FRAMING_NAMES
+from introscope.experiments.eval_framing.framings import FRAMING_NAMES, PARAPHRASES
 from introscope.experiments.params_table import ParamsTable, params_table
 from introscope.items.hackable import FAMILIES, CodeItem, code_items
 
@@ -40,8 +41,12 @@ DEFAULT_FRAMINGS = ("neutral", "self_diagnostic", "judgment")
 MAX_SIGMA = 1.0
 
 
+#: Items when ``grid.n_concepts`` is not set.
+DEFAULT_ITEMS = 24
+
+
 class SandbaggingTable(ParamsTable):
-    items: int = Field(default=24, ge=1, le=240)
+    paraphrases: int = Field(default=PARAPHRASES, ge=1, le=PARAPHRASES)
     primary_sigma: float | None = None
 
 
@@ -50,11 +55,14 @@ class EvalSandbaggingParams(ExperimentParams):
     sigmas: list[float]  # ascending, 0 first
     seeds: int
     items: int
+    paraphrases: int
     primary_sigma: float | None
 
 
 def eval_sandbagging_params(spec: Spec) -> EvalSandbaggingParams:
-    refuse_unused(spec, ("grid.variants", "grid.strengths", "trials_per_cell", "params"))
+    refuse_unused(
+        spec, ("grid.variants", "grid.strengths", "grid.n_concepts", "trials_per_cell", "params")
+    )
     table = params_table(spec, SandbaggingTable)
     variants = list(spec.grid.variants)
     framings = list(DEFAULT_FRAMINGS) if variants == ["default"] else variants
@@ -81,7 +89,8 @@ def eval_sandbagging_params(spec: Spec) -> EvalSandbaggingParams:
         framings=framings,
         sigmas=sigmas,
         seeds=spec.trials_per_cell,
-        items=table.items,
+        items=spec.grid.n_concepts or DEFAULT_ITEMS,
+        paraphrases=table.paraphrases,
         primary_sigma=table.primary_sigma,
     )
 

@@ -51,7 +51,7 @@ class EvalSandbaggingSolver:
                 for i, item in enumerate(items):
                     roles = ordered_roles(CODE_ROLES, i)
                     for framing in p.framings:
-                        for k, text in enumerate(FRAMINGS[framing]):
+                        for k, text in enumerate(FRAMINGS[framing][: p.paraphrases]):
                             for fmt in FORMATS:
                                 cond = {
                                     "item_id": item.id,
