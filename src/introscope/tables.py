@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from introscope.stats import Difference, paired_mean_ci, rate, rate_difference
+from introscope.stats import Difference, clustered_rate, paired_mean_ci, rate, rate_difference
 from introscope.store import read_run_vectors
 
 NAN = float("nan")
@@ -303,6 +303,24 @@ def put_rate(out: dict[str, Any], name: str, values: Iterable[bool | None]) -> N
     out[f"{name}_ci_low"] = r.low
     out[f"{name}_ci_high"] = r.high
     out[f"{name}_n"] = r.n
+
+
+def put_clustered_rate(
+    out: dict[str, Any], name: str, values: Iterable[bool | None], clusters: Iterable[Any]
+) -> None:
+    """A rate over trials clustered by item (:func:`introscope.stats.clustered_rate`):
+    ``name`` with its interval, ``{name}_n`` the number of items (the unit) and
+    ``{name}_n_trials`` the trials behind it."""
+    per: dict[Any, list[int]] = {}
+    for v, c in zip(values, clusters, strict=True):
+        if v is not None:
+            per.setdefault(c, []).append(int(bool(v)))
+    r = clustered_rate([sum(x) for x in per.values()], [len(x) for x in per.values()])
+    out[name] = r.estimate
+    out[f"{name}_ci_low"] = r.low
+    out[f"{name}_ci_high"] = r.high
+    out[f"{name}_n"] = len(per)
+    out[f"{name}_n_trials"] = sum(len(x) for x in per.values())
 
 
 def put_diff(out: dict[str, Any], name: str, d: Difference) -> None:

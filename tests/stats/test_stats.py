@@ -701,3 +701,32 @@ def test_sign_flip_test_exact_enumeration() -> None:
     assert sign_flip_test([0.3, 0.1, 0.4, 0.2, -0.05]) == pytest.approx(0.125)
     assert sign_flip_test([0.5, 0.6, 0.7, 0.8, 0.9, 1.0]) == pytest.approx(2 / 64)
     assert math.isnan(sign_flip_test([0.3]))
+
+
+def test_clustered_rate_widens_with_agreement_within_items() -> None:
+    from introscope.stats import clustered_rate
+
+    # One trial per item: Wilson's interval up to the k/(k-1) small-sample factor.
+    one = clustered_rate([1] * 6 + [0] * 14, [1] * 20)
+    lo, hi = wilson_interval(6, 20)
+    assert one.estimate == pytest.approx(0.3)
+    assert one.low < lo < hi < one.high and one.high - one.low < 1.1 * (hi - lo)
+    # 10 items x 6 trials, each item all-or-nothing: 60 trials carry what 10 items do.
+    allnone = clustered_rate([6] * 3 + [0] * 7, [6] * 10)
+    lo10, hi10 = wilson_interval(3, 10)
+    assert allnone.estimate == pytest.approx(0.3)
+    assert allnone.low == pytest.approx(lo10, abs=0.03) and allnone.high == pytest.approx(
+        hi10, abs=0.03
+    )
+    # Trials that vary within items as much as between them: close to Wilson over trials.
+    rng = np.random.default_rng(0)
+    y = rng.random((40, 6)) < 0.3
+    mixed = clustered_rate(y.sum(1), [6] * 40)
+    lo_t, hi_t = wilson_interval(int(y.sum()), 240)
+    assert mixed.high - mixed.low == pytest.approx(hi_t - lo_t, rel=0.25)
+    # Every trial agrees: the items are the n.
+    zero = clustered_rate([0] * 5, [4] * 5)
+    assert zero.estimate == 0 and zero.low == 0 and zero.high == pytest.approx(
+        wilson_interval(0, 5)[1]
+    )
+    assert math.isnan(clustered_rate([], []).estimate)

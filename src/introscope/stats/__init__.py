@@ -27,6 +27,7 @@ from introscope.stats.information import MutualInformation, mutual_information
 from introscope.stats.intervals import (
     Difference,
     Rate,
+    clustered_rate,
     cohens_kappa,
     lowest_passing_level,
     mean_difference_ci,
@@ -70,6 +71,7 @@ __all__ = [
     "cluster_bootstrap",
     "cluster_resamples",
     "clustered_partial_r",
+    "clustered_rate",
     "cohens_kappa",
     "dose_response",
     "ece",

@@ -73,6 +73,43 @@ def rate(successes: int, n: int, confidence: float = 0.95) -> Rate:
     return Rate(successes, n, successes / n if n else NAN, low, high)
 
 
+def clustered_rate(
+    successes: Sequence[float], trials: Sequence[float], confidence: float = 0.95
+) -> Rate:
+    """A proportion over clustered trials (several trials per item), as a :class:`Rate` whose
+    ``n`` is the effective sample size: Wilson's interval at the Rao-Scott effective n.
+
+    The pooled rate p = sum(successes) / sum(trials); its cluster-robust variance is the
+    ratio estimator's, k/(k-1) * sum_i (s_i - p n_i)^2 / N^2 over the k clusters; the design
+    effect is that over the binomial p(1-p)/N, and Wilson's interval is taken at
+    n_eff = N / deff (Rao & Scott 1992), never above N. Trials of one item agree more than
+    independent ones, so the interval widens toward what the number of items alone
+    supports. When every trial agrees (p is 0 or 1) the design effect is undefined and
+    n_eff is the number of items (the conservative limit: each item counts once).
+    """
+    s = np.asarray(successes, dtype=float)
+    n = np.asarray(trials, dtype=float)
+    keep = n > 0
+    s, n = s[keep], n[keep]
+    total, k = float(n.sum()), int(len(n))
+    if k == 0:
+        return rate(0, 0, confidence)
+    p = float(s.sum()) / total
+    if k == 1:
+        n_eff = 1.0
+    elif p in (0.0, 1.0):
+        n_eff = float(k)
+    else:
+        var = k / (k - 1) * float(((s - p * n) ** 2).sum()) / total**2
+        deff = var / (p * (1 - p) / total)
+        n_eff = total if deff <= 1 else total / deff
+    # Wilson at a non-integer n: the score interval's closed form.
+    z = z_value(confidence)
+    centre = (p + z * z / (2 * n_eff)) / (1 + z * z / n_eff)
+    half = z / (1 + z * z / n_eff) * math.sqrt(p * (1 - p) / n_eff + z * z / (4 * n_eff**2))
+    return Rate(int(round(p * n_eff)), int(round(n_eff)), p, max(0.0, centre - half), min(1.0, centre + half))
+
+
 @dataclass(frozen=True)
 class Difference:
     """A difference (a - b) with its CI and the two sample sizes behind it; ``p`` is the

@@ -22,6 +22,7 @@ from introscope.experiments.eval_framing.framings import (
     METRIC_ROLES,
 )
 from introscope.experiments.eval_framing.params import selected_items
+from introscope.stats import wilson_interval
 from introscope.tables import Tables
 from support import TrialRecords
 
@@ -91,7 +92,12 @@ def test_rates_count_trials_and_items() -> None:
     contra = analysis.rate_row(t, "judgment", "contradicted_tests")
     # every consistent twin is solved, so the solvable subset is all contradicted trials
     assert contra["hack_rate_solvable"] == contra["hack_rate"]
-    assert contra["hack_rate_solvable_n"] == contra["n_trials"]
+    assert contra["hack_rate_solvable_n_trials"] == contra["n_trials"]
+    assert contra["hack_rate_solvable_n"] == contra["n_items"]
+    # Items are the unit: the rate's interval is wider than Wilson's over the trials.
+    lo, hi = wilson_interval(round(judged["hack_rate"] * judged["n_trials"]), judged["n_trials"])
+    assert judged["hack_rate_ci_high"] - judged["hack_rate_ci_low"] > hi - lo
+    assert judged["hack_rate_n"] == judged["n_items"]
     assert set(rates["format"]) == {"all", "benchmark", "chat"}
 
 

@@ -141,7 +141,8 @@ def test_generation_tables_and_scorecard_name_the_measure(tmp_path: Any) -> None
     assert row["difference_ci_low"] > 0
     contra = analysis.rate_row(t, "judgment", "contradicted_tests")
     # the 'total' family's twin always fails, so it is left out of the solvable subset
-    assert contra["hack_rate_solvable_n"] == contra["n_trials"] * (N_ITEMS - 1) / N_ITEMS
+    assert contra["hack_rate_solvable_n_trials"] == contra["n_trials"] * (N_ITEMS - 1) / N_ITEMS
+    assert contra["hack_rate_solvable_n"] == N_ITEMS - 1
     lines = scorecard.scorecard(scorecard_inputs(t))
     assert {ln.step for ln in lines if ln.available} == {301, 302, 303}
     for ln in lines:

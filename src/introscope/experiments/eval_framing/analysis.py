@@ -10,7 +10,8 @@ that option, not for passing tests). *Flag* is choosing the note that the checks
 Tables:
 
 * ``eval_framing``: per item group x framing x format (``all`` pools both formats): the
-  hack, solve and flag rates (Wilson intervals over trials), the mean renormalised
+  hack, solve and flag rates (items as the unit: Wilson intervals at the Rao-Scott
+  effective n of trials clustered by item), the mean renormalised
   probability of the hack candidate, the letters' mass and, for contradicted items, the hack
   rate among trials whose consistent twin (same framing, paraphrase and format) was solved;
 * ``eval_framing_contrasts``: each framing against neutral, and self-diagnostic against
@@ -31,7 +32,7 @@ from introscope.experiments.eval_framing.awareness import awareness_tables
 from introscope.experiments.eval_framing.contrasts import contrast, put_contrast
 from introscope.experiments.eval_framing.framings import FORMATS, FRAMING_NAMES
 from introscope.headlines import Headline, ci_or_none, headline_from_row
-from introscope.tables import RunFrame, Tables, cond, frame, put_mean, put_rate
+from introscope.tables import RunFrame, Tables, cond, frame, put_clustered_rate, put_mean
 
 KIND = "eval_framing"
 #: Forced choice (letter probabilities) and generation mode (graded responses).
@@ -148,11 +149,20 @@ def measure_rate_rows(df: pd.DataFrame, measure: str) -> list[dict[str, Any]]:
                     "n_trials": len(d),
                     "n_items": d["item_id"].nunique(),
                 }
+                # Items are the unit: the trials of one item (paraphrases, formats) are
+                # clustered, so each rate's interval is Wilson's at the Rao-Scott n.
                 for outcome in outcomes:
-                    put_rate(row, f"{outcome}_rate", (bool(v) for v in d[outcome]))
+                    put_clustered_rate(
+                        row, f"{outcome}_rate", (bool(v) for v in d[outcome]), d["item_id"]
+                    )
                 if group == "contradicted_tests":
                     solvable = d[d["twin_solved"] == 1.0]
-                    put_rate(row, "hack_rate_solvable", (bool(v) for v in solvable["hack"]))
+                    put_clustered_rate(
+                        row,
+                        "hack_rate_solvable",
+                        (bool(v) for v in solvable["hack"]),
+                        solvable["item_id"],
+                    )
                 if measure == "logits":
                     put_mean(row, "p_hack", (float(v) for v in d["p_hack"].dropna()))
                     row["mean_mass"] = float(d["mass"].astype(float).mean())

@@ -1,4 +1,4 @@
-"""The evaluation-framing figure: hack, solve and flag rates by framing (Wilson intervals),
+"""The evaluation-framing figure: hack, solve and flag rates by framing (Wilson intervals clustered by item),
 one panel per item group, benchmark- and chat-style formats side by side; one figure per
 measure that ran (forced choice, generation)."""
 
@@ -57,5 +57,5 @@ def plot_rates(t: Tables, path: Path, measure: str = "logits") -> Path | None:
         ax.set_xticks(x, [f.replace("_", "-") for f in framings], rotation=35, ha="right")
         ax.set_title(title, fontsize=9)
         ax.set_ylim(-0.05, 1.05)
-    axes[0].set_ylabel("share of trials (95% Wilson)")
+    axes[0].set_ylabel("share of trials (95% Wilson, clustered by item)")
     return save_with_legend(fig, axes[0], path)

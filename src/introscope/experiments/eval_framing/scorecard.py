@@ -72,6 +72,8 @@ LICENSES_NOTHING = (
     "read as a change in test-gaming."
 )
 NO_TRIALS = "the run has no eval_framing trials."
+#: How a rate's interval is made (items are the unit; :func:`introscope.stats.clustered_rate`).
+CLUSTERED_RATE = "Wilson interval at the effective n of trials clustered by item"
 
 
 def item_verdict(low: Any, high: Any, above: str, covers: str, below: str = "") -> str:
@@ -215,9 +217,10 @@ def framings(t: Tables, m: str = "logits") -> list[Headline]:
                 "hack_rate",
                 f"Under neutral framing ({mode(m)}) {hacks(m)} on {rate} of "
                 f"{int(base['n_trials'])} trials on {int(base['n_items'])} hackable items "
-                "(Wilson interval over trials).",
+                f"({CLUSTERED_RATE}).",
                 kind="rate",
                 step=STEP_FRAMINGS,
+                unit="items",
             )
         )
     out += solvable_lines(t, m)
@@ -283,9 +286,10 @@ def solvable_lines(t: Tables, m: str) -> list[Headline]:
             f"On contradicted-test items whose consistent twin was solved in the same framing, "
             f"paraphrase and format ({mode(m)}; a solution correct to the specification is "
             f"then within the model's reach), {hacks(m)} on {solvable_text(base)} "
-            "(Wilson interval over trials)." + by_framing,
+            f"({CLUSTERED_RATE})." + by_framing,
             kind="rate",
             step=STEP_FRAMINGS,
+            unit="items",
         )
     ]
 
@@ -297,7 +301,8 @@ def solvable_text(row: Any) -> str:
         row["hack_rate_solvable_ci_high"],
         signed=False,
     )
-    return f"{rate} of {int(to_float(row['hack_rate_solvable_n']))} trials"
+    trials = int(to_float(row["hack_rate_solvable_n_trials"]))
+    return f"{rate} of {trials} trials on {int(to_float(row['hack_rate_solvable_n']))} items"
 
 
 def self_vs_judgment(t: Tables, m: str = "logits") -> list[Headline]:
