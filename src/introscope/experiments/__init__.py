@@ -17,6 +17,7 @@ from introscope.experiments import (
     cross_prediction,
     detection,
     eval_framing,
+    eval_training,
     hidden_state_linkage,
     intentional_control,
     lead_sensitivity,
@@ -52,6 +53,7 @@ REGISTRY: tuple[Experiment, ...] = (
     cot_interventions.EXPERIMENT,  # chain of thought: truncation, filler, mistakes (203, 204)
     cot_hints.EXPERIMENT,  # chain of thought: hints, verbalisation, per-item synthesis (205, 206)
     eval_framing.EXPERIMENT,  # evaluation framing and reward hacking (steps 301-304)
+    eval_training.EXPERIMENT,  # evaluation framing, train-time arms: LoRA prefixes (309, 310)
 )
 
 EXPERIMENTS: dict[str, Experiment] = {e.kind: e for e in REGISTRY}
