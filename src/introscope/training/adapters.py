@@ -121,7 +121,7 @@ def ensure_adapter(
     run_dir: Path,
     plan: AdapterPlan,
     on_step: StepFn | None = None,
-    trainer: Trainer = train_lora,
+    trainer: Trainer | None = None,
 ) -> tuple[Path, bool]:
     """(the adapter's directory, whether it was trained now). A complete adapter with the
     same identity is reused without training; a different or corrupted one is refused."""
@@ -130,7 +130,8 @@ def ensure_adapter(
     if target.exists():
         verify(target, expected)
         return target, False
-    trained = trainer(lm, plan.examples, plan.settings, plan.seed, on_step)
+    train = trainer or train_lora  # looked up at call time (tests replace it)
+    trained = train(lm, plan.examples, plan.settings, plan.seed, on_step)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{plan.name}-", dir=target.parent))
     try:

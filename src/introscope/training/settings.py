@@ -38,7 +38,7 @@ class LoraSettings(BaseModel):
     rank: int = Field(default=8, ge=1, le=256)
     alpha: int = Field(default=16, ge=1)
     dropout: float = Field(default=0.0, ge=0, lt=1)
-    learning_rate: float = Field(default=2e-4, gt=0, le=1)
+    learning_rate: float = Field(default=1e-3, gt=0, le=1)
     epochs: int = Field(default=1, ge=1, le=20)
     batch_size: int = Field(default=8, ge=1, le=256)
     # None: the projections above that the model has (else all linear layers).
