@@ -70,7 +70,7 @@ def test_tiny_training_run_and_resume(tmp_path: Path, monkeypatch: pytest.Monkey
     out = tmp_path / "run"
     first = invoke(str(spec), "--out", str(out), "--no-report")
     assert first.exit_code == 0, first.output
-    assert "2 trained, 0 reused" in first.output
+    assert "2 trained, 0 reused" in " ".join(first.output.split())
     names = sorted(p.name for p in (out / "adapters").iterdir())
     assert names == ["inoculation-seed0", "no_prefix-seed0"]
     df = load_run(out)
@@ -97,4 +97,5 @@ def test_tiny_training_run_and_resume(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(adapters, "train_lora", no_training)
     second = invoke(str(spec), "--out", str(out), "--no-report")
     assert second.exit_code == 0, second.output
-    assert "0 trained, 2 reused" in second.output and "already complete" in second.output
+    text = " ".join(second.output.split())  # rich wraps lines at the terminal width
+    assert "0 trained, 2 reused" in text and "already complete (70 trials)" in text

@@ -198,5 +198,5 @@ class EvalTrainingSolver:
             assert ctx.run_dir is not None
             self.loaded = None  # free the previous copy before making the next
             adapted = load_adapted(ctx.lm, adapter_dir(ctx.run_dir, key))
-            self.loaded = (key, Engine(adapted))
+            self.loaded = (key, Engine(adapted, fast=ctx.engine.fast))
         return self.loaded[1], self.loaded[1].lm
