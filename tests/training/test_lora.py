@@ -102,10 +102,10 @@ def test_a_mismatched_adapter_is_refused(
 ) -> None:
     run_dir, plan = trained
     other = AdapterPlan(plan.name, plan.examples, TINY.model_copy(update={"rank": 8}), 0)
-    with pytest.raises(TrainingError, match="another settings"):
+    with pytest.raises(TrainingError, match="in its settings;"):
         ensure_adapter(lm, run_dir, other, trainer=no_training)
     fewer = AdapterPlan(plan.name, plan.examples[:2], TINY, 0)
-    with pytest.raises(TrainingError, match="another data hash"):
+    with pytest.raises(TrainingError, match="in its data hash;"):
         ensure_adapter(lm, run_dir, fewer, trainer=no_training)
 
 

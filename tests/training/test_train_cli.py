@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from introscope import cli
+from introscope.report.results import load_results, scorecard_lines
 from introscope.store import load_run
 from introscope.training import adapters
 
@@ -90,6 +91,12 @@ def test_tiny_training_run_and_resume(tmp_path: Path, monkeypatch: pytest.Monkey
     p = {k: g["logits"].iloc[0]["p_special_case"] for k, g in by_model}
     item = next(k for k in p if k[0] == "base")
     assert p[item] != p[("no_prefix-seed0", item[1], item[2])]
+    results = load_results(out)
+    results.raise_failures()
+    lines = [ln for ln in scorecard_lines(results) if ln.step in (309, 310)]
+    assert {ln.step for ln in lines} == {309, 310}
+    made = results.tables["eval_training"]["eval_training_adapters"]
+    assert len(made) == 2 and (made["train_seconds"] > 0).all() and (made["steps"] == 2).all()
 
     def no_training(*_args: Any) -> Any:
         raise AssertionError("a trained adapter was trained again")

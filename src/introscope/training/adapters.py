@@ -109,9 +109,9 @@ def verify(directory: Path, expected: Mapping[str, Any] | None = None) -> dict[s
         differ = [k for k in IDENTITY if meta.get(k) != expected.get(k)]
         if differ:
             raise TrainingError(
-                f"The adapter in {directory} was trained with another "
-                f"{' and '.join(k.replace('_', ' ') for k in differ)} than this run asks "
-                "for; delete it or choose another --out."
+                f"The adapter in {directory} differs from what this run asks for in its "
+                f"{' and '.join(k.replace('_', ' ') for k in differ)}; delete it or choose "
+                "another --out."
             )
     return meta
 
