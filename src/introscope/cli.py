@@ -33,6 +33,7 @@ from introscope.cli_common import (
 )
 from introscope.cli_experiments import register_experiment_commands
 from introscope.cli_study import register_study_commands
+from introscope.cli_train import register_train_command
 from introscope.errors import IntroscopeError
 from introscope.grading.command import grade as grade_command
 
@@ -468,6 +469,7 @@ def serve(
 
 register_experiment_commands(app)
 register_study_commands(app)
+register_train_command(app)
 # ``introscope grade RUN --judge URL --judge-model NAME`` (its options live with it).
 app.command(name="grade")(friendly(grade_command))
 

@@ -41,6 +41,10 @@ class StoreError(IntroscopeError):
     """A run directory or its store is missing or inconsistent."""
 
 
+class TrainingError(IntroscopeError):
+    """An adapter cannot be trained, resumed or loaded (mismatched, corrupted, missing)."""
+
+
 class AnalysisError(IntroscopeError):
     """A slice's analysis failed on a run; the message names the slice."""
 

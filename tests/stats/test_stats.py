@@ -726,7 +726,9 @@ def test_clustered_rate_widens_with_agreement_within_items() -> None:
     assert mixed.high - mixed.low == pytest.approx(hi_t - lo_t, rel=0.25)
     # Every trial agrees: the items are the n.
     zero = clustered_rate([0] * 5, [4] * 5)
-    assert zero.estimate == 0 and zero.low == 0 and zero.high == pytest.approx(
-        wilson_interval(0, 5)[1]
+    assert (
+        zero.estimate == 0
+        and zero.low == 0
+        and zero.high == pytest.approx(wilson_interval(0, 5)[1])
     )
     assert math.isnan(clustered_rate([], []).estimate)

@@ -17,8 +17,9 @@ from introscope.experiments import (
     cross_prediction,
     detection,
     eval_framing,
-    eval_steering,
     eval_sandbagging,
+    eval_steering,
+    eval_training,
     hidden_state_linkage,
     intentional_control,
     lead_sensitivity,
@@ -56,6 +57,7 @@ REGISTRY: tuple[Experiment, ...] = (
     eval_framing.EXPERIMENT,  # evaluation framing and reward hacking (steps 301-304)
     eval_steering.EXPERIMENT,  # evaluation framing: steering and the framing direction (305, 306)
     eval_sandbagging.EXPERIMENT,  # sandbagging check: accuracy under weight noise (step 307)
+    eval_training.EXPERIMENT,  # evaluation framing, train-time arms: LoRA prefixes (309, 310)
 )
 
 EXPERIMENTS: dict[str, Experiment] = {e.kind: e for e in REGISTRY}

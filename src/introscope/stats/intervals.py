@@ -91,7 +91,7 @@ def clustered_rate(
     n = np.asarray(trials, dtype=float)
     keep = n > 0
     s, n = s[keep], n[keep]
-    total, k = float(n.sum()), int(len(n))
+    total, k = float(n.sum()), len(n)
     if k == 0:
         return rate(0, 0, confidence)
     p = float(s.sum()) / total
@@ -107,7 +107,8 @@ def clustered_rate(
     z = z_value(confidence)
     centre = (p + z * z / (2 * n_eff)) / (1 + z * z / n_eff)
     half = z / (1 + z * z / n_eff) * math.sqrt(p * (1 - p) / n_eff + z * z / (4 * n_eff**2))
-    return Rate(int(round(p * n_eff)), int(round(n_eff)), p, max(0.0, centre - half), min(1.0, centre + half))
+    low, high = max(0.0, centre - half), min(1.0, centre + half)
+    return Rate(round(p * n_eff), round(n_eff), p, low, high)
 
 
 @dataclass(frozen=True)
