@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 from typer.testing import CliRunner
 
 from introscope.cli import app
+from introscope.core import fast as fast_module
 from introscope.core.engine import Engine
 from introscope.core.fast import fast_dtype
 from introscope.core.models import from_modules
@@ -118,3 +120,48 @@ def test_manifest_records_the_mode(make_tiny, tmp_path: Path):
     run_spec(_spec(), tmp_path / "exact", lm=lm)
     manifest = read_manifest(tmp_path / "exact")
     assert manifest["engine_mode"] == "exact" and manifest["model"]["dtype"] == "float32"
+
+
+def test_compile_is_a_fast_mode_option(make_tiny):
+    lm = _tiny_lm(make_tiny)
+    with pytest.raises(ValueError, match="fast-mode option"):
+        Engine(lm, compile=True)
+
+
+def test_compile_failure_falls_back_to_the_uncompiled_blocks(make_tiny, monkeypatch):
+    lm = _tiny_lm(make_tiny)
+    reference = Engine(lm, fast=True)  # fast mode without compiling
+    want_gen = [g.token_ids for g in reference.generate(TEXTS, max_new_tokens=5)]
+    want_lp = reference.next_token_logprobs(TEXTS)
+
+    def broken_compile(fn, **_kwargs):
+        def run(*_a, **_k):
+            raise RuntimeError("InductorError: no working C++ compiler\nmore detail")
+
+        return run
+
+    monkeypatch.setattr(fast_module.torch, "compile", broken_compile)
+    eng = Engine(lm, fast=True, compile=True)
+    assert eng.lm.model is not lm.model  # the caller's blocks are left uncompiled
+    assert all("forward" not in layer.__dict__ for layer in lm.layers)
+    with pytest.warns(RuntimeWarning, match="torch.compile failed .*no working C\\+\\+ compiler"):
+        gens = eng.generate(TEXTS, max_new_tokens=5)
+    assert [g.token_ids for g in gens] == want_gen
+    assert torch.equal(eng.next_token_logprobs(TEXTS), want_lp)
+    failures = {layer.forward.failure for layer in eng.lm.layers}
+    assert failures == {"RuntimeError: InductorError: no working C++ compiler"}
+
+
+@pytest.mark.slow
+def test_compiled_blocks_agree_with_exact_mode_within_the_bound(make_tiny):
+    """Inductor fuses operations, so the last bits move (measured on a 2-layer llama:
+    |d logit| ~1e-7): greedy tokens must agree and the readout stay within 1e-4."""
+    lm = _tiny_lm(make_tiny)
+    exact = Engine(lm)
+    eng = Engine(lm, fast=True, compile=True)
+    want = [g.token_ids for g in exact.generate(TEXTS, max_new_tokens=6)]
+    got = [g.token_ids for g in eng.generate(TEXTS, max_new_tokens=6)]
+    assert all(layer.forward.failure is None for layer in eng.lm.layers)
+    assert got == want
+    dev = (eng.next_token_logprobs(TEXTS) - exact.next_token_logprobs(TEXTS)).abs().max()
+    assert float(dev) < 1e-4

@@ -19,8 +19,10 @@ bfloat16 alone).
 from __future__ import annotations
 
 import copy
+import warnings
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -130,3 +132,41 @@ def _rewrap(lm: LoadedModel, model: nn.Module, dtype_name: str) -> LoadedModel:
     layers, _ = locate_layers(model, lm.info.layers_path)
     info = replace(lm.info, dtype=dtype_name)
     return LoadedModel(model=model, tokenizer=lm.tokenizer, info=info, layers=layers)
+
+
+class CompiledForward:
+    """A decoder block's ``forward`` through ``torch.compile`` (inductor), falling back to
+    the eager ``forward`` with one warning if compiling fails. The forward hooks the engine
+    steers with stay outside the compiled code (they run in the module's ``__call__``).
+    Compiled code fuses operations and so changes the last bits of the results: a fast-mode
+    option only (docs/engine.md §7)."""
+
+    def __init__(self, eager: Callable[..., Any]) -> None:
+        self.eager = eager
+        self.compiled: Callable[..., Any] = torch.compile(eager, dynamic=True)
+        self.failure: str | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.failure is None:
+            try:
+                return self.compiled(*args, **kwargs)
+            except Exception as exc:  # any compiler failure: run on, uncompiled
+                first = (str(exc).strip().splitlines() or [""])[0][:300]
+                self.failure = f"{type(exc).__name__}: {first}"
+                warnings.warn(
+                    f"torch.compile failed on a decoder block ({self.failure}); fast mode "
+                    "continues with the uncompiled block.",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+        return self.eager(*args, **kwargs)
+
+
+def compiled_model(lm: LoadedModel, *, owned: bool) -> LoadedModel:
+    """``lm`` with every decoder block's forward compiled (:class:`CompiledForward`); a
+    copy unless ``owned`` (the model is already a copy only this engine uses)."""
+    if not owned:
+        lm = _rewrap(lm, copy.deepcopy(lm.model).eval(), lm.info.dtype)
+    for layer in lm.layers:
+        layer.forward = CompiledForward(layer.forward)
+    return lm
