@@ -139,17 +139,23 @@ class CompiledForward:
     the eager ``forward`` with one warning if compiling fails. The forward hooks the engine
     steers with stay outside the compiled code (they run in the module's ``__call__``).
     Compiled code fuses operations and so changes the last bits of the results: a fast-mode
-    option only (docs/engine.md §7)."""
+    option only (docs/engine.md §7).
 
-    def __init__(self, eager: Callable[..., Any]) -> None:
+    Transformers' blocks read their ``layer_idx`` as a constant, so dynamo compiles one graph
+    per block and phase (prompt pass, decoding step): ``recompile_limit`` is raised to hold
+    them all (its default, 8, would leave the upper blocks uncompiled)."""
+
+    def __init__(self, eager: Callable[..., Any], n_layers: int) -> None:
         self.eager = eager
         self.compiled: Callable[..., Any] = torch.compile(eager, dynamic=True)
+        self.limit = 4 * n_layers + 8
         self.failure: str | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.failure is None:
             try:
-                return self.compiled(*args, **kwargs)
+                with torch._dynamo.config.patch(recompile_limit=self.limit):
+                    return self.compiled(*args, **kwargs)
             except Exception as exc:  # any compiler failure: run on, uncompiled
                 first = (str(exc).strip().splitlines() or [""])[0][:300]
                 self.failure = f"{type(exc).__name__}: {first}"
@@ -168,5 +174,5 @@ def compiled_model(lm: LoadedModel, *, owned: bool) -> LoadedModel:
     if not owned:
         lm = _rewrap(lm, copy.deepcopy(lm.model).eval(), lm.info.dtype)
     for layer in lm.layers:
-        layer.forward = CompiledForward(layer.forward)
+        layer.forward = CompiledForward(layer.forward, len(lm.layers))
     return lm
