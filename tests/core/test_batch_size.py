@@ -193,3 +193,46 @@ def test_manifest_records_the_chosen_size_and_a_resume_keeps_it(
     monkeypatch.setattr(bs, "free_memory", lambda device: pytest.fail("measured memory"))
     run_spec(_spec(batch_size=5), tmp_path / "fixed", lm=lm)
     assert read_manifest(tmp_path / "fixed")["batch_sizes"] == {"sc": 5}
+
+
+class _Remote:
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+
+    def remote(self, *args: Any) -> Any:
+        return self.fn(*args)
+
+
+class _FakeWorker:
+    """Stands for a Worker inside a Ray actor: sizes "auto" specs as told or by its rule."""
+
+    def __init__(self, own: int) -> None:
+        self.own = own
+        self.given: list[dict[str, int]] = []
+
+    def fix_batch_sizes(self, recorded: dict[str, int]) -> dict[str, int]:
+        self.given.append(dict(recorded))
+        return {"a": recorded.get("a", self.own)}
+
+
+def test_ray_session_gives_every_actor_the_planners_numbers() -> None:
+    from types import SimpleNamespace
+
+    from introscope.execution.ray_cluster import RaySession, Slot
+
+    workers = [_FakeWorker(own) for own in (7, 99, 99)]
+    actors = [
+        SimpleNamespace(
+            ready=_Remote(lambda: 1),
+            call=_Remote(lambda method, *a, w=w: getattr(w, method)(*a)),
+        )
+        for w in workers
+    ]
+    session = object.__new__(RaySession)
+    session.ray = SimpleNamespace(get=lambda ref: ref)
+    session.slots = [Slot(i, a) for i, a in enumerate(actors)]
+    session.specs = [_spec(batch_size="auto").model_copy(update={"name": "a"}), _spec()]
+    assert session.fix_batch_sizes({}) == {"a": 7}
+    assert [w.given for w in workers] == [[{}], [{"a": 7}], [{"a": 7}]]
+    # Actors started later (to replace a dead one) are built from the resolved specs.
+    assert [s.batch_size for s in session.specs] == [7, 16]
