@@ -38,6 +38,15 @@ def _tiny_lm(make_tiny):
     return from_modules(make_tiny("llama", n_layers=3, vocab_size=BUNDLED_VOCAB), _tokenizer())
 
 
+def _fast_label(lm):
+    """The model dtype a fast engine records: float32 where no reduced precision is fast,
+    else the mixed precision fast mode converts a float32 model to."""
+    target = fast_dtype(lm.device)
+    if target == torch.float32:
+        return "float32"
+    return f"float32+{fast_module.FAST_PRECISION}-{str(target).replace('torch.', '')}"
+
+
 def test_fast_mode_runs_on_a_copy_and_exact_mode_is_untouched(make_tiny):
     lm = _tiny_lm(make_tiny)
     exact = Engine(lm)
@@ -47,13 +56,12 @@ def test_fast_mode_runs_on_a_copy_and_exact_mode_is_untouched(make_tiny):
 
     fast = Engine(lm, fast=True)
     assert fast.mode == "fast" and exact.mode == "exact"
-    assert fast.lm.dtype == fast_dtype(lm.device)
-    assert fast.lm.info.dtype == str(fast.lm.dtype).replace("torch.", "")
+    assert fast.lm.info.dtype == _fast_label(lm)
     gens = fast.generate(TEXTS, max_new_tokens=6)
     lp = fast.next_token_logprobs(TEXTS)
     assert all(len(g.token_ids) > 0 for g in gens)
     assert lp.dtype == torch.float32 and torch.isfinite(lp).all()
-    if fast.lm.dtype != torch.float32:
+    if fast.lm is not lm:
         assert fast.lm.model is not lm.model
         assert not torch.equal(lp, before_lp)  # it really ran in another precision
         assert (lp - before_lp).abs().max() < 0.5
@@ -66,6 +74,32 @@ def test_fast_mode_runs_on_a_copy_and_exact_mode_is_untouched(make_tiny):
     assert [g.token_ids for g in after.generate(TEXTS, max_new_tokens=6)] == [
         g.token_ids for g in before_gen
     ]
+
+
+def test_fast_mode_on_bfloat16_hardware_is_mixed_precision(make_tiny, monkeypatch):
+    """Where bfloat16 is fast, the blocks' linear layers multiply in bfloat16 and the
+    embeddings, norms, residual stream and output head stay float32 (forced here)."""
+    lm = _tiny_lm(make_tiny)
+    exact_lp = Engine(lm).next_token_logprobs(TEXTS)
+    monkeypatch.setattr(fast_module, "fast_dtype", lambda device: torch.bfloat16)
+    eng = Engine(lm, fast=True)
+    assert eng.lm.info.dtype == "float32+blocks-bfloat16" and eng.lm.dtype == torch.float32
+    reduced = [m for m in eng.lm.model.modules() if isinstance(m, fast_module.ReducedLinear)]
+    assert len(reduced) == 3 * 7  # q, k, v, o, gate, up, down in each of the 3 blocks
+    assert all(m.weight.dtype == torch.bfloat16 for m in reduced)
+    assert eng.lm.model.lm_head.weight.dtype == torch.float32
+    assert not any(isinstance(m, fast_module.ReducedLinear) for m in lm.model.modules())
+    lp = eng.next_token_logprobs(TEXTS)
+    assert not torch.equal(lp, exact_lp) and (lp - exact_lp).abs().max() < 0.5
+    assert all(len(g.token_ids) > 0 for g in eng.generate(TEXTS, max_new_tokens=4))
+    # The variants bench_fast.py measures.
+    mlp = fast_module.mixed_model(lm, "mlp")
+    assert sum(isinstance(m, fast_module.ReducedLinear) for m in mlp.model.modules()) == 3 * 3
+    weights = fast_module.mixed_model(lm, "weights")
+    w_lp = Engine(weights).next_token_logprobs(TEXTS)
+    assert (w_lp - exact_lp).abs().max() < 0.5
+    with pytest.raises(ValueError, match="unknown precision"):
+        fast_module.mixed_model(lm, "half")  # type: ignore[arg-type]
 
 
 def test_fast_engine_keeps_a_model_already_in_reduced_precision(make_tiny):
@@ -115,7 +149,7 @@ def test_manifest_records_the_mode(make_tiny, tmp_path: Path):
     run_spec(_spec(fast=True), tmp_path / "fast", lm=lm)
     manifest = read_manifest(tmp_path / "fast")
     assert manifest["engine_mode"] == "fast"
-    assert manifest["model"]["dtype"] == str(fast_dtype(lm.device)).replace("torch.", "")
+    assert manifest["model"]["dtype"] == _fast_label(lm)
     assert manifest["specs"][0]["fast"] is True
     run_spec(_spec(), tmp_path / "exact", lm=lm)
     manifest = read_manifest(tmp_path / "exact")

@@ -8,8 +8,9 @@ leave a decoding batch whatever that does to the kept rows' last bits. Its guara
 measured, not assumed (benchmarks/bench_fast.py): greedy token agreement with exact mode
 and the log-probability deviation at the readout.
 
-Besides the whole model in reduced precision (``"reduced"``), :func:`mixed_model` builds the
-mixed-precision variants ``bench_fast.py`` measures: only the decoder blocks' linear layers
+Fast mode converts a float32 model to :data:`FAST_PRECISION`. Besides the whole model in
+reduced precision (``"reduced"``), :func:`mixed_model` builds the mixed-precision variants
+``bench_fast.py`` measures: only the decoder blocks' linear layers
 (``"blocks"``) or only their MLP's (``"mlp"``) multiply in reduced precision, while the
 residual stream, norms, attention softmax and output head stay in float32; ``"weights"``
 keeps float32 arithmetic on weights rounded to bfloat16 (the error of storing weights in
@@ -51,26 +52,21 @@ def fast_dtype(device: torch.device) -> torch.dtype:
     return torch.float16
 
 
-def fast_dtype_name(device: str | torch.device) -> str:
-    """:func:`fast_dtype` as ``load_model``'s ``dtype`` argument (``"auto"`` resolves the
-    device as ``load_model`` does)."""
-    if str(device) == "auto":
-        dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    else:
-        dev = torch.device(str(device))
-    return str(fast_dtype(dev)).replace("torch.", "")
+# The precision fast mode uses where the hardware has a fast reduced one: the decoder blocks'
+# matrix products in it, the residual stream, norms, attention softmax and output head in
+# float32. On the battery's prompts it kept every greedy token of exact mode where bfloat16
+# everywhere kept 73% (benchmarks/RESULTS.md, issue 15; declared, not tuned on held-out data).
+FAST_PRECISION: Precision = "blocks"
 
 
 def fast_model(lm: LoadedModel) -> LoadedModel:
     """``lm`` in fast mode's precision: itself when already in reduced precision (or when
-    the device has none that is fast), else a converted copy (the caller's model is left
-    as it is)."""
+    the device has none that is fast), else a copy in :data:`FAST_PRECISION` (the caller's
+    model is left as it is)."""
     target = fast_dtype(lm.device)
     if lm.dtype in REDUCED or target == lm.dtype:
         return lm
-    model = copy.deepcopy(lm.model).to(target)
-    model.eval()
-    return _rewrap(lm, model, str(target).replace("torch.", ""))
+    return mixed_model(lm, FAST_PRECISION, target)
 
 
 class ReducedLinear(nn.Module):
