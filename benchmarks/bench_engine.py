@@ -1,6 +1,12 @@
 """Throughput of the introscope engine against plain Hugging Face generation.
 
 Run:  INTROSCOPE_CACHE=/tmp/iscache python benchmarks/bench_engine.py [--quick]
+      [--device auto|cpu|cuda] [--dtype auto|float32|bfloat16]
+
+On a CUDA GPU (``--device auto`` picks it when present) the model runs in bfloat16 with
+PyTorch's scaled-dot-product attention (``sdpa``), every timing synchronises the device
+before reading the clock, and the table adds the peak GPU memory; the thread count then
+only affects the host side.
 
 Workload: the injected-thought detection trial (docs/protocols.md §2a) on the bundled
 SmolLM2-135M-Instruct: a ~180-token chat (preamble, acknowledgement, trial question),
@@ -38,6 +44,7 @@ mark (``ru_maxrss``) after each configuration, so it only grows down the table.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import resource
@@ -124,10 +131,43 @@ def cpu_seconds() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def pick_device(device: str, dtype: str) -> tuple[str, str]:
+    """The (device, dtype) the benchmark loads the model with: CUDA when ``auto`` finds a
+    GPU, bfloat16 there and float32 on a CPU unless ``dtype`` says otherwise."""
+    dev = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    if dev.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: no CUDA device is visible to torch here.")
+    if dtype == "auto":
+        dtype = "bfloat16" if dev.startswith("cuda") else "float32"
+    return dev, dtype
+
+
+def use_sdpa(lm: LoadedModel) -> str:
+    """Switch the model to scaled-dot-product attention where transformers can; returns the
+    attention implementation in use."""
+    setter = getattr(lm.model, "set_attn_implementation", None)
+    if setter is not None:
+        # An architecture without an SDPA path keeps its own attention.
+        with contextlib.suppress(ValueError, ImportError):
+            setter("sdpa")
+    return str(getattr(lm.model.config, "_attn_implementation", "unknown"))
+
+
+def sync(device: torch.device) -> None:
+    """Wait for queued device work (CUDA kernels run asynchronously)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+MEASURE_DEVICE = torch.device("cpu")  # set by main() to the model's device
+
+
 def measure(fn: Callable[[], Any]) -> tuple[float, float]:
-    """(wall seconds, process CPU seconds) of one call."""
+    """(wall seconds, process CPU seconds) of one call, the device synchronised on both ends."""
+    sync(MEASURE_DEVICE)
     c0, t0 = cpu_seconds(), time.perf_counter()
     fn()
+    sync(MEASURE_DEVICE)
     return time.perf_counter() - t0, cpu_seconds() - c0
 
 
@@ -146,7 +186,7 @@ def naive_trial(lm: LoadedModel, ids: torch.Tensor, inj: Injection | None, start
     handle = None
     if inj is not None:
         layer = inj.layers[0] if isinstance(inj.layers, tuple) else inj.layers
-        delta = (inj.vector * inj.strength).to(lm.dtype)
+        delta = (inj.vector * inj.strength).to(lm.device, lm.dtype)
 
         def hook(_m: Any, _a: Any, output: Any) -> Any:
             h = block_output(output)
@@ -178,7 +218,7 @@ def naive_readout(lm: LoadedModel, ids: torch.Tensor, inj: Injection | None, sta
     handle = None
     if inj is not None:
         layer = inj.layers[0] if isinstance(inj.layers, tuple) else inj.layers
-        delta = (inj.vector * inj.strength).to(lm.dtype)
+        delta = (inj.vector * inj.strength).to(lm.device, lm.dtype)
 
         def hook(_m: Any, _a: Any, output: Any) -> Any:
             h = block_output(output).clone()
@@ -209,7 +249,7 @@ def hf_batch_no_mask(lm: LoadedModel, ids: torch.Tensor, b: int) -> Any:
 def hf_batch(lm: LoadedModel, prompts: list[str]) -> Any:
     tok = lm.tokenizer
     tok.padding_side = "left"
-    enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(lm.device)
     return lm.model.generate(
         **enc,
         max_new_tokens=NEW_TOKENS,
@@ -281,18 +321,24 @@ def main() -> None:
         action="store_true",
         help="OMP_WAIT_POLICY=PASSIVE, for a machine shared with other jobs",
     )
+    ap.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda")
+    ap.add_argument("--dtype", default="auto", help="auto (bfloat16 on CUDA, else float32)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    device, dtype = pick_device(args.device, args.dtype)
     repeats = args.repeats or 5
     naive_trials = 2 if args.quick else 4
     batches = [8] if args.quick else [8, 32]
 
     t0 = time.perf_counter()
-    lm = load_model()
+    lm = load_model(device=device, dtype=dtype)
+    attention = use_sdpa(lm) if lm.device.type == "cuda" else "default"
+    global MEASURE_DEVICE
+    MEASURE_DEVICE = lm.device
     eng = Engine(lm)
     vs = concept_vectors(eng, CONCEPTS)
     prompt = detection_prompt(lm)
-    ids = torch.tensor([lm.encode(prompt)])
+    ids = torch.tensor([lm.encode(prompt)], device=lm.device)
     n_prompt = ids.shape[1]
     marker_start = (
         eng.prepare(
@@ -303,8 +349,8 @@ def main() -> None:
     )
     print(
         f"model {lm.info.name_or_path}; prompt {n_prompt} tokens (trial turn from token "
-        f"{marker_start}); {NEW_TOKENS} new tokens; threads {torch.get_num_threads()}; "
-        f"setup {time.perf_counter() - t0:.1f}s",
+        f"{marker_start}); {NEW_TOKENS} new tokens; device {lm.device} {lm.dtype}, attention "
+        f"{attention}; threads {torch.get_num_threads()}; setup {time.perf_counter() - t0:.1f}s",
         flush=True,
     )
 
@@ -458,6 +504,9 @@ def main() -> None:
         print("check", c)
     print_targets(results)
     print("engine stats", eng.stats)
+    if lm.device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated(lm.device) / 2**20
+        print(f"peak GPU memory allocated {peak:.0f} MiB ({torch.cuda.get_device_name(lm.device)})")
 
 
 if __name__ == "__main__":

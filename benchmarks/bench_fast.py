@@ -2,6 +2,8 @@
 
 Run:  INTROSCOPE_CACHE=/tmp/iscache python benchmarks/bench_fast.py [--dtype bfloat16]
       [--batch 32] [--new-tokens 48]
+      INTROSCOPE_CACHE=/tmp/iscache python benchmarks/bench_fast.py --accuracy-only \
+      --variants reduced,blocks,mlp,weights     # mixed-precision variants, no timing
 
 Prompts: the battery's prompt families (the detection trial with concept injections at
 layers 10/15/20 and strengths 2-8, a quarter of the rows controls; yes/no questions about
@@ -19,6 +21,13 @@ the world and the assistant; repeat-the-sentence; the neutral first-word turn), 
 ``Engine(lm, fast=True)`` picks the precision the hardware is fast at (``fast.fast_dtype``:
 float32 on a CPU without AVX-512, where bfloat16 matrix products are slower); ``--dtype``
 forces fast mode onto a model loaded in that precision, to measure it anyway.
+
+``--variants`` measures the precisions of ``fast.mixed_model`` instead (each a float32 model
+copy, run by an exact-mode engine so only the precision differs): ``reduced`` (bfloat16
+everywhere), ``blocks`` (the decoder blocks' linear layers in bfloat16, residual stream,
+norms, attention and output head in float32), ``mlp`` (only the MLP's linear layers) and
+``weights`` (float32 arithmetic on weights rounded to bfloat16). ``--accuracy-only`` skips
+the timings (agreement and deviations do not depend on the machine's load).
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 import torch
 
 from introscope.core.engine import Engine, Generation
+from introscope.core.fast import PRECISIONS, Precision, mixed_model
 from introscope.core.models import LoadedModel, load_model
 from introscope.core.steering import Injection, Window
 from introscope.core.vectors import VectorSet, concept_vectors
@@ -76,32 +86,10 @@ def battery_prompts(
     return prompts, injs
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--new-tokens", type=int, default=48)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--dtype", default=None, help="force fast mode's precision (bfloat16...)")
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    lm = load_model()
-    exact = Engine(lm)
-    fast = Engine(load_model(dtype=args.dtype) if args.dtype else lm, fast=True)
-    vs = concept_vectors(exact, CONCEPTS)
-    prompts, injs = battery_prompts(lm, vs, args.batch)
-
-    times: dict[str, float] = {}
-    outs: dict[str, list[Generation]] = {}
-    for name, eng in (("exact", exact), ("fast", fast)):
-        eng.generate(prompts[:2], injs[:2], max_new_tokens=2)  # warm-up
-        t0 = time.perf_counter()
-        outs[name] = eng.generate(prompts, injs, max_new_tokens=args.new_tokens)
-        times[name] = time.perf_counter() - t0
-    lp_exact = exact.next_token_logprobs(prompts, injs)
-    lp_fast = fast.next_token_logprobs(prompts, injs)
-
+def agreement(exact: list[Generation], other: list[Generation]) -> tuple[int, int, int]:
+    """(tokens agreeing up to each row's first divergence, exact tokens, identical rows)."""
     agree = total = same_rows = 0
-    for a, b in zip(outs["exact"], outs["fast"], strict=True):
+    for a, b in zip(exact, other, strict=True):
         ta, tb = a.token_ids, b.token_ids
         total += len(ta)
         for x, y in zip(ta, tb, strict=False):
@@ -109,26 +97,82 @@ def main() -> None:
                 break
             agree += 1
         same_rows += ta == tb
-    top = lp_exact.topk(20, dim=-1).indices
-    dev_top = (lp_fast.gather(1, top) - lp_exact.gather(1, top)).abs()
-    live = lp_exact > -20
-    dev_all = ((lp_fast - lp_exact).abs() * live).max()
+    return agree, total, same_rows
 
-    print(
-        f"model {lm.info.name_or_path}; exact dtype {exact.lm.dtype}, fast dtype "
-        f"{fast.lm.dtype}; batch {args.batch}; {args.new_tokens} new tokens; threads "
-        f"{torch.get_num_threads()}; load average {os.getloadavg()[0]:.2f}"
-    )
+
+def report(
+    name: str,
+    exact: list[Generation],
+    other: list[Generation],
+    lp_exact: torch.Tensor,
+    lp_other: torch.Tensor,
+) -> None:
+    agree, total, same_rows = agreement(exact, other)
+    top = lp_exact.topk(20, dim=-1).indices
+    dev_top = (lp_other.gather(1, top) - lp_exact.gather(1, top)).abs()
+    live = lp_exact > -20
+    dev_all = ((lp_other - lp_exact).abs() * live).max()
+    print(f"[{name}]")
     print(f"greedy token agreement   {agree}/{total} = {100 * agree / max(total, 1):.2f}%")
-    print(f"rows identical           {same_rows}/{len(prompts)}")
+    print(f"rows identical           {same_rows}/{len(exact)}")
     print(
         f"readout |d log p|, top-20 tokens: max {float(dev_top.max()):.4g}, mean "
         f"{float(dev_top.mean()):.4g}; whole vocabulary (log p > -20): max {float(dev_all):.4g}"
     )
-    print(
-        f"generate wall s: exact {times['exact']:.2f}, fast {times['fast']:.2f}, "
-        f"speed-up {times['exact'] / times['fast']:.2f}x"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--new-tokens", type=int, default=48)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--dtype", default=None, help="force fast mode's precision (bfloat16...)")
+    ap.add_argument(
+        "--variants", default=None, help=f"comma-separated precisions of {', '.join(PRECISIONS)}"
     )
+    ap.add_argument("--accuracy-only", action="store_true", help="no timings")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    lm = load_model()
+    exact = Engine(lm)
+    vs = concept_vectors(exact, CONCEPTS)
+    prompts, injs = battery_prompts(lm, vs, args.batch)
+    header = (
+        f"model {lm.info.name_or_path}; exact dtype {exact.lm.dtype}; batch {args.batch}; "
+        f"{args.new_tokens} new tokens; threads {torch.get_num_threads()}"
+    )
+    if args.variants:
+        print(header)
+        base = exact.generate(prompts, injs, max_new_tokens=args.new_tokens)
+        lp_base = exact.next_token_logprobs(prompts, injs)
+        for name in args.variants.split(","):
+            if name not in PRECISIONS:
+                raise SystemExit(f"unknown variant {name!r}; known: {', '.join(PRECISIONS)}")
+            prec: Precision = name  # type: ignore[assignment]
+            eng = Engine(mixed_model(lm, prec))
+            gens = eng.generate(prompts, injs, max_new_tokens=args.new_tokens)
+            report(name, base, gens, lp_base, eng.next_token_logprobs(prompts, injs))
+            del eng
+        return
+    fast = Engine(load_model(dtype=args.dtype) if args.dtype else lm, fast=True)
+
+    times: dict[str, float] = {}
+    outs: dict[str, list[Generation]] = {}
+    for name, eng in (("exact", exact), ("fast", fast)):
+        if not args.accuracy_only:
+            eng.generate(prompts[:2], injs[:2], max_new_tokens=2)  # warm-up
+        t0 = time.perf_counter()
+        outs[name] = eng.generate(prompts, injs, max_new_tokens=args.new_tokens)
+        times[name] = time.perf_counter() - t0
+    lp_exact = exact.next_token_logprobs(prompts, injs)
+    lp_fast = fast.next_token_logprobs(prompts, injs)
+    print(f"{header}; fast dtype {fast.lm.dtype}; load average {os.getloadavg()[0]:.2f}")
+    report("fast", outs["exact"], outs["fast"], lp_exact, lp_fast)
+    if not args.accuracy_only:
+        print(
+            f"generate wall s: exact {times['exact']:.2f}, fast {times['fast']:.2f}, "
+            f"speed-up {times['exact'] / times['fast']:.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import types
 from pathlib import Path
 
 import torch
@@ -121,3 +122,31 @@ def test_decode_step_bench_compares_bit_identical_caches(make_tiny) -> None:  # 
     r = mod.compare(model, ids, 5)
     assert r["identical"] is True
     assert len(r["cat"]) == len(r["grow"]) == 5
+
+
+def test_bench_device_choice_and_cuda_sync(monkeypatch, make_tiny) -> None:  # type: ignore[no-untyped-def]
+    """The benchmark's CUDA path without a GPU: the device and dtype it would pick, the
+    synchronisation around each timing, and the inputs it builds on the model's device."""
+    bench = _bench_module()
+    if not torch.cuda.is_available():
+        assert bench.pick_device("auto", "auto") == ("cpu", "float32")
+    assert bench.pick_device("cpu", "bfloat16") == ("cpu", "bfloat16")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert bench.pick_device("auto", "auto") == ("cuda", "bfloat16")
+    assert bench.pick_device("cuda:1", "float32") == ("cuda:1", "float32")
+    synced: list[torch.device] = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda d=None: synced.append(d))
+    monkeypatch.setattr(bench, "MEASURE_DEVICE", torch.device("cuda", 0))
+    wall, cpu = bench.measure(lambda: None)
+    assert wall >= 0 and cpu >= 0 and synced == [torch.device("cuda", 0)] * 2
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    try:
+        bench.pick_device("cuda", "auto")
+    except SystemExit as exc:
+        assert "no CUDA device" in str(exc)
+    else:
+        raise AssertionError("--device cuda without a GPU must stop")
+    # On a GPU the model is switched to scaled-dot-product attention.
+    tiny = types.SimpleNamespace(model=make_tiny("llama", n_layers=1))
+    tiny.model.config._attn_implementation = "eager"
+    assert bench.use_sdpa(tiny) == "sdpa"

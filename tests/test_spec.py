@@ -32,7 +32,7 @@ def _error(path: Path | str) -> str:
         (HEAD + "[grid]\nfoo = 1\n", "grid.foo", "unknown key"),
         (HEAD + "[sampling]\ntop_k = 5\n", "sampling.top_k", "unknown key"),
         (HEAD + 'trials_per_cell = "x"\n', "trials_per_cell", "integer"),
-        (HEAD + "batch_size = 0\n", "batch_size", "greater than or equal to 1"),
+        (HEAD + "batch_size = 0\n", "batch_size", "whole number from 1 to 1024"),
         (HEAD + "[sampling]\ntemperature = -1\n", "sampling.temperature", "greater than"),
         (HEAD + "[sampling]\nmax_new_tokens = 0\n", "sampling.max_new_tokens", "greater"),
         (HEAD + "[grid]\nstrengths = [1.0, nan]\n", "grid.strengths", "finite"),

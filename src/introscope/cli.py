@@ -289,7 +289,9 @@ def run(
     ] = None,
     control_trials: Annotated[int | None, typer.Option(help="No-injection trials")] = None,
     measure: Annotated[str | None, typer.Option(help="generation | logits")] = None,
-    batch_size: Annotated[int | None, typer.Option()] = None,
+    batch_size: Annotated[
+        str | None, typer.Option(help='Trials per batch, or "auto" (sized from free memory)')
+    ] = None,
     max_new_tokens: Annotated[int | None, typer.Option()] = None,
     temperature: Annotated[float | None, typer.Option()] = None,
     seed: Annotated[int | None, typer.Option()] = None,
@@ -308,7 +310,7 @@ def run(
     fast: FastOpt = False,
 ) -> None:
     """Run (or resume) an experiment spec or preset into a run directory."""
-    from introscope.spec import load_spec, override
+    from introscope.spec import load_spec, override, parse_batch_size
 
     sp = override(
         load_spec(spec),
@@ -320,7 +322,7 @@ def run(
         controls=controls,
         control_trials=control_trials,
         measure=measure,
-        batch_size=batch_size,
+        batch_size=parse_batch_size(batch_size),
         max_new_tokens=max_new_tokens,
         temperature=temperature,
         seed=seed,

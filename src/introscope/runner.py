@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from introscope.core.fast import fast_dtype_name
 from introscope.core.models import LoadedModel, ModelInfo, load_model
 from introscope.core.vectors import RESIDUAL_NORM_KEY, VectorSet, load_vectors, save_vectors
 from introscope.errors import StoreError
@@ -153,9 +152,9 @@ def run_specs(
     for spec in specs:
         check_judge(spec, insecure=insecure_judge)
     first = specs[0]
-    # Fast mode loads the model straight in its reduced precision (no float32 copy).
-    dtype = fast_dtype_name(first.device) if first.fast and first.dtype == "auto" else first.dtype
-    request = ModelRequest(first.model, first.device, dtype, device_map)
+    # Fast mode converts the loaded model itself (core/fast.py: the blocks' matrix products
+    # in reduced precision, the rest in float32), so it loads as the spec says.
+    request = ModelRequest(first.model, first.device, first.dtype, device_map)
     executor = executor or LocalExecutor(local_loader, lm)
     callbacks = _Callbacks(progress, on_total, on_batch)
     with RunDirLock(run_dir) as lock:
@@ -225,6 +224,18 @@ class _Run:
                 raise
             self.mismatches.append(str(exc).split(f"; {FORCE_HINT}")[0])
 
+    def batch_sizes(self) -> dict[str, int]:
+        """Each spec's rows per batch. ``batch_size = "auto"`` is sized once by the session
+        (core/batch_size.py) and recorded in the manifest; a resume takes the recorded
+        number, so every batch keeps its composition whatever memory is free now."""
+        recorded = dict((self.manifest or {}).get("batch_sizes") or {})
+        auto = {}
+        if any(s.batch_size == "auto" for s in self.specs):
+            auto = self.session.fix_batch_sizes(
+                {s.name: int(recorded[s.name]) for s in self.specs if s.name in recorded}
+            )
+        return {s.name: auto.get(s.name) or s.fixed_batch_size for s in self.specs}
+
     def execute(self, callbacks: _Callbacks) -> tuple[int, int, int]:
         """Plan, check and run; return (trials in the run, trials run now, trials regraded)."""
         specs, run_dir, session = self.specs, self.run_dir, self.session
@@ -236,6 +247,7 @@ class _Run:
             digest = str(self.manifest.get("spec_digest") or digest)
             run_id = str(self.manifest.get("run_id") or run_id)
         session.check_layers()  # a bad layer fails now, not after building vectors into run_dir
+        sizes = self.batch_sizes()
         info, env = session.info, session.environment
         vec_path = run_dir / VECTORS_NAME
         self.check(check_model_and_versions, info, env.versions)
@@ -257,6 +269,7 @@ class _Run:
             self.check(check_prompts, plans, store)
             record = _ManifestRecord(
                 specs,
+                sizes,
                 digest,
                 info,
                 env,
@@ -269,13 +282,13 @@ class _Run:
             )
             done = store.completed_ids()
             jobs = [
-                BatchJob(spec.name, k // spec.batch_size, batch)
+                BatchJob(spec.name, k // sizes[spec.name], batch)
                 for spec in specs
-                for k in range(0, len(plans[spec.name]), spec.batch_size)
+                for k in range(0, len(plans[spec.name]), sizes[spec.name])
                 if (
                     batch := [
                         t
-                        for t in plans[spec.name][k : k + spec.batch_size]
+                        for t in plans[spec.name][k : k + sizes[spec.name]]
                         if t.trial_id not in done
                     ]
                 )
@@ -405,6 +418,7 @@ def stored_spec_digests(manifest: dict[str, Any]) -> list[str]:
 @dataclass
 class _ManifestRecord:
     specs: Sequence[Spec]
+    batch_sizes: dict[str, int]
     digest: str
     info: ModelInfo
     env: WorkerEnvironment
@@ -431,6 +445,7 @@ class _ManifestRecord:
                 "protocols": self.protocols,
                 "model": self.info.to_dict(),
                 "engine_mode": "fast" if any(s.fast for s in self.specs) else "exact",
+                "batch_sizes": self.batch_sizes,  # rows per batch, "auto" resolved
                 "versions": dict(self.env.versions),
                 "torch_threads": self.env.torch_threads,
                 "executor": self.run.executor.describe(),

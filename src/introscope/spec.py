@@ -167,7 +167,9 @@ class Spec(_Strict):
     graders: list[Literal["rules", "judge"]] = Field(default_factory=lambda: ["rules"])  # type: ignore[arg-type]
     judge: JudgeSpec | None = None
     seed: int = 0
-    batch_size: int = Field(default=16, ge=1, le=1024)
+    # A number of trials per batch, or "auto": the runner sizes it from the model and the
+    # free memory once, records it in the manifest and reuses it on resume (docs/engine.md §8).
+    batch_size: int | Literal["auto"] = 16
     device: str = "auto"
     dtype: str = "auto"
     primary: Primary | None = None
@@ -177,6 +179,22 @@ class Spec(_Strict):
 
     # The engine's fast mode (bfloat16, no bit-exactness; docs/engine.md §7).
     fast: bool = False
+
+    @field_validator("batch_size", mode="before")
+    @classmethod
+    def _batch_size(cls, v: Any) -> Any:
+        if v == "auto":
+            return v
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 1024:
+            raise ValueError(f'must be a whole number from 1 to 1024 or "auto", not {v!r}')
+        return v
+
+    @property
+    def fixed_batch_size(self) -> int:
+        """The batch size as a number (the runner resolves ``"auto"`` before any trial)."""
+        if isinstance(self.batch_size, int):
+            return self.batch_size
+        raise SpecError(f'Spec {self.name!r}: batch_size = "auto" was not resolved to a number.')
 
     @model_serializer(mode="wrap")
     def _leave_out_unset_fields(self, handler: SerializerFunctionWrapHandler) -> Any:
@@ -333,6 +351,18 @@ def load_spec(spec_or_preset: str) -> Spec:
     return validate_spec(data, source)
 
 
+def parse_batch_size(text: str | None) -> int | Literal["auto"] | None:
+    """``--batch-size``: a whole number or ``auto``."""
+    if text is None:
+        return None
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise SpecError(f'--batch-size {text!r} is neither a whole number nor "auto".') from None
+
+
 def _split(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
@@ -348,7 +378,7 @@ def override(
     controls: str | None = None,
     model: str | None = None,
     measure: str | None = None,
-    batch_size: int | None = None,
+    batch_size: int | Literal["auto"] | None = None,
     max_new_tokens: int | None = None,
     temperature: float | None = None,
     seed: int | None = None,

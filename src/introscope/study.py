@@ -60,7 +60,7 @@ class Override(BaseModel):
     trials_per_cell: int | None = Field(default=None, ge=1)
     control_trials: int | None = Field(default=None, ge=0)
     measure: Literal["generation", "logits"] | None = None
-    batch_size: int | None = Field(default=None, ge=1)
+    batch_size: int | Literal["auto"] | None = None  # checked by the spec it is applied to
     max_new_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0)
 

@@ -39,7 +39,7 @@ from introscope.core.batch import (
     prepare_batch,
 )
 from introscope.core.decode import Sampler, decode_steps
-from introscope.core.fast import fast_model
+from introscope.core.fast import compiled_model, fast_model
 from introscope.core.forward import ModelForward
 from introscope.core.layers import LayerSpec, block_output, resolve_layers
 from introscope.core.models import LoadedModel
@@ -60,14 +60,30 @@ class Generation:
 class Engine:
     """Runs batches with per-row injections on one model."""
 
-    def __init__(self, lm: LoadedModel, *, prefix_cache_size: int = 4, fast: bool = False) -> None:
+    def __init__(
+        self,
+        lm: LoadedModel,
+        *,
+        prefix_cache_size: int = 4,
+        fast: bool = False,
+        compile: bool = False,
+    ) -> None:
         """``fast=True``: fast mode (:mod:`introscope.core.fast`), the model in bfloat16
         where the hardware is fast at it (a converted copy if ``lm`` is float32) and no
-        exactness kept when finished rows leave a batch. Exact mode is the default."""
+        exactness kept when finished rows leave a batch. Exact mode is the default.
+        ``compile=True`` (fast mode only: compiled code changes the last bits) also runs
+        every decoder block through ``torch.compile``, uncompiled with a warning where
+        compiling fails."""
+        if compile and not fast:
+            raise ValueError(
+                "compile=True changes the results' last bits, so it is a fast-mode option: "
+                "pass fast=True as well."
+            )
         self.fast = fast
         self.mode = "fast" if fast else "exact"
         if fast:
-            lm = fast_model(lm)
+            converted = fast_model(lm)
+            lm = compiled_model(converted, owned=converted is not lm) if compile else converted
         self.lm = lm
         self.model = lm.model
         tok = lm.tokenizer

@@ -90,6 +90,11 @@ class Session(Protocol):
         """Resolve every spec's layers and declared ``primary`` layer (a bad layer fails before
         anything is written)."""
 
+    def fix_batch_sizes(self, recorded: Mapping[str, int]) -> dict[str, int]:
+        """Give every ``batch_size = "auto"`` spec a number, the same on every worker: the
+        ``recorded`` one where given (a resume), else the rule's (core/batch_size.py) where
+        the model runs. Returns spec name -> rows for those specs."""
+
     def words_needed(self) -> list[str]:
         """The concept words every spec needs vectors for, in first-use order."""
 

@@ -4,7 +4,7 @@ runner's order. Torch uses its default intra-op thread count here (the physical 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,9 @@ class LocalSession:
 
     def check_layers(self) -> None:
         self.worker.check_layers()
+
+    def fix_batch_sizes(self, recorded: Mapping[str, int]) -> dict[str, int]:
+        return self.worker.fix_batch_sizes(recorded)
 
     def words_needed(self) -> list[str]:
         return self.worker.words_needed()

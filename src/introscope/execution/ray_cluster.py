@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -209,6 +209,19 @@ class RaySession:
 
     def check_layers(self) -> None:
         self._plan("check_layers")
+
+    def fix_batch_sizes(self, recorded: Mapping[str, int]) -> dict[str, int]:
+        # The planner actor applies the rule once; every other actor, and any actor started
+        # later to replace a dead one, takes its numbers.
+        sizes: dict[str, int] = self._plan("fix_batch_sizes", dict(recorded))
+        self.specs = [
+            s.model_copy(update={"batch_size": sizes[s.name]}) if s.name in sizes else s
+            for s in self.specs
+        ]
+        for slot in self.slots[1:]:
+            self._get(slot.actor.ready.remote())
+            self._get(slot.actor.call.remote("fix_batch_sizes", sizes))
+        return sizes
 
     def words_needed(self) -> list[str]:
         words: list[str] = self._plan("words_needed")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from introscope import __version__
+from introscope.core.batch_size import PROMPT_TOKENS, auto_batch_size
 from introscope.core.engine import Engine
 from introscope.core.models import LoadedModel, ModelInfo
 from introscope.core.vectors import VectorSet, concept_vectors
@@ -61,6 +62,24 @@ class Worker:
             self.lm.layer_indices(spec.grid.layers)
             if spec.primary is not None:  # a declared configuration's layer, likewise
                 self.lm.layer_indices([spec.primary.layer])
+
+    def fix_batch_sizes(self, recorded: Mapping[str, int]) -> dict[str, int]:
+        """Give every ``batch_size = "auto"`` spec a number: the ``recorded`` one (a resume,
+        or the number another worker chose) or the rule's for this model and the memory free
+        now (core/batch_size.py). Returns the numbers, spec name -> rows."""
+        sizes: dict[str, int] = {}
+        for name, spec in self.specs.items():
+            if spec.batch_size != "auto":
+                continue
+            n = recorded.get(name) or auto_batch_size(
+                self.lm.model,
+                self.lm.device,
+                self.lm.dtype,
+                PROMPT_TOKENS + spec.sampling.max_new_tokens,
+            )
+            sizes[name] = int(n)
+            self.specs[name] = spec.model_copy(update={"batch_size": int(n)})
+        return sizes
 
     def words_needed(self) -> list[str]:
         words = (

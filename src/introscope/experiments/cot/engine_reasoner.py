@@ -35,7 +35,7 @@ class EngineReasoner:
         self.ctx = ctx
         self.lm = ctx.lm
         self.engine = ctx.engine
-        self.size = ctx.spec.batch_size
+        self.size = ctx.spec.fixed_batch_size
         self._label_ids: dict[str, list[int]] = {}
 
     def _chunks(self, n: int, run: Callable[[slice], list[T]]) -> list[T]:

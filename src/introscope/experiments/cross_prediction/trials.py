@@ -39,7 +39,7 @@ def model_behaviour(ctx: Context[Any], items: Sequence[Item]) -> dict[str, dict[
     """Per item id: ``correct`` and ``chooses_a`` ("yes" / "no"; ``chooses_a`` only for
     multiple choice) and ``first_word`` of the greedy free answer."""
     out: dict[str, dict[str, str]] = {}
-    bs = ctx.spec.batch_size
+    bs = ctx.spec.fixed_batch_size
     for k in range(0, len(items), bs):
         chunk = items[k : k + bs]
         prompts = [answer_prompt(ctx, it, "none") for it in chunk]

@@ -28,7 +28,7 @@ def text_features(
     last = ctx.lm.n_layers - 1
     read = sorted(set(layers) | {last})
     acts, ent, length = [], [], []
-    bs = ctx.spec.batch_size
+    bs = ctx.spec.fixed_batch_size
     for k in range(0, len(prompts), bs):
         spans = ctx.engine.capture(
             list(prompts[k : k + bs]), read, positions=list(windows[k : k + bs]), reuse_prefix=True
