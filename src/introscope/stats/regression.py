@@ -19,9 +19,8 @@ from statsmodels.tools.sm_exceptions import (
     SingularMatrixWarning,
 )
 
-from introscope.stats.clustered import partial_r
 from introscope.stats.intervals import NAN, encode_labels, fisher_z_interval, z_value
-from introscope.stats.resampling import cluster_bootstrap
+from introscope.stats.weighted import w_partial_r, weighted_bootstrap
 
 # --------------------------------------------------------------------------- regression
 
@@ -275,12 +274,11 @@ def partial_correlation(
     r = float(np.clip(_st.pearsonr(ry, rx).statistic, -1.0, 1.0))
     codes = group_codes(groups, n)
     if codes is not None:
-        _, low, high = cluster_bootstrap(
-            lambda rows: partial_r(yv[rows], xv[rows], design[rows]),
-            codes.tolist(),
-            n_boot,
-            seed,
-            confidence,
+        # All resamples at once as cluster weights (the same resamples as
+        # cluster_bootstrap with this seed; stats/weighted.py): refitting the covariates
+        # by least squares on 2000 resamples one at a time took ~1 s per call.
+        _, low, high = weighted_bootstrap(
+            w_partial_r(yv, xv, design[:, 1:]), codes.tolist(), n_boot, seed, confidence
         )
         return (r, low, high, n)
     dof = n - 3 - len(covariates)
