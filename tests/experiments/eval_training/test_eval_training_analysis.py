@@ -120,7 +120,9 @@ def test_scorecard_reads_inoculation_and_self_diagnostic() -> None:
     assert "it behaves like inoculation" in text
     for ln in lines:
         assert "wants" not in ln.sentence and "knows" not in ln.sentence
-    assert analysis.headlines(t, {})[0].ci_high < 0
+    learned, inoculated = analysis.headlines(t, {})
+    assert learned.name.endswith("no-prefix arm minus base model") and learned.ci_low > 0
+    assert inoculated.ci_high < 0
 
 
 def test_nothing_learned_gates_every_later_line() -> None:

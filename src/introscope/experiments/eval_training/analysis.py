@@ -245,11 +245,28 @@ def difference_text(row: Any) -> str:
 
 
 def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
-    """Inoculation minus no prefix on the held-out hack rate without a prefix."""
+    """Was the hack learned (no-prefix arm minus the base model on held-out items, without
+    a prefix), then inoculation minus no prefix on the same rate."""
+    out = []
+    learned = contrast_row(t, "hack", "no_prefix", BASE)
+    if learned is not None:
+        out.append(
+            headline_from_row(
+                "held-out hack rate without prefix, no-prefix arm minus base model",
+                learned,
+                "difference",
+                "After training on demonstrations without a prefix, the special-cased solution "
+                "gets the most probability on held-out items at a rate that differs from the "
+                f"base model by {difference_text(learned)} (paired per item, seeds averaged).",
+                kind="rate_difference",
+                unit="items",
+            )
+        )
     row = contrast_row(t, "hack", "inoculation", "no_prefix")
     if row is None:
-        return []
+        return out
     return [
+        *out,
         headline_from_row(
             "held-out hack rate without prefix, inoculation minus no-prefix arm",
             row,
@@ -260,5 +277,5 @@ def headlines(t: Tables, _upstream: Mapping[str, Tables]) -> list[Headline]:
             "(paired per item, seeds averaged).",
             kind="rate_difference",
             unit="items",
-        )
+        ),
     ]
