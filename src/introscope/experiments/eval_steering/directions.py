@@ -156,7 +156,7 @@ def _path(ctx: Context[Any]) -> Path | None:
 def capture_last(ctx: Context[Any], prompts: Sequence[str], layers: list[int]) -> torch.Tensor:
     """Last-token activations ``[N, n_layers, d]`` of ``prompts`` in batches of the spec's
     batch size (float32)."""
-    size = max(1, ctx.spec.batch_size)
+    size = max(1, ctx.spec.fixed_batch_size)
     parts = [
         ctx.engine.capture_last(list(prompts[i : i + size]), layers).float()
         for i in range(0, len(prompts), size)

@@ -30,8 +30,7 @@ from introscope.tables import Tables, to_float
 PART = FRAMING_PART
 STEP_AWARE_STEER, STEP_FRAMING_INJECT = 305, 306
 STEPS = {
-    STEP_AWARE_STEER: "steering along the evaluation-awareness direction vs random directions "
-    "(with the held-out check of the direction)",
+    STEP_AWARE_STEER: "steering along the evaluation-awareness direction vs random ones",
     STEP_FRAMING_INJECT: "the framing's own direction as an injection",
 }
 NO_CONTROL = (

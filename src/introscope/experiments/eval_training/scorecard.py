@@ -30,10 +30,8 @@ from introscope.tables import Tables
 PART = "evaluation framing"
 STEP_LEARNED, STEP_SELF = 309, 310
 STEPS = {
-    STEP_LEARNED: "train-time arms: was the hack learned, and does an inoculation prefix "
-    "lower it without the prefix?",
-    STEP_SELF: "train-time arms: self-diagnostic prefix vs inoculation and the irrelevant "
-    "control; capability and sycophancy",
+    STEP_LEARNED: "train-time arms: hack learned? inoculation prefix vs none, unprefixed",
+    STEP_SELF: "train-time arms: self-diagnostic vs inoculation and irrelevant prefixes",
 }
 HACK = "the solution special-cased to a contradicting test"
 NOT_LEARNED = (
