@@ -26,24 +26,32 @@ forces fast mode onto a model loaded in that precision, to measure it anyway.
 copy, run by an exact-mode engine so only the precision differs): ``reduced`` (bfloat16
 everywhere), ``blocks`` (the decoder blocks' linear layers in bfloat16, residual stream,
 norms, attention and output head in float32), ``mlp`` (only the MLP's linear layers) and
-``weights`` (float32 arithmetic on weights rounded to bfloat16). ``--accuracy-only`` skips
-the timings (agreement and deviations do not depend on the machine's load).
+``weights`` (float32 arithmetic on weights rounded to bfloat16); ``int8`` / ``int8-head``
+measure fbgemm's dynamically quantised int8 products in the blocks (and the head), which
+are fast on AVX2 CPUs (``bench_gemm_floor.py``) but are not a mode of the engine.
+``--accuracy-only`` skips the timings (agreement and deviations do not depend on the
+machine's load).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import sys
 import time
+import warnings
+from dataclasses import replace
 
 os.environ.setdefault("INTROSCOPE_CACHE", "/tmp/iscache")
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 import torch
+from torch import nn
 
 from introscope.core.engine import Engine, Generation
 from introscope.core.fast import PRECISIONS, Precision, mixed_model
+from introscope.core.layers import locate_layers
 from introscope.core.models import LoadedModel, load_model
 from introscope.core.steering import Injection, Window
 from introscope.core.vectors import VectorSet, concept_vectors
@@ -51,6 +59,33 @@ from introscope.experiments import prompts as P
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_engine import CONCEPTS, LAYERS, STRENGTHS
+
+INT8_VARIANTS = ("int8", "int8-head")
+
+
+def int8_model(lm: LoadedModel, *, head: bool) -> LoadedModel:
+    """A copy of ``lm`` whose decoder blocks' linear layers (and with ``head`` the output
+    head) are fbgemm's dynamically quantised int8 products: weights int8 per output channel,
+    each call's input quantised per tensor. Measured here only to show what it costs in
+    agreement (benchmarks/RESULTS.md, issue 15); not a mode of the engine."""
+    # torch.ao's quantisation is deprecated (its successor, torchao, is not a dependency):
+    # imported here so the rest of the benchmark does not need it.
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    warnings.filterwarnings("ignore")  # torch.ao's deprecation notices
+    model = copy.deepcopy(lm.model)
+    layers, _ = locate_layers(model, lm.info.layers_path)
+    for layer in layers:
+        quantize_dynamic(
+            layer, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
+        )
+    if head:
+        quantize_dynamic(
+            model, {"lm_head": per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
+        )
+    layers, _ = locate_layers(model.eval(), lm.info.layers_path)
+    info = replace(lm.info, dtype="float32+int8" + ("-head" if head else ""))
+    return LoadedModel(model=model, tokenizer=lm.tokenizer, info=info, layers=layers)
 
 
 def battery_prompts(
@@ -145,11 +180,15 @@ def main() -> None:
         print(header)
         base = exact.generate(prompts, injs, max_new_tokens=args.new_tokens)
         lp_base = exact.next_token_logprobs(prompts, injs)
+        known = (*PRECISIONS, *INT8_VARIANTS)
         for name in args.variants.split(","):
-            if name not in PRECISIONS:
-                raise SystemExit(f"unknown variant {name!r}; known: {', '.join(PRECISIONS)}")
-            prec: Precision = name  # type: ignore[assignment]
-            eng = Engine(mixed_model(lm, prec))
+            if name not in known:
+                raise SystemExit(f"unknown variant {name!r}; known: {', '.join(known)}")
+            if name in INT8_VARIANTS:
+                eng = Engine(int8_model(lm, head=name == "int8-head"))
+            else:
+                prec: Precision = name  # type: ignore[assignment]
+                eng = Engine(mixed_model(lm, prec))
             gens = eng.generate(prompts, injs, max_new_tokens=args.new_tokens)
             report(name, base, gens, lp_base, eng.next_token_logprobs(prompts, injs))
             del eng

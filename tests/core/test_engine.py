@@ -412,6 +412,38 @@ def test_hooks_removed_after_interrupt_in_capture_and_scoring(lm, engine, concep
     assert torch.equal(engine.next_token_logprobs(p), ref)
 
 
+def test_continuation_logprobs_equal_full_logits_of_hf(lm, engine, concept_vs, prompts):
+    """Scoring runs the output head on the continuation's columns only; every score equals
+    the one read from Hugging Face's logits over the whole padded batch (same inputs),
+    bit for bit, for rows of different lengths and continuations of different lengths, with
+    and without an injection."""
+    conts = [" yes", " no, not at all", " maybe", " The cat sat on the mat."]
+    rows = prompts[: len(conts)]
+    injs = [None, concept_vs.injection("Trees", 6, 4.0, Window.all()), None, None]
+    scored = engine.continuation_logprobs(rows, conts, injs, reuse_prefix=False)
+    cont_ids = [lm.tokenizer(c, add_special_tokens=False)["input_ids"] for c in conts]
+    assert len({len(c) for c in cont_ids}) > 1 and len({len(p) for p in rows}) > 1
+    seqs = [engine.encode(p).ids + c for p, c in zip(rows, cont_ids, strict=True)]
+    ids, mask, pos = engine._batch_inputs(seqs, 0)
+    prep = engine.prepare(rows, injs, suffixes=cont_ids)
+    hooks = engine._hooks(prep)
+    with torch.inference_mode(), engine._maybe_active(hooks):
+        if hooks is not None:
+            hooks.positions = pos
+        logits = lm.model(input_ids=ids, attention_mask=mask, position_ids=pos.position).logits
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    width = logp.shape[1]
+    expected = [
+        float(logp[r, torch.arange(width - len(c) - 1, width - 1), torch.tensor(c)].sum())
+        for r, c in enumerate(cont_ids)
+    ]
+    assert scored == expected
+    # With prefix reuse (the default) the scores are the same numbers up to the prefix
+    # pass's own rounding.
+    reused = engine.continuation_logprobs(rows, conts, injs)
+    assert reused == pytest.approx(expected, abs=1e-3)
+
+
 # ---------------------------------------------------------------- positive control (statistical)
 PC_USER = "Pick a topic and tell me about it."
 PC_PREFILL = "Sure! Let's talk about"

@@ -257,11 +257,14 @@ class Engine:
             raise ValueError("A continuation is empty.")
         prep = self.prepare(prompts, injections, suffixes=cont_ids)
         hooks = self._hooks(prep)
+        # Only the last n+1 columns predict a continuation token: the output head and the
+        # log-softmax run on those (the rows are right-aligned, whatever their padding).
+        keep = max(len(c) for c in cont_ids) + 1
         with self._maybe_active(hooks):
             scored = self._prompts.run(
-                prep, hooks, reuse_prefix=reuse_prefix, use_cache=True, last_only=False
+                prep, hooks, reuse_prefix=reuse_prefix, use_cache=True, last_only=False, keep=keep
             )
-        logp = torch.log_softmax(scored.logits.float(), dim=-1)
+        logp = torch.log_softmax(scored.logits[:, -keep:, :].float(), dim=-1)
         width = logp.shape[1]
         totals = []
         for r, c in enumerate(cont_ids):

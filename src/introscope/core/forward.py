@@ -31,9 +31,12 @@ class ModelForward:
         *,
         use_cache: bool,
         last_only: bool,
+        keep: int = 0,
     ) -> Any:
         """The model output; ``last_only`` keeps only the last position's logits where the
-        model can skip the others."""
+        model can skip the others, ``keep`` (> 0) the last ``keep`` positions' (the output
+        head is a large part of a forward pass: a caller that scores a short continuation
+        needs its columns only)."""
         kwargs: dict[str, Any] = {
             "input_ids": input_ids,
             "attention_mask": attention_mask,
@@ -41,8 +44,8 @@ class ModelForward:
             "use_cache": use_cache,
             self.cache_kw: cache,
         }
-        if last_only and self.has_logits_to_keep:
-            kwargs["logits_to_keep"] = 1
+        if self.has_logits_to_keep and (last_only or keep > 0):
+            kwargs["logits_to_keep"] = 1 if last_only else keep
         return self.model(**kwargs)
 
 

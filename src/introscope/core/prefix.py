@@ -165,6 +165,7 @@ class PromptRunner:
         last_only: bool,
         reserve_tokens: int = 0,
         logits_only: bool = False,
+        keep: int = 0,
     ) -> PromptPass:
         """Forward the whole prompt batch (with ``hooks`` already active).
 
@@ -172,7 +173,8 @@ class PromptRunner:
         for the suffix) up front, so no step copies it. ``logits_only``: the caller needs
         the last logits and the cache but no forward pass over the last tokens (forward
         hooks of its own), so a batch of one repeated prompt may take everything from the
-        shared prefix.
+        shared prefix. ``keep`` (> 0, without ``last_only``): the logits of the last ``keep``
+        columns are enough (:meth:`ModelForward.__call__`).
         """
         seqs = [r.ids for r in prep.rows]
         dev = self.lm.device
@@ -185,7 +187,7 @@ class PromptRunner:
             if hooks is not None:
                 hooks.positions = pos
             out = self.forward(
-                ids, mask, pos.position, None, use_cache=use_cache, last_only=last_only
+                ids, mask, pos.position, None, use_cache=use_cache, last_only=last_only, keep=keep
             )
             cache = output_cache(out) if use_cache else None
             if cache is not None and reserve_tokens > 0:
@@ -215,7 +217,9 @@ class PromptRunner:
             return PromptPass(logits[:, None, :], cache, mask, pos)
         if hooks is not None:
             hooks.positions = pos
-        out = self.forward(ids, mask, pos.position, cache, use_cache=True, last_only=last_only)
+        out = self.forward(
+            ids, mask, pos.position, cache, use_cache=True, last_only=last_only, keep=keep
+        )
         return PromptPass(out.logits, output_cache(out), mask, pos)
 
     def _prefix(

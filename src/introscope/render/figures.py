@@ -77,12 +77,18 @@ def log_axis_err(t: pd.DataFrame, col: str) -> np.ndarray:
 
 
 def save(
-    fig: Figure, path: Path | str, rect: tuple[float, float, float, float] | None = None
+    fig: Figure,
+    path: Path | str,
+    rect: tuple[float, float, float, float] | None = None,
+    *,
+    layout: bool = True,
 ) -> Path:
-    """Lay out (within ``rect``, the whole figure by default), write a PNG, close."""
+    """Lay out (within ``rect``, the whole figure by default; ``layout=False``: the caller
+    placed the axes itself), write a PNG, close."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout(rect=rect)
+    if layout:
+        fig.tight_layout(rect=rect)
     fig.savefig(p, dpi=DPI, format="png")
     plt.close(fig)
     return p

@@ -23,7 +23,14 @@ def plot_forest(lines: Sequence[Headline], path: Path) -> Path | None:
     shown = [ln for ln in lines if ln.available and not math.isnan(ln.estimate)]
     if not shown:
         return None
-    fig, axes = plt.subplots(len(shown), 1, figsize=(9.0, 0.55 * len(shown) + 0.6), squeeze=False)
+    height = 0.55 * len(shown) + 0.6
+    fig, axes = plt.subplots(len(shown), 1, figsize=(9.0, height), squeeze=False)
+    # Fixed margins (in inches, so they do not grow with the number of lines) instead of
+    # tight_layout, which measures every label of every panel: seconds for a full scorecard,
+    # and it gives up anyway once the names fill the left margin.
+    fig.subplots_adjust(
+        left=0.42, right=0.8, top=1 - 0.45 / height, bottom=0.3 / height, hspace=1.2
+    )
     for ax, ln in zip(axes[:, 0], shown, strict=True):
         lo, hi = ln.ci_low, ln.ci_high
         has_ci = not (math.isnan(lo) or math.isnan(hi))
@@ -56,5 +63,7 @@ def plot_forest(lines: Sequence[Headline], path: Path) -> Path | None:
     fig.suptitle(
         "Scorecard: estimate and 95% CI per line; dashed = no effect (red: interval excludes it)",
         fontsize=8,
+        y=1 - 0.1 / height,
+        va="top",
     )
-    return save(fig, path, rect=(0.42, 0.0, 0.8, 0.97))
+    return save(fig, path, layout=False)
