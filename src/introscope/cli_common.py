@@ -21,6 +21,8 @@ from rich.console import Console
 from introscope.errors import IntroscopeError
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from introscope.execution.base import BatchOutcome, Executor
     from introscope.runner import RunResult
 
@@ -171,9 +173,8 @@ class Throughput:
         return "trials" + ("".join(f" · {p}" for p in parts) if len(parts) > 1 else "")
 
 
-def run_with_progress(specs: list[Any], out: Path, *, lm: Any = None, **options: Any) -> RunResult:
-    """:func:`~introscope.runner.run_specs` under one progress bar over every worker (its
-    description shows each worker's throughput when there are several)."""
+def progress_bar() -> Progress:
+    """The long-work progress bar on stderr: description, bar, done/total, elapsed, left."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -182,11 +183,7 @@ def run_with_progress(specs: list[Any], out: Path, *, lm: Any = None, **options:
         TimeRemainingColumn,
     )
 
-    from introscope.runner import run_specs
-
-    # The bar starts once the trials are known, so a mistake found before that (a bad layer,
-    # a refused run directory) prints only its one error line.
-    progress = Progress(
+    return Progress(
         "[progress.description]{task.description}",
         BarColumn(),
         MofNCompleteColumn(),
@@ -194,6 +191,16 @@ def run_with_progress(specs: list[Any], out: Path, *, lm: Any = None, **options:
         TimeRemainingColumn(),
         console=err_console,
     )
+
+
+def run_with_progress(specs: list[Any], out: Path, *, lm: Any = None, **options: Any) -> RunResult:
+    """:func:`~introscope.runner.run_specs` under one progress bar over every worker (its
+    description shows each worker's throughput when there are several)."""
+    from introscope.runner import run_specs
+
+    # The bar starts once the trials are known, so a mistake found before that (a bad layer,
+    # a refused run directory) prints only its one error line.
+    progress = progress_bar()
     task = progress.add_task("trials", total=None)
     speed = Throughput()
 

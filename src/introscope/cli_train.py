@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from introscope.cli_common import ForceOpt, console, err_console, fail, friendly, run_with_progress
+from introscope.cli_common import (
+    ForceOpt,
+    console,
+    err_console,
+    fail,
+    friendly,
+    progress_bar,
+    run_with_progress,
+)
 
 if TYPE_CHECKING:
     from introscope.core.models import LoadedModel
@@ -84,14 +92,6 @@ def load(sp: Spec) -> LoadedModel:
 
 def train_adapters(lm: LoadedModel, out: Path, params: EvalTrainingParams) -> None:
     """Every adapter of the spec, under one progress bar of optimiser steps."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     from introscope.experiments.eval_training.trials import train_all
     from introscope.locks import RunDirLock
     from introscope.training.adapters import AdapterPlan
@@ -99,14 +99,7 @@ def train_adapters(lm: LoadedModel, out: Path, params: EvalTrainingParams) -> No
 
     per_adapter = params.lora.epochs * steps_per_epoch(params.train_examples, params.lora)
     total = per_adapter * len(params.arms) * len(params.seeds)
-    progress = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-    )
+    progress = progress_bar()
     task = progress.add_task("training", total=total)
     reused: list[str] = []
     state = {"done": 0}

@@ -14,7 +14,9 @@ the behaviour explicitly, scoped to the environment), with text of our own.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from itertools import permutations
+from typing import Any
 
 from introscope.items.hackable import CodeItem
 from introscope.items.metric_gaming import MetricItem
@@ -86,6 +88,17 @@ ORDERS: tuple[tuple[int, int, int], ...] = tuple(permutations(range(3)))  # type
 
 CODE_ROLES = ("solve", "special_case", "flag")
 METRIC_ROLES = ("solve", "game", "flag")
+
+
+def framed_cells(
+    framings: Sequence[str], paraphrases: int
+) -> Iterator[tuple[dict[str, Any], str, str]]:
+    """Every framing x paraphrase x format in trial order: the condition's framing,
+    paraphrase and format fields, the framing text and the format."""
+    for framing in framings:
+        for k, text in enumerate(FRAMINGS[framing][:paraphrases]):
+            for fmt in FORMATS:
+                yield {"framing": framing, "paraphrase": k, "format": fmt}, text, fmt
 
 
 def ordered_roles(roles: tuple[str, ...], order_index: int) -> tuple[str, ...]:

@@ -22,12 +22,11 @@ from introscope.experiments.base import Context, Trial, TrialResult, make_trial
 from introscope.experiments.eval_framing.awareness import contrast_prompts
 from introscope.experiments.eval_framing.framings import (
     CODE_ROLES,
-    FORMATS,
-    FRAMINGS,
     LETTERS,
     METRIC_ROLES,
     PREFILL,
     code_prompt,
+    framed_cells,
     metric_prompt,
     ordered_roles,
 )
@@ -69,30 +68,14 @@ class EvalFramingSolver:
             jobs.append((about(m), roles, (metric_prompt, m)))
         trials = []
         for info, roles, (render, item) in jobs:
-            for framing in p.framings:
-                for k, text in enumerate(FRAMINGS[framing][: p.paraphrases]):
-                    for fmt in FORMATS:
-                        cond = {
-                            **info,
-                            "framing": framing,
-                            "paraphrase": k,
-                            "format": fmt,
-                            "roles": "-".join(roles),
-                            "protocol": PROTOCOL,
-                        }
-                        prompt = lm.chat_prompt(
-                            [("user", render(item, text, fmt, roles)), ("assistant", PREFILL)]
-                        )
-                        trials.append(
-                            make_trial(
-                                ctx.spec,
-                                cond,
-                                prompt,
-                                None,
-                                {"roles": list(roles)},
-                                control="none",
-                            )
-                        )
+            for cell, text, fmt in framed_cells(p.framings, p.paraphrases):
+                cond = {**info, **cell, "roles": "-".join(roles), "protocol": PROTOCOL}
+                prompt = lm.chat_prompt(
+                    [("user", render(item, text, fmt, roles)), ("assistant", PREFILL)]
+                )
+                trials.append(
+                    make_trial(ctx.spec, cond, prompt, None, {"roles": list(roles)}, control="none")
+                )
         return trials
 
     def generation_trials(self, ctx: Context[EvalFramingParams]) -> list[Trial]:
@@ -103,23 +86,16 @@ class EvalFramingSolver:
         items: list[CodeItem | MetricItem] = [*code, *metric]
         trials = []
         for item in items:
-            for framing in p.framings:
-                for k, text in enumerate(FRAMINGS[framing][: p.paraphrases]):
-                    for fmt in FORMATS:
-                        cond = {
-                            **about(item),
-                            "framing": framing,
-                            "paraphrase": k,
-                            "format": fmt,
-                            "protocol": PROTOCOL,
-                        }
-                        task = (
-                            metric_task(item, text, fmt)
-                            if isinstance(item, MetricItem)
-                            else code_task(item, text, fmt)
-                        )
-                        prompt = lm.chat_prompt(task)
-                        trials.append(make_trial(ctx.spec, cond, prompt, None, control="none"))
+            for cell, text, fmt in framed_cells(p.framings, p.paraphrases):
+                cond = {**about(item), **cell, "protocol": PROTOCOL}
+                task = (
+                    metric_task(item, text, fmt)
+                    if isinstance(item, MetricItem)
+                    else code_task(item, text, fmt)
+                )
+                trials.append(
+                    make_trial(ctx.spec, cond, lm.chat_prompt(task), None, control="none")
+                )
         return trials
 
     def run_batch(

@@ -18,11 +18,10 @@ from introscope.core.weight_noise import weight_noise
 from introscope.experiments.base import Context, Trial, TrialResult, make_trial
 from introscope.experiments.eval_framing.framings import (
     CODE_ROLES,
-    FORMATS,
-    FRAMINGS,
     LETTERS,
     PREFILL,
     code_prompt,
+    framed_cells,
     ordered_roles,
 )
 from introscope.experiments.eval_framing.trials import letter_readout
@@ -50,32 +49,23 @@ class EvalSandbaggingSolver:
             for seed in range(p.seeds) if sigma > 0 else range(1):
                 for i, item in enumerate(items):
                     roles = ordered_roles(CODE_ROLES, i)
-                    for framing in p.framings:
-                        for k, text in enumerate(FRAMINGS[framing][: p.paraphrases]):
-                            for fmt in FORMATS:
-                                cond = {
-                                    "item_id": item.id,
-                                    "family": item.family,
-                                    "framing": framing,
-                                    "paraphrase": k,
-                                    "format": fmt,
-                                    "roles": "-".join(roles),
-                                    "sigma": sigma,
-                                    "noise_seed": seed,
-                                    "protocol": PROTOCOL,
-                                }
-                                user = code_prompt(item, text, fmt, roles)
-                                prompt = lm.chat_prompt([("user", user), ("assistant", PREFILL)])
-                                trials.append(
-                                    make_trial(
-                                        ctx.spec,
-                                        cond,
-                                        prompt,
-                                        None,
-                                        {"roles": list(roles)},
-                                        control="none",
-                                    )
-                                )
+                    for cell, text, fmt in framed_cells(p.framings, p.paraphrases):
+                        cond = {
+                            "item_id": item.id,
+                            "family": item.family,
+                            **cell,
+                            "roles": "-".join(roles),
+                            "sigma": sigma,
+                            "noise_seed": seed,
+                            "protocol": PROTOCOL,
+                        }
+                        user = code_prompt(item, text, fmt, roles)
+                        prompt = lm.chat_prompt([("user", user), ("assistant", PREFILL)])
+                        trials.append(
+                            make_trial(
+                                ctx.spec, cond, prompt, None, {"roles": list(roles)}, control="none"
+                            )
+                        )
         return trials
 
     def run_batch(
